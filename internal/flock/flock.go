@@ -1,0 +1,136 @@
+package flock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ErrLocked is returned by TryAcquire when another process holds the lock.
+var ErrLocked = errors.New("locked")
+
+// Holder describes who holds a lock. It is written into the lock file.
+type Holder struct {
+	RunID string    `json:"runId"`
+	PID   int       `json:"pid"`
+	Host  string    `json:"host"`
+	Since time.Time `json:"since"`
+	What  string    `json:"what,omitempty"`
+}
+
+func (h Holder) String() string {
+	if h.PID == 0 {
+		return "another process"
+	}
+	return fmt.Sprintf("run %s, pid %d on %s, since %s", h.RunID, h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
+}
+
+// Lock is a held lock; Release drops it.
+type Lock struct {
+	f    *os.File
+	path string
+}
+
+// TryAcquire takes the exclusive lock on path without waiting. When the lock
+// is held elsewhere it returns an error wrapping ErrLocked and the holder as
+// recorded in the file (zero if unreadable).
+func TryAcquire(path string, h Holder) (*Lock, Holder, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, Holder{}, fmt.Errorf("creating lock dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, Holder{}, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	if err := lockFile(f); err != nil {
+		_ = f.Close()
+		if errors.Is(err, ErrLocked) {
+			return nil, ReadHolder(path), fmt.Errorf("lock %s: %w", path, ErrLocked)
+		}
+		return nil, Holder{}, fmt.Errorf("locking %s: %w", path, err)
+	}
+	l := &Lock{f: f, path: path}
+	if err := l.writeHolder(h); err != nil {
+		_ = l.Release()
+		return nil, Holder{}, err
+	}
+	return l, h, nil
+}
+
+// Acquire waits for the lock, polling every interval, until ctx is done.
+// onWait is called once with the current holder when the lock is busy.
+func Acquire(ctx context.Context, path string, h Holder, interval time.Duration, onWait func(Holder)) (*Lock, error) {
+	notified := false
+	for {
+		l, holder, err := TryAcquire(path, h)
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, ErrLocked) {
+			return nil, err
+		}
+		if !notified && onWait != nil {
+			onWait(holder)
+			notified = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
+
+// writeHolder replaces the file's content with the holder description. The
+// content is informational only; the lock is the kernel's.
+func (l *Lock) writeHolder(h Holder) error {
+	b, _ := json.Marshal(h)
+	if err := l.f.Truncate(0); err != nil {
+		return fmt.Errorf("writing lock holder: %w", err)
+	}
+	if _, err := l.f.WriteAt(append(b, '\n'), 0); err != nil {
+		return fmt.Errorf("writing lock holder: %w", err)
+	}
+	return nil
+}
+
+// Release drops the lock. The file is left in place: removing it would race
+// with a process that has just opened it and is about to lock it.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := unlockFile(l.f)
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	l.f = nil
+	return err
+}
+
+// Path is the lock file's path.
+func (l *Lock) Path() string { return l.path }
+
+// ReadHolder reads the holder recorded in a lock file; zero when unknown.
+func ReadHolder(path string) Holder {
+	var h Holder
+	for i := 0; i < 3; i++ {
+		f, err := os.Open(path)
+		if err != nil {
+			return h
+		}
+		b, _ := io.ReadAll(io.LimitReader(f, 4096))
+		_ = f.Close()
+		if json.Unmarshal(b, &h) == nil {
+			return h
+		}
+		time.Sleep(2 * time.Millisecond) // the holder may be mid-write
+	}
+	return h
+}

@@ -1,0 +1,7 @@
+//go:build !windows
+
+package sandbox
+
+func newPlatform(opts Options) (Sandbox, error) {
+	return &plain{opts: opts, report: Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "process group", BestEffort: opts.BestEffort}}, nil
+}
