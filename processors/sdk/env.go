@@ -131,6 +131,7 @@ func FromEnv() (*Env, error) {
 			return nil, fmt.Errorf("%s: %d is not a valid file descriptor", EnvProgressFD, fd)
 		}
 		if _, serr := f.Stat(); serr != nil {
+			f.Close() // drop the finalizer before the number can be reused
 			return nil, fmt.Errorf("%s: descriptor %d is not open: %w", EnvProgressFD, fd, serr)
 		}
 		e.progress = f

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -19,6 +20,10 @@ const InputBufferSize = 1 << 20
 // pending SIGTERM): each line costs its length plus 1 KiB, so the clock is
 // read about every 1024 short lines or every MiB of long ones.
 const timeCheckBudget = 1 << 20
+
+// waitForCheckpoints makes periodic checkpoints synchronous (tests and
+// benchmarks only): then every due checkpoint is taken exactly on time.
+var waitForCheckpoints = false
 
 // ErrInterrupted is returned (wrapped as transient) by MapLines when the
 // processor received SIGTERM or SIGINT: it checkpointed and stopped early.
@@ -89,18 +94,49 @@ func MapLines(e *Env, out *Output, fn func(line []byte, w io.Writer) error) erro
 	var sinceCheckpoint int64
 	budget := int64(timeCheckBudget)
 	lastCheckpoint := time.Now()
-	checkpoint := func() error {
-		if err := out.Sync(); err != nil {
-			return err
-		}
-		sinceCheckpoint = 0
-		lastCheckpoint = time.Now()
-		return e.Report(Progress{
+	reported := int64(-1) // byte offset of the last report
+	bg := &backgroundSync{e: e, out: out}
+	defer bg.wg.Wait()
+	progress := func() Progress {
+		return Progress{
 			LineOffset: lines,
 			ByteOffset: pos,
 			Outputs:    map[string]int64{out.Name(): out.Size()},
 			TotalBytes: total,
-		})
+		}
+	}
+	// periodic checkpoints run in the background: the line loop never waits
+	// for the disk, and one that falls due while the previous is in flight
+	// is taken as soon as that one is done.
+	checkpointAsync := func() error {
+		if err := bg.failed(); err != nil {
+			return err
+		}
+		if err := out.Flush(); err != nil {
+			return err
+		}
+		bg.start(progress())
+		sinceCheckpoint = 0
+		lastCheckpoint = time.Now()
+		reported = pos
+		if waitForCheckpoints {
+			return bg.wait()
+		}
+		return nil
+	}
+	// the final checkpoint (and the one on SIGTERM) is synchronous
+	checkpoint := func() error {
+		if err := bg.wait(); err != nil {
+			return err
+		}
+		if reported == pos {
+			return nil
+		}
+		if err := out.Sync(); err != nil {
+			return err
+		}
+		reported = pos
+		return e.Report(progress())
 	}
 
 	r := bufio.NewReaderSize(nil, InputBufferSize)
@@ -148,14 +184,10 @@ func MapLines(e *Env, out *Output, fn func(line []byte, w io.Writer) error) erro
 			lines++
 			pos += int64(len(line))
 			budget -= int64(len(line)) + 1024
+			due := false
 			if periodic && e.CheckpointLines > 0 {
 				sinceCheckpoint++
-				if sinceCheckpoint >= e.CheckpointLines {
-					if err := checkpoint(); err != nil {
-						f.Close()
-						return err
-					}
-				}
+				due = sinceCheckpoint >= e.CheckpointLines
 			}
 			if budget <= 0 {
 				budget = timeCheckBudget
@@ -171,10 +203,13 @@ func MapLines(e *Env, out *Output, fn func(line []byte, w io.Writer) error) erro
 					return Transient(fmt.Errorf("stopped at line %d: %w", lines, ErrInterrupted))
 				}
 				if periodic && e.CheckpointEvery > 0 && time.Since(lastCheckpoint) >= e.CheckpointEvery {
-					if err := checkpoint(); err != nil {
-						f.Close()
-						return err
-					}
+					due = true
+				}
+			}
+			if due && !bg.busy.Load() {
+				if err := checkpointAsync(); err != nil {
+					f.Close()
+					return err
 				}
 			}
 			if rerr == io.EOF {
@@ -189,4 +224,47 @@ func MapLines(e *Env, out *Output, fn func(line []byte, w io.Writer) error) erro
 		return checkpoint()
 	}
 	return out.Flush()
+}
+
+// backgroundSync fsyncs an output and then sends its report, off the line
+// loop. At most one runs at a time; reports therefore stay in order.
+type backgroundSync struct {
+	e    *Env
+	out  *Output
+	busy atomic.Bool
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+// start syncs out (already flushed up to p) and then reports p.
+func (b *backgroundSync) start(p Progress) {
+	b.busy.Store(true)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer b.busy.Store(false)
+		err := b.out.syncFile()
+		if err == nil {
+			err = b.e.Report(p)
+		}
+		if err != nil {
+			b.mu.Lock()
+			if b.err == nil {
+				b.err = err
+			}
+			b.mu.Unlock()
+		}
+	}()
+}
+
+func (b *backgroundSync) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+func (b *backgroundSync) wait() error {
+	b.wg.Wait()
+	return b.failed()
 }

@@ -16,7 +16,7 @@ type Output struct {
 	name string // relative to the output directory
 	f    *os.File
 	w    *bufio.Writer
-	base int64 // bytes in the file before the buffer
+	size int64 // bytes in the file plus bytes written since (buffered or not)
 }
 
 // OpenOutput opens name (relative to OutputDir) with
@@ -44,7 +44,7 @@ func (e *Env) OpenOutput(name string) (*Output, error) {
 		name: filepath.ToSlash(name),
 		f:    f,
 		w:    bufio.NewWriterSize(f, OutputBufferSize),
-		base: fi.Size(),
+		size: fi.Size(),
 	}, nil
 }
 
@@ -53,13 +53,27 @@ func (e *Env) OpenOutput(name string) (*Output, error) {
 func (o *Output) Name() string { return o.name }
 
 // Write appends p (buffered).
-func (o *Output) Write(p []byte) (int, error) { return o.w.Write(p) }
+func (o *Output) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	o.size += int64(n)
+	return n, err
+}
 
 // WriteString appends s (buffered).
-func (o *Output) WriteString(s string) (int, error) { return o.w.WriteString(s) }
+func (o *Output) WriteString(s string) (int, error) {
+	n, err := o.w.WriteString(s)
+	o.size += int64(n)
+	return n, err
+}
 
 // WriteByte appends c (buffered).
-func (o *Output) WriteByte(c byte) error { return o.w.WriteByte(c) }
+func (o *Output) WriteByte(c byte) error {
+	if err := o.w.WriteByte(c); err != nil {
+		return err
+	}
+	o.size++
+	return nil
+}
 
 // AvailableBuffer returns an empty slice with the free capacity of the write
 // buffer, to append into and pass to Write without an extra copy.
@@ -67,15 +81,13 @@ func (o *Output) AvailableBuffer() []byte { return o.w.AvailableBuffer() }
 
 // Size is the logical size of the output: bytes in the file plus bytes still
 // buffered.
-func (o *Output) Size() int64 { return o.base + int64(o.w.Buffered()) }
+func (o *Output) Size() int64 { return o.size }
 
 // Flush hands buffered bytes to the operating system.
 func (o *Output) Flush() error {
-	n := o.w.Buffered()
 	if err := o.w.Flush(); err != nil {
 		return fmt.Errorf("writing output %q: %w", o.name, err)
 	}
-	o.base += int64(n)
 	return nil
 }
 
@@ -85,6 +97,12 @@ func (o *Output) Sync() error {
 	if err := o.Flush(); err != nil {
 		return err
 	}
+	return o.syncFile()
+}
+
+// syncFile fsyncs what was already flushed. Unlike the other methods it may
+// run concurrently with writes (os.File is safe for that).
+func (o *Output) syncFile() error {
 	if err := o.f.Sync(); err != nil {
 		return fmt.Errorf("syncing output %q: %w", o.name, err)
 	}
