@@ -44,6 +44,13 @@ type Result struct {
 	CPUSeconds      float64       // user+system of the whole tree, when known
 	PeakMemoryBytes int64         // peak of the tree (cgroup) or largest process (rusage)
 	Wall            time.Duration // from start to reaped
+	// Killed is true when the tree was killed by Kill or by the context
+	// passed to Start; TimedOut when that context's deadline expired.
+	Killed   bool
+	TimedOut bool
+	// Notes say what was not enforced for this attempt although requested
+	// (e.g. an IO limit on a filesystem without a block device).
+	Notes []string
 }
 
 // Options configure a Sandbox.

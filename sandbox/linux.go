@@ -1,0 +1,524 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// nsConfig is how every attempt's first process is cloned.
+type nsConfig struct {
+	flags     uintptr
+	uidMap    []syscall.SysProcIDMap
+	gidMap    []syscall.SysProcIDMap
+	setgroups bool
+	network   string // report value
+	pidns     bool
+}
+
+// nsCandidates lists namespace setups from strongest to weakest.
+//
+// As root the processor still gets a user namespace, with an identity
+// mapping of all ids: files behave exactly as for root, but its
+// capabilities only count inside its own namespaces, so it cannot setns()
+// back into the host network namespace, mount, or load modules.
+// Not root: a user namespace mapping only the caller's uid/gid.
+func nsCandidates() []nsConfig {
+	const full = 1<<32 - 1
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid == 0 {
+		all := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: full}}
+		return []nsConfig{
+			{flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWPID, uidMap: all, gidMap: all, setgroups: true, network: "userns+netns", pidns: true},
+			{flags: unix.CLONE_NEWNET | unix.CLONE_NEWPID, network: "netns", pidns: true},
+			{flags: unix.CLONE_NEWNET, network: "netns"},
+		}
+	}
+	um := []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+	gm := []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+	return []nsConfig{
+		{flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWPID, uidMap: um, gidMap: gm, network: "userns+netns", pidns: true},
+		{flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET, uidMap: um, gidMap: gm, network: "userns+netns"},
+	}
+}
+
+func (n nsConfig) apply(a *syscall.SysProcAttr) {
+	a.Cloneflags = n.flags
+	a.UidMappings = n.uidMap
+	a.GidMappings = n.gidMap
+	a.GidMappingsEnableSetgroups = n.setgroups
+}
+
+// hostProbe is what this host supports; it is computed once per process.
+type hostProbe struct {
+	ns      *nsConfig // nil: no network isolation possible
+	nsErr   error
+	cg      cgroupDriver
+	cgErr   error
+	cgNotes []string
+}
+
+var (
+	probeOnce sync.Once
+	probed    hostProbe
+)
+
+func probeHost() hostProbe {
+	probeOnce.Do(func() {
+		probed.ns, probed.nsErr = probeNamespaces()
+		probed.cg, probed.cgErr = probeCgroups()
+	})
+	return probed
+}
+
+// probeNamespaces starts /proc/self/exe with each candidate's clone flags,
+// stopped by ptrace at its exec (so not one instruction of it runs), and
+// kills it.
+func probeNamespaces() (*nsConfig, error) {
+	var errs []error
+	for _, c := range nsCandidates() {
+		cmd := exec.Command("/proc/self/exe")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		c.apply(cmd.SysProcAttr)
+		err := startGated(cmd, func(int) error { return nil }, true)
+		if err == nil {
+			_ = cmd.Wait()
+			return &c, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", c.network, err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+// probeCgroups picks the cgroup version of this host and proves it works
+// by creating and removing one cgroup.
+func probeCgroups() (cgroupDriver, error) {
+	var d cgroupDriver
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+		return nil, fmt.Errorf("no cgroup filesystem: %w", err)
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		own, err := ownV2Group()
+		if err != nil {
+			return nil, err
+		}
+		d2, err := newV2Driver("/sys/fs/cgroup", own, os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		d = d2
+	} else {
+		d1, err := newV1Driver()
+		if err != nil {
+			return nil, err
+		}
+		d = d1
+	}
+	a, err := d.create(attemptCgroupName("probe"), Limits{}, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := a.remove(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// startGated starts cmd so that it is inside its cgroup before its own code
+// runs, on hosts without clone-into-cgroup (cgroup v1): the child is
+// started with PTRACE_TRACEME, so the kernel stops it right after execve,
+// before the first instruction of the new program; place then writes its
+// pid into the cgroups and the child is released with PTRACE_DETACH. With
+// kill set (probing), the stopped child is killed instead of released.
+func startGated(cmd *exec.Cmd, place func(pid int) error, kill bool) error {
+	// ptrace requests must come from the thread that started the tracee.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd.SysProcAttr.Ptrace = true
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	pid := cmd.Process.Pid
+	fail := func(err error) error {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_ = cmd.Wait()
+		return err
+	}
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fail(fmt.Errorf("waiting for the exec stop of pid %d: %w", pid, err))
+		}
+		break
+	}
+	const cldTrapped = 4 // CLD_TRAPPED (asm-generic/siginfo.h): a ptrace stop
+	if info.Code != cldTrapped {
+		// It exited or was killed before exec completed; Wait reports it.
+		return nil
+	}
+	if kill {
+		return fail(nil)
+	}
+	if err := place(pid); err != nil {
+		return fail(err)
+	}
+	if err := unix.PtraceDetach(pid); err != nil {
+		return fail(fmt.Errorf("releasing pid %d: %w", pid, err))
+	}
+	return nil
+}
+
+// linuxSandbox confines attempts with namespaces and cgroups.
+type linuxSandbox struct {
+	opts   Options
+	report Report
+	ns     *nsConfig
+	cg     cgroupDriver
+	// afterFork is a test hook run right after the child was started and
+	// before any later placement step (attach, thread move back).
+	afterFork func(pid int)
+	// forceGate makes v1 placement use the ptrace gate (tests).
+	forceGate bool
+}
+
+// startInCgroup starts cmd inside cg on cgroup v1 (no clone-into-cgroup):
+// a dedicated OS thread moves itself into the attempt cgroup, forks the
+// child there (so it is inside from its first instruction), and moves
+// back. Should the thread not be able to move back, it is left locked so
+// the Go runtime destroys it, and the child (whose Pdeathsig follows that
+// thread) dies with it. If the thread cannot enter, the child is started
+// held at its exec by ptrace, placed, and released (startGated).
+func (s *linuxSandbox) startInCgroup(cmd *exec.Cmd, cg attemptCgroup) error {
+	type result struct {
+		err    error
+		gate   bool
+		leaveE error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if s.forceGate {
+			runtime.UnlockOSThread()
+			ch <- result{gate: true}
+			return
+		}
+		leave, err := cg.enter()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{gate: true}
+			return
+		}
+		err = cmd.Start()
+		if err == nil && s.afterFork != nil {
+			s.afterFork(cmd.Process.Pid)
+		}
+		if lerr := leave(); lerr != nil {
+			// Keep the thread locked: it ends with this goroutine.
+			ch <- result{err: err, leaveE: lerr}
+			return
+		}
+		runtime.UnlockOSThread()
+		ch <- result{err: err}
+	}()
+	r := <-ch
+	switch {
+	case r.gate:
+		return startGated(cmd, func(pid int) error {
+			if s.afterFork != nil {
+				s.afterFork(pid)
+			}
+			return cg.attach(pid)
+		}, false)
+	case r.leaveE != nil:
+		if r.err == nil {
+			_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)
+			_ = cmd.Wait()
+		}
+		return r.leaveE
+	}
+	return r.err
+}
+
+func newPlatform(opts Options) (Sandbox, error) {
+	p := probeHost()
+	return newLinux(opts, p)
+}
+
+func newLinux(opts Options, p hostProbe) (*linuxSandbox, error) {
+	s := &linuxSandbox{opts: opts, cg: p.cg}
+	r := Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "process group", BestEffort: opts.BestEffort}
+	switch {
+	case opts.AllowNetwork:
+		r.Notes = append(r.Notes, "network isolation disabled by the caller")
+		if p.ns != nil && p.ns.pidns {
+			// Keep the pid namespace (tree kill) without the netns.
+			ns := nsConfig{flags: unix.CLONE_NEWPID, network: "none", pidns: true}
+			if p.ns.flags&unix.CLONE_NEWUSER != 0 {
+				ns = *p.ns
+				ns.flags &^= unix.CLONE_NEWNET
+				ns.network = "none"
+			}
+			s.ns = &ns
+		}
+	case p.ns != nil:
+		s.ns = p.ns
+		r.Network = p.ns.network
+	default:
+		err := fmt.Errorf("network isolation (network namespace) %w: %v", ErrUnenforceable, p.nsErr)
+		if !opts.BestEffort {
+			return nil, err
+		}
+		r.Notes = append(r.Notes, err.Error())
+	}
+	if s.ns != nil && s.ns.pidns {
+		r.Tree = "pidns"
+	}
+	if p.cg != nil {
+		v := p.cg.version()
+		for _, x := range []struct {
+			field *string
+			ctrl  string
+		}{{&r.Memory, "memory"}, {&r.CPU, "cpu"}, {&r.Pids, "pids"}, {&r.IO, "io"}} {
+			if p.cg.has(x.ctrl) {
+				*x.field = v
+			}
+		}
+		r.Tree += "+cgroup"
+		if r.Tree == "process group+cgroup" {
+			r.Tree = "cgroup"
+		}
+		if r.IO != "none" {
+			r.Notes = append(r.Notes, "io limits apply to the block device of the stage's working directory (not tmpfs/overlay)")
+		}
+	} else {
+		err := fmt.Errorf("cpu, memory and process limits (cgroups) %w: %v", ErrUnenforceable, p.cgErr)
+		if !opts.BestEffort {
+			return nil, err
+		}
+		r.Notes = append(r.Notes, err.Error())
+	}
+	if s.ns != nil && os.Getuid() == 0 && s.ns.flags&unix.CLONE_NEWUSER != 0 {
+		r.Notes = append(r.Notes, "processors run as root inside a user namespace that maps all ids: no capabilities outside their own namespaces")
+	}
+	s.report = r
+	return s, nil
+}
+
+func (s *linuxSandbox) Report() Report { return s.report }
+
+func (s *linuxSandbox) Sweep() error {
+	if s.cg == nil {
+		return nil
+	}
+	if err := s.cg.sweep(); err != nil {
+		return fmt.Errorf("sweeping leftover cgroups: %w", err)
+	}
+	return nil
+}
+
+// unenforced lists requested limits the host cannot enforce.
+func (s *linuxSandbox) unenforced(l Limits) []string {
+	var out []string
+	has := func(c string) bool { return s.cg != nil && s.cg.has(c) }
+	if l.MemoryBytes > 0 && !has("memory") {
+		out = append(out, "memory limit")
+	}
+	if l.CPUs > 0 && !has("cpu") {
+		out = append(out, "cpu limit")
+	}
+	if l.Pids > 0 && !has("pids") {
+		out = append(out, "pids limit")
+	}
+	if (l.ReadBps > 0 || l.WriteBps > 0) && !has("io") {
+		out = append(out, "io limit")
+	}
+	return out
+}
+
+func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
+	var notes []string
+	if miss := s.unenforced(c.Limits); len(miss) > 0 {
+		if !s.opts.BestEffort {
+			return nil, fmt.Errorf("starting %s: %s %w", c.Path, strings.Join(miss, ", "), ErrUnenforceable)
+		}
+		for _, m := range miss {
+			notes = append(notes, m+" not enforced")
+		}
+	}
+	var cg attemptCgroup
+	if s.cg != nil {
+		var err error
+		cg, err = s.cg.create(attemptCgroupName(c.ID), c.Limits, c.Dir)
+		if err != nil {
+			if !s.opts.BestEffort {
+				return nil, fmt.Errorf("starting %s: %w: %w", c.Path, ErrUnenforceable, err)
+			}
+			notes = append(notes, "no cgroup: "+err.Error())
+		} else {
+			notes = append(notes, cg.notes()...)
+			if (c.Limits.ReadBps > 0 || c.Limits.WriteBps > 0) && len(cg.notes()) > 0 && !s.opts.BestEffort {
+				_ = cg.remove()
+				return nil, fmt.Errorf("starting %s: %s: %w", c.Path, strings.Join(cg.notes(), "; "), ErrUnenforceable)
+			}
+		}
+	}
+	cmd := exec.Command(c.Path)
+	cmd.Args = c.Args
+	cmd.Env = c.Env
+	cmd.Dir = c.Dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	cmd.ExtraFiles = c.ExtraFiles
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if s.ns != nil {
+		s.ns.apply(cmd.SysProcAttr)
+	}
+	start := time.Now()
+	var err error
+	switch {
+	case cg != nil && cg.fd() >= 0:
+		// cgroup v2: clone3(CLONE_INTO_CGROUP) puts the child into its
+		// cgroup atomically at fork.
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = cg.fd()
+		err = cmd.Start()
+		if err == nil && s.afterFork != nil {
+			s.afterFork(cmd.Process.Pid)
+		}
+	case cg != nil:
+		err = s.startInCgroup(cmd, cg)
+	default:
+		err = cmd.Start()
+	}
+	if err != nil {
+		if cg != nil {
+			_ = cg.remove()
+		}
+		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
+	}
+	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes, done: make(chan struct{}), pidns: s.ns != nil && s.ns.pidns}
+	go func() {
+		select {
+		case <-ctx.Done():
+			p.kill(errors.Is(ctx.Err(), context.DeadlineExceeded))
+		case <-p.done:
+		}
+	}()
+	return p, nil
+}
+
+type linuxProc struct {
+	cmd   *exec.Cmd
+	cg    attemptCgroup
+	start time.Time
+	notes []string
+	pidns bool
+	done  chan struct{}
+
+	mu       sync.Mutex
+	exited   bool // first process reaped; its pid may be reused
+	killed   bool
+	timedOut bool
+
+	waitOnce sync.Once
+	res      Result
+	err      error
+}
+
+func (p *linuxProc) Pid() int { return p.cmd.Process.Pid }
+
+func (p *linuxProc) Kill() error { p.kill(false); return nil }
+
+func (p *linuxProc) kill(timeout bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited {
+		return
+	}
+	p.killed = true
+	p.timedOut = p.timedOut || timeout
+	pid := p.cmd.Process.Pid
+	// With a pid namespace, killing its first process makes the kernel
+	// kill every process in it.
+	_ = unix.Kill(pid, unix.SIGKILL)
+	_ = unix.Kill(-pid, unix.SIGKILL)
+	if p.cg != nil {
+		p.cg.killOnce()
+	}
+}
+
+func (p *linuxProc) Wait() (Result, error) {
+	p.waitOnce.Do(p.wait)
+	return p.res, p.err
+}
+
+func (p *linuxProc) wait() {
+	pid := p.cmd.Process.Pid
+	// Wait for the first process to exit without reaping it (its pid and
+	// process group stay reserved), kill what is left of the tree, then
+	// reap: so stdout/stderr pipes held by leftovers cannot block Wait.
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	_ = unix.Kill(-pid, unix.SIGKILL)
+	var errs []error
+	if p.cg != nil {
+		if err := p.cg.drain(5 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := p.cmd.Wait()
+	p.mu.Lock()
+	p.exited = true
+	p.mu.Unlock()
+	close(p.done)
+	res := Result{Wall: time.Since(p.start), Notes: p.notes}
+	fillFromState(&res, p.cmd.ProcessState)
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		errs = append(errs, fmt.Errorf("waiting for %s: %w", p.cmd.Path, err))
+	}
+	p.mu.Lock()
+	res.Killed, res.TimedOut = p.killed, p.timedOut
+	p.mu.Unlock()
+	if p.cg != nil {
+		st := p.cg.stats()
+		if st.haveCPU {
+			res.CPUSeconds = st.cpuSeconds
+		}
+		if st.havePeak {
+			res.PeakMemoryBytes = st.peakBytes
+		}
+		switch {
+		case st.haveOOM:
+			res.OOMKilled = st.oomKills > 0
+		default:
+			// Kernels without an oom_kill counter: the limit was hit and
+			// the tree died by SIGKILL that guardrun did not send.
+			res.OOMKilled = st.failcnt > 0 && res.Signal == syscall.SIGKILL.String() && !res.Killed
+		}
+		if err := p.cg.remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.res, p.err = res, errors.Join(errs...)
+}

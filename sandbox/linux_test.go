@@ -1,0 +1,431 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	helperOnce sync.Once
+	helperPath string
+	helperErr  error
+)
+
+// helper builds testdata/helper (a hostile processor) once.
+func helper(t *testing.T) string {
+	t.Helper()
+	helperOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sandbox-helper")
+		if err != nil {
+			helperErr = err
+			return
+		}
+		helperPath = filepath.Join(dir, "helper")
+		out, err := exec.Command("go", "build", "-o", helperPath, "./testdata/helper").CombinedOutput()
+		if err != nil {
+			helperErr = fmt.Errorf("building helper: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, helperErr)
+	return helperPath
+}
+
+// enforcing returns the real sandbox of this host, or skips when it cannot
+// enforce isolation and limits (not root, no cgroups, no namespaces).
+func enforcing(t *testing.T) *linuxSandbox {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	s, err := newLinux(Options{}, probeHost())
+	if err != nil {
+		t.Skipf("host cannot enforce the sandbox: %v", err)
+	}
+	return s
+}
+
+func runIn(t *testing.T, ctx context.Context, s Sandbox, c *Cmd) (Result, string) {
+	t.Helper()
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if c.ID == "" {
+		c.ID = t.Name()
+	}
+	p, err := s.Start(ctx, c)
+	require.NoError(t, err)
+	res, err := p.Wait()
+	require.NoError(t, err)
+	return res, out.String()
+}
+
+// ourCgroups lists cgroups this test process created that still exist.
+func ourCgroups(t *testing.T) []string {
+	t.Helper()
+	prefix := fmt.Sprintf("%s%d-", cgroupPrefix, os.Getpid())
+	var out []string
+	for _, base := range cgroupBases(t) {
+		ents, _ := os.ReadDir(base)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), prefix) {
+				out = append(out, filepath.Join(base, e.Name()))
+			}
+		}
+	}
+	return out
+}
+
+func cgroupBases(t *testing.T) []string {
+	d, ok := probeHost().cg.(*v1Driver)
+	if !ok {
+		t.Skip("cgroup v1 host expected")
+	}
+	var out []string
+	for n, s := range d.subs {
+		out = append(out, v1Dir(s, d.base[n]))
+	}
+	return out
+}
+
+func TestNetworkIsolation(t *testing.T) {
+	s := enforcing(t)
+	h := helper(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer udp.Close()
+	args := []string{"helper", "net", ln.Addr().String(), udp.LocalAddr().String()}
+
+	open, err := newLinux(Options{AllowNetwork: true}, probeHost())
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		sb   Sandbox
+		want map[string]string
+	}{
+		// The same probe without isolation reaches the host: the probe works.
+		{"allow network", open, map[string]string{"tcp": "ok", "udp": "ok"}},
+		{"sandboxed", s, map[string]string{"tcp": "fail", "udp": "fail", "udp-public": "fail", "setns": "fail"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, out := runIn(t, context.Background(), tt.sb, &Cmd{Path: h, Args: args})
+			require.Equal(t, 0, res.ExitCode, out)
+			got := map[string]string{}
+			sc := bufio.NewScanner(strings.NewReader(out))
+			for sc.Scan() {
+				f := strings.Fields(sc.Text())
+				if len(f) >= 2 {
+					got[f[0]] = strings.TrimSuffix(f[1], ":")
+				}
+			}
+			for k, v := range tt.want {
+				assert.Equal(t, v, got[k], "%s\n%s", k, out)
+			}
+		})
+	}
+	t.Run("shell", func(t *testing.T) {
+		port := ln.Addr().(*net.TCPAddr).Port
+		script := fmt.Sprintf(`exec 3<>/dev/tcp/127.0.0.1/%d && echo tcp-ok; echo x >/dev/udp/127.0.0.1/53 && echo udp-ok; ip link 2>/dev/null | grep -c 'state UP' || true`, port)
+		res, out := runIn(t, context.Background(), s, &Cmd{Path: "/bin/bash", Args: []string{"bash", "-c", script}})
+		assert.NotContains(t, out, "tcp-ok")
+		assert.NotContains(t, out, "udp-ok")
+		assert.Equal(t, 0, res.ExitCode, out)
+	})
+}
+
+func TestOnlyDownLoopback(t *testing.T) {
+	s := enforcing(t)
+	res, out := runIn(t, context.Background(), s, &Cmd{Path: helper(t), Args: []string{"helper", "ifaces"}})
+	require.Equal(t, 0, res.ExitCode, out)
+	assert.Equal(t, "lo down\n", out)
+}
+
+func TestMemoryHogKilled(t *testing.T) {
+	s := enforcing(t)
+	h := helper(t)
+	limit := int64(64 << 20)
+	res, out := runIn(t, context.Background(), s, &Cmd{Path: h, Args: []string{"helper", "hog", "300"}, Limits: Limits{MemoryBytes: limit}})
+	assert.True(t, res.OOMKilled, "%+v %s", res, out)
+	assert.Equal(t, "killed", res.Signal)
+	assert.NotContains(t, out, "allocated")
+	assert.Greater(t, res.PeakMemoryBytes, limit/2)
+	assert.LessOrEqual(t, res.PeakMemoryBytes, limit)
+
+	// The same program within its limit is not reported as a memory kill.
+	res, out = runIn(t, context.Background(), s, &Cmd{Path: h, Args: []string{"helper", "hog", "8"}, Limits: Limits{MemoryBytes: limit}})
+	assert.False(t, res.OOMKilled)
+	assert.Equal(t, 0, res.ExitCode, out)
+	assert.Greater(t, res.PeakMemoryBytes, int64(8<<20))
+
+	// A shell whose child is killed exits normally (137) but the cgroup's
+	// counter still reports the memory kill.
+	res, out = runIn(t, context.Background(), s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", h + " hog 300; echo status $?"}, Limits: Limits{MemoryBytes: limit}})
+	assert.True(t, res.OOMKilled, out)
+	assert.Contains(t, out, "status 137")
+}
+
+func TestForkStormCapped(t *testing.T) {
+	s := enforcing(t)
+	h := helper(t)
+	const pids = 20
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, out := runIn(t, ctx, s, &Cmd{Path: h, Args: []string{"helper", "fork", "200"}, Limits: Limits{Pids: pids}})
+	n, err := strconv.Atoi(strings.TrimSpace(lastLine(out)))
+	require.NoError(t, err, out)
+	assert.Greater(t, n, 0)
+	assert.Less(t, n, pids, "children started under pids=%d", pids)
+	assert.Equal(t, 0, res.ExitCode, out)
+	// The sleeping children were killed with the tree, not waited for.
+	assert.Less(t, time.Since(start), 20*time.Second)
+	assert.Empty(t, ourCgroups(t))
+
+	// A shell fork bomb is contained too and killed on timeout.
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	res, out = runIn(t, ctx, s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", `b() { b | b & }; b; sleep 100`}, Limits: Limits{Pids: pids}})
+	assert.True(t, res.TimedOut)
+	assert.True(t, res.Killed)
+	assert.Empty(t, ourCgroups(t))
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestCPUQuota(t *testing.T) {
+	s := enforcing(t)
+	spin := `(while :; do :; done) & (while :; do :; done) & wait`
+	// Control: without a quota, can two spinners get 2 CPUs here?
+	ctl := Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", spin}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	res, _ := runIn(t, ctx, s, &ctl)
+	cancel()
+	if res.CPUSeconds < 1.2 {
+		t.Skipf("host too busy for the quota test: two unlimited spinners got %.2f CPU seconds in 1 s", res.CPUSeconds)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	res, out := runIn(t, ctx, s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", spin}, Limits: Limits{CPUs: 0.5}})
+	assert.True(t, res.TimedOut, out)
+	assert.InDelta(t, 1.5, res.CPUSeconds, 0.3, "cpu seconds of two spinners under cpus=0.5 for 3 s")
+}
+
+func TestInCgroupFromFirstInstruction(t *testing.T) {
+	for _, gate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gated=%v", gate), func(t *testing.T) {
+			s := enforcing(t)
+			s.forceGate = gate
+			// A start-then-attach implementation would let cat run in
+			// guardrun's cgroups during this pause.
+			s.afterFork = func(int) { time.Sleep(200 * time.Millisecond) }
+			res, out := runIn(t, context.Background(), s, &Cmd{ID: "first", Path: "/bin/cat", Args: []string{"cat", "/proc/self/cgroup"}, Limits: Limits{MemoryBytes: 64 << 20, Pids: 8, CPUs: 1}})
+			require.Equal(t, 0, res.ExitCode, out)
+			seen := 0
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				f := strings.SplitN(line, ":", 3)
+				for _, c := range strings.Split(f[1], ",") {
+					switch c {
+					case "memory", "pids", "cpu", "cpuacct", "freezer":
+						seen++
+						assert.Contains(t, f[2], cgroupPrefix, line)
+						assert.True(t, strings.HasSuffix(f[2], "-first"), line)
+					}
+				}
+			}
+			assert.Equal(t, 5, seen, out)
+		})
+	}
+}
+
+func TestNoCgroupLeftBehind(t *testing.T) {
+	s := enforcing(t)
+	tests := []struct {
+		name    string
+		args    []string
+		timeout time.Duration
+		kill    bool
+		check   func(t *testing.T, r Result)
+	}{
+		{"success", []string{"sh", "-c", "true"}, 0, false, func(t *testing.T, r Result) { assert.Equal(t, 0, r.ExitCode) }},
+		{"failure", []string{"sh", "-c", "exit 3"}, 0, false, func(t *testing.T, r Result) { assert.Equal(t, 3, r.ExitCode) }},
+		{"orphans", []string{"sh", "-c", "sleep 100 & sleep 100 & exit 0"}, 0, false, func(t *testing.T, r Result) { assert.Equal(t, 0, r.ExitCode) }},
+		{"timeout", []string{"sh", "-c", "sleep 100 & sleep 100"}, 300 * time.Millisecond, false, func(t *testing.T, r Result) {
+			assert.True(t, r.TimedOut)
+			assert.Equal(t, "killed", r.Signal)
+		}},
+		{"kill", []string{"sh", "-c", "sleep 100 & sleep 100"}, 0, true, func(t *testing.T, r Result) {
+			assert.True(t, r.Killed)
+			assert.False(t, r.TimedOut)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			start := time.Now()
+			p, err := s.Start(ctx, &Cmd{ID: tt.name, Path: "/bin/sh", Args: tt.args, Stdout: io_discard{}, Limits: Limits{MemoryBytes: 64 << 20, Pids: 16, CPUs: 1}})
+			require.NoError(t, err)
+			require.NotEmpty(t, ourCgroups(t))
+			if tt.kill {
+				time.Sleep(100 * time.Millisecond)
+				require.NoError(t, p.Kill())
+			}
+			res, err := p.Wait()
+			require.NoError(t, err)
+			tt.check(t, res)
+			assert.Less(t, time.Since(start), 10*time.Second)
+			assert.Empty(t, ourCgroups(t))
+		})
+	}
+}
+
+type io_discard struct{}
+
+func (io_discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestParentKilled kills -9 a guardrun-like parent that runs a sandboxed
+// sleeper: the sleeper must die with it, its cgroup stays behind, and Sweep
+// removes it.
+func TestParentKilled(t *testing.T) {
+	s := enforcing(t)
+	h := helper(t)
+	parent := exec.Command(h, "parent", "orphan")
+	stdout, err := parent.StdoutPipe()
+	require.NoError(t, err)
+	parent.Stderr = os.Stderr
+	require.NoError(t, parent.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	sleeper, err := strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(t, err)
+	require.NoError(t, unix.Kill(sleeper, 0), "sleeper runs")
+	prefix := fmt.Sprintf("%s%d-", cgroupPrefix, parent.Process.Pid)
+	leftovers := func() []string {
+		var out []string
+		for _, base := range cgroupBases(t) {
+			ents, _ := os.ReadDir(base)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), prefix) {
+					out = append(out, filepath.Join(base, e.Name()))
+				}
+			}
+		}
+		return out
+	}
+	require.NotEmpty(t, leftovers())
+
+	require.NoError(t, parent.Process.Signal(syscall.SIGKILL))
+	_ = parent.Wait()
+	assert.Eventually(t, func() bool { return errors.Is(unix.Kill(sleeper, 0), unix.ESRCH) }, 5*time.Second, 10*time.Millisecond, "sleeper %d survived its parent", sleeper)
+	assert.NotEmpty(t, leftovers(), "the dead parent's cgroups are left for Sweep")
+
+	require.NoError(t, s.Sweep())
+	assert.Empty(t, leftovers())
+}
+
+func TestSweepKeepsLiveOwners(t *testing.T) {
+	s := enforcing(t)
+	p, err := s.Start(context.Background(), &Cmd{ID: "live", Path: "/bin/sleep", Args: []string{"sleep", "30"}})
+	require.NoError(t, err)
+	require.NoError(t, s.Sweep())
+	require.NoError(t, unix.Kill(p.Pid(), 0), "Sweep must not kill attempts of a live guardrun")
+	require.NotEmpty(t, ourCgroups(t))
+	require.NoError(t, p.Kill())
+	_, err = p.Wait()
+	require.NoError(t, err)
+	assert.Empty(t, ourCgroups(t))
+}
+
+func TestCgroupOwnerAlive(t *testing.T) {
+	self := fmt.Sprintf("%s%d-%d-1-x", cgroupPrefix, os.Getpid(), selfStartTime())
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"self", self, true},
+		{"same pid other start", fmt.Sprintf("%s%d-%d-1", cgroupPrefix, os.Getpid(), selfStartTime()+1), false},
+		{"dead pid", cgroupPrefix + "2147483646-5-1", false},
+		{"not ours", "docker-abc", true},
+		{"unparsable", cgroupPrefix + "x-y-z", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, cgroupOwnerAlive(tt.in)) })
+	}
+}
+
+func TestUnenforceable(t *testing.T) {
+	noNS := hostProbe{nsErr: errors.New("no netns"), cg: probeHost().cg}
+	_, err := newLinux(Options{}, noNS)
+	require.ErrorIs(t, err, ErrUnenforceable)
+	assert.Contains(t, err.Error(), "network isolation")
+
+	s, err := newLinux(Options{BestEffort: true}, hostProbe{nsErr: errors.New("no netns"), cgErr: errors.New("no cgroups")})
+	require.NoError(t, err)
+	r := s.Report()
+	assert.Equal(t, "none", r.Network)
+	assert.Equal(t, "none", r.Memory)
+	assert.True(t, r.BestEffort)
+	assert.Len(t, r.Notes, 2)
+
+	_, err = newLinux(Options{}, hostProbe{ns: probeHost().ns, cgErr: errors.New("no cgroups")})
+	require.ErrorIs(t, err, ErrUnenforceable)
+
+	// Without cgroups and best effort, a limited attempt still runs and
+	// says what was not enforced.
+	if probeHost().ns != nil {
+		res, _ := runIn(t, context.Background(), s, &Cmd{Path: "/bin/true", Args: []string{"true"}, Limits: Limits{MemoryBytes: 1 << 30}})
+		assert.Contains(t, res.Notes, "memory limit not enforced")
+	}
+}
+
+func TestReportThisHost(t *testing.T) {
+	s := enforcing(t)
+	r := s.Report()
+	assert.Equal(t, "userns+netns", r.Network)
+	assert.Equal(t, "cgroup v1", r.Memory)
+	assert.Equal(t, "cgroup v1", r.CPU)
+	assert.Equal(t, "cgroup v1", r.Pids)
+	assert.Equal(t, "pidns+cgroup", r.Tree)
+	p := Probe()
+	assert.Equal(t, r.Network, p.Network)
+	assert.Equal(t, r.Memory, p.Memory)
+	assert.False(t, p.BestEffort)
+}

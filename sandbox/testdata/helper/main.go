@@ -1,0 +1,128 @@
+// Command helper is a hostile processor for the sandbox tests. Modes:
+//
+//	helper net <tcp-addr> <udp-addr>   try the network several ways; print one line per try
+//	helper ifaces                      print the network interfaces and whether they are up
+//	helper hog <MiB>                   allocate and touch MiB of memory
+//	helper fork <n>                    start n children sleeping 60 s; print how many started
+//	helper parent <id>                 start a sandboxed "sleep 300", print its pid, sleep
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/guardrun/guardrun/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	switch os.Args[1] {
+	case "net":
+		netTries(os.Args[2], os.Args[3])
+	case "ifaces":
+		ifs, err := net.Interfaces()
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		for _, i := range ifs {
+			state := "down"
+			if i.Flags&net.FlagUp != 0 {
+				state = "up"
+			}
+			fmt.Println(i.Name, state)
+		}
+	case "hog":
+		mib, _ := strconv.Atoi(os.Args[2])
+		var keep [][]byte
+		for i := 0; i < mib; i++ {
+			b := make([]byte, 1<<20)
+			for j := range b {
+				b[j] = byte(j)
+			}
+			keep = append(keep, b)
+		}
+		fmt.Println("allocated", len(keep), "MiB")
+	case "fork":
+		n, _ := strconv.Atoi(os.Args[2])
+		ok := 0
+		for i := 0; i < n; i++ {
+			if err := exec.Command("/bin/sleep", "60").Start(); err == nil {
+				ok++
+			}
+		}
+		fmt.Println(ok)
+	case "parent":
+		sb, err := sandbox.New(sandbox.Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		p, err := sb.Start(context.Background(), &sandbox.Cmd{ID: os.Args[2], Path: "/bin/sleep", Args: []string{"sleep", "300"}, Limits: sandbox.Limits{MemoryBytes: 64 << 20, Pids: 16}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(p.Pid())
+		time.Sleep(time.Hour)
+	}
+}
+
+// netTries prints "tcp ok|fail: err", "udp ...", "setns ...". A sandboxed
+// run must print only failures.
+func netTries(tcpAddr, udpAddr string) {
+	try := func(name string, f func() error) {
+		if err := f(); err != nil {
+			fmt.Printf("%s fail: %v\n", name, err)
+		} else {
+			fmt.Printf("%s ok\n", name)
+		}
+	}
+	dialTCP := func() error {
+		c, err := net.DialTimeout("tcp", tcpAddr, time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("hello\n"))
+		return err
+	}
+	try("tcp", dialTCP)
+	try("udp", func() error {
+		c, err := net.Dial("udp", udpAddr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("hello"))
+		return err
+	})
+	try("udp-public", func() error {
+		c, err := net.Dial("udp", "8.8.8.8:53")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("hello"))
+		return err
+	})
+	// Escape attempt: join the host's network namespace through pid 1.
+	try("setns", func() error {
+		runtime.LockOSThread()
+		f, err := os.Open("/proc/1/ns/net")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			return err
+		}
+		return dialTCP()
+	})
+}
