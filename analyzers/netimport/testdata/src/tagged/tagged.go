@@ -1,0 +1,2 @@
+// Package tagged has files selected by build tags.
+package tagged

@@ -1,0 +1,3 @@
+package mid // want package:"reaches localmod/low -> net/smtp"
+
+import _ "localmod/low" // want `import "localmod/low" reaches forbidden package net/smtp: localmod/mid -> localmod/low -> net/smtp`

@@ -1,0 +1,2 @@
+// Package rawwin has Windows-only raw sockets.
+package rawwin
