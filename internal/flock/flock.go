@@ -119,18 +119,20 @@ func (l *Lock) Path() string { return l.path }
 
 // ReadHolder reads the holder recorded in a lock file; zero when unknown.
 func ReadHolder(path string) Holder {
-	var h Holder
 	for i := 0; i < 3; i++ {
 		f, err := os.Open(path)
 		if err != nil {
-			return h
+			return Holder{}
 		}
 		b, _ := io.ReadAll(io.LimitReader(f, 4096))
 		_ = f.Close()
+		// Decode into a fresh value each time: a failed Unmarshal may have
+		// filled some fields already, and those must not leak out.
+		var h Holder
 		if json.Unmarshal(b, &h) == nil {
 			return h
 		}
 		time.Sleep(2 * time.Millisecond) // the holder may be mid-write
 	}
-	return h
+	return Holder{}
 }
