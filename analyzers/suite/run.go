@@ -1,0 +1,342 @@
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/guardrun/guardrun/analyzers/internal/netpolicy"
+	"golang.org/x/tools/go/analysis/checker"
+	"golang.org/x/tools/go/packages"
+)
+
+// Finding is one netlint diagnostic.
+type Finding struct {
+	// Pos is file:line:col, the file relative to the run's directory when it
+	// is inside it.
+	Pos      string `json:"pos"`
+	Analyzer string `json:"analyzer"`
+	Message  string `json:"message"`
+}
+
+func (f Finding) String() string { return f.Pos + ": " + f.Message + " (" + f.Analyzer + ")" }
+
+// Options configure Run.
+type Options struct {
+	// Dir is the directory packages are loaded from and positions are made
+	// relative to; "" means the working directory.
+	Dir string
+	// Patterns are go list patterns; none means ".".
+	Patterns []string
+	// Transitive adds the nettransitive analyzer.
+	Transitive bool
+	// Tests also lints the packages' test files.
+	Tests bool
+	// Env is added to the process environment for go list (GOOS=windows,
+	// GOFLAGS=-tags=x, ...).
+	Env []string
+	// BuildFlags are passed to go list (for example "-tags=integration").
+	BuildFlags []string
+	// FromFlags uses the policy of the command-line flags (-deny, -allow,
+	// -config); otherwise the defaults plus the .netlint.json discovered from
+	// Dir are used.
+	FromFlags bool
+	// Timings, if set, receives the duration of each phase.
+	Timings func(phase string, d time.Duration)
+}
+
+// Error is a failure to lint (as opposed to findings): an invalid config, a
+// package that does not load or type-check, or an analyzer failure.
+type Error struct {
+	Op  string // "config", "load" or "analyze"
+	Err error
+}
+
+func (e *Error) Error() string { return "netlint " + e.Op + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Code maps the failure to guardrun's exit codes: 2, the code of an invalid
+// spec or input.
+func (e *Error) Code() int { return 2 }
+
+// VetPackage lints the Go package in dir (a main package inside some module)
+// the way guardrun needs before building a go processor: the default lists
+// plus the .netlint.json found from dir up to its module root, test files
+// excluded. Findings are not an error; the caller turns them into exit 3.
+func VetPackage(ctx context.Context, dir string, transitive bool) ([]Finding, error) {
+	return Run(ctx, Options{Dir: dir, Patterns: []string{"."}, Transitive: transitive})
+}
+
+// Run loads the packages of opts and returns the findings of the netlint
+// analyzers, sorted by position and without duplicates (a file shared by a
+// package and its test variant is reported once).
+func Run(ctx context.Context, opts Options) ([]Finding, error) {
+	timed := func(phase string, start time.Time) {
+		if opts.Timings != nil {
+			opts.Timings(phase, time.Since(start))
+		}
+	}
+	dir := opts.Dir
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, &Error{"load", err}
+		}
+		dir = wd
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, &Error{"load", err}
+	}
+	var pol *netpolicy.Policy
+	if opts.FromFlags {
+		pol, err = netpolicy.Global()
+	} else {
+		pol, _, err = netpolicy.ForDir(dir)
+	}
+	if err != nil {
+		return nil, &Error{"config", err}
+	}
+	patterns := opts.Patterns
+	if len(patterns) == 0 {
+		patterns = []string{"."}
+	}
+
+	fset := token.NewFileSet()
+	config := func(mode packages.LoadMode) *packages.Config {
+		return &packages.Config{
+			Context:    ctx,
+			Dir:        dir,
+			Env:        append(os.Environ(), opts.Env...),
+			Mode:       mode,
+			Tests:      opts.Tests,
+			BuildFlags: opts.BuildFlags,
+			Fset:       fset,
+		}
+	}
+
+	start := time.Now()
+	var (
+		wg               sync.WaitGroup
+		roots, graph     []*packages.Package
+		rootErr, grphErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		roots, rootErr = packages.Load(config(packages.LoadSyntax|packages.NeedModule), patterns...)
+	}()
+	if opts.Transitive {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			graph, grphErr = packages.Load(config(packages.NeedName|packages.NeedImports|packages.NeedDeps|
+				packages.NeedModule|packages.NeedFiles), patterns...)
+		}()
+	}
+	wg.Wait()
+	timed("load", start)
+	if err := errors.Join(rootErr, grphErr); err != nil {
+		return nil, &Error{"load", err}
+	}
+	roots = dropTestMains(roots)
+	if len(roots) == 0 {
+		return nil, &Error{"load", fmt.Errorf("%s matched no packages", strings.Join(patterns, " "))}
+	}
+	var loadErrs []error
+	for _, p := range roots {
+		for _, e := range p.Errors {
+			loadErrs = append(loadErrs, e)
+		}
+	}
+	if len(loadErrs) > 0 {
+		return nil, &Error{"load", errors.Join(loadErrs...)}
+	}
+
+	if opts.Transitive {
+		start = time.Now()
+		if err := stitch(roots, dropTestMains(graph), fset); err != nil {
+			return nil, &Error{"load", err}
+		}
+		timed("graph", start)
+	}
+
+	start = time.Now()
+	res, err := checker.Analyze(forPolicy(pol, opts.Transitive), roots, &checker.Options{})
+	timed("analyze", start)
+	if err != nil {
+		return nil, &Error{"analyze", err}
+	}
+	var (
+		findings []Finding
+		failures []error
+		seen     = map[Finding]bool{}
+	)
+	for _, act := range res.Roots {
+		if act.Err != nil {
+			failures = append(failures, fmt.Errorf("%s: %w", act, act.Err))
+			continue
+		}
+		for _, d := range act.Diagnostics {
+			f := Finding{
+				Pos:      relPos(act.Package.Fset.Position(d.Pos), dir),
+				Analyzer: act.Analyzer.Name,
+				Message:  d.Message,
+			}
+			if !seen[f] {
+				seen[f] = true
+				findings = append(findings, f)
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return findings, &Error{"analyze", errors.Join(failures...)}
+	}
+	sortFindings(findings)
+	return findings, nil
+}
+
+// dropTestMains removes the generated main packages of test binaries.
+func dropTestMains(pkgs []*packages.Package) []*packages.Package {
+	out := pkgs[:0:0]
+	for _, p := range pkgs {
+		if strings.HasSuffix(p.ID, ".test") && p.Name == "main" {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// stitch replaces the import graph below the type-checked roots by light
+// packages built from the go list graph: a types.Package whose Imports are
+// its direct imports, and, for packages of unversioned modules, the import
+// declarations of its files (so that their directives count).
+func stitch(roots, graph []*packages.Package, fset *token.FileSet) error {
+	byID := map[string]*packages.Package{}
+	for _, r := range roots {
+		byID[r.ID] = r
+	}
+	sizes := roots[0].TypesSizes
+	nodes := map[string]*packages.Package{} // graph ID -> package given to the checker
+	var (
+		visit    func(g *packages.Package) *packages.Package
+		parseErr error
+	)
+	visit = func(g *packages.Package) *packages.Package {
+		if n, ok := nodes[g.ID]; ok {
+			return n
+		}
+		n, isRoot := byID[g.ID]
+		if !isRoot {
+			n = &packages.Package{
+				ID:         g.ID,
+				Name:       g.Name,
+				PkgPath:    g.PkgPath,
+				Module:     g.Module,
+				GoFiles:    g.GoFiles,
+				Fset:       fset,
+				TypesSizes: sizes,
+				Types:      types.NewPackage(g.PkgPath, g.Name),
+			}
+			if g.PkgPath == "unsafe" {
+				n.Types = types.Unsafe
+			}
+			if needsSyntax(g) {
+				for _, file := range g.GoFiles {
+					f, err := parser.ParseFile(fset, file, nil, parser.ImportsOnly|parser.ParseComments)
+					if err != nil {
+						parseErr = errors.Join(parseErr, err)
+						continue
+					}
+					n.Syntax = append(n.Syntax, f)
+				}
+			}
+		}
+		nodes[g.ID] = n
+		imports := make(map[string]*packages.Package, len(g.Imports))
+		var tpkgs []*types.Package
+		for path, dep := range g.Imports {
+			d := visit(dep)
+			imports[path] = d
+			tpkgs = append(tpkgs, d.Types)
+		}
+		n.Imports = imports
+		if !isRoot && n.Types != types.Unsafe {
+			sort.Slice(tpkgs, func(i, j int) bool { return tpkgs[i].Path() < tpkgs[j].Path() })
+			n.Types.SetImports(tpkgs)
+			n.Types.MarkComplete()
+		}
+		return n
+	}
+	for _, g := range graph {
+		if _, ok := byID[g.ID]; !ok {
+			continue // a root of the graph load that is not linted (cannot happen with equal patterns)
+		}
+		visit(g)
+	}
+	for _, r := range roots {
+		if _, ok := nodes[r.ID]; !ok {
+			return fmt.Errorf("package %s is missing from the import graph", r.ID)
+		}
+	}
+	return parseErr
+}
+
+// needsSyntax reports whether directives in g's files are honoured (see
+// suppress.Honoured) and the files therefore have to be read.
+func needsSyntax(g *packages.Package) bool {
+	if netpolicy.IsStd(g.PkgPath) {
+		return false
+	}
+	return g.Module == nil || g.Module.Version == ""
+}
+
+func relPos(p token.Position, dir string) string {
+	file := p.Filename
+	if rel, err := filepath.Rel(dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+		file = rel
+	}
+	return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Column)
+}
+
+func sortFindings(fs []Finding) {
+	key := func(f Finding) (string, int, int) {
+		parts := strings.Split(f.Pos, ":")
+		n := len(parts)
+		var line, col int
+		if n >= 3 {
+			fmt.Sscan(parts[n-2], &line)
+			fmt.Sscan(parts[n-1], &col)
+			return strings.Join(parts[:n-2], ":"), line, col
+		}
+		return f.Pos, 0, 0
+	}
+	sort.SliceStable(fs, func(i, j int) bool {
+		fi, li, ci := key(fs[i])
+		fj, lj, cj := key(fs[j])
+		if fi != fj {
+			return fi < fj
+		}
+		if li != lj {
+			return li < lj
+		}
+		if ci != cj {
+			return ci < cj
+		}
+		if fs[i].Analyzer != fs[j].Analyzer {
+			return fs[i].Analyzer < fs[j].Analyzer
+		}
+		return fs[i].Message < fs[j].Message
+	})
+}
+

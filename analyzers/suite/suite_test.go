@@ -1,0 +1,123 @@
+package suite_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guardrun/guardrun/analyzers/suite"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func demoDir(t *testing.T) string {
+	dir, err := filepath.Abs(filepath.Join("testdata", "demo"))
+	require.NoError(t, err)
+	return dir
+}
+
+func render(fs []suite.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		b.WriteString(f.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -update to create the golden file")
+	assert.Equal(t, string(want), got)
+}
+
+func TestRunGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		opts suite.Options
+	}{
+		{"direct.txt", suite.Options{Patterns: []string{"./..."}, Tests: true}},
+		{"transitive.txt", suite.Options{Patterns: []string{"./..."}, Tests: true, Transitive: true}},
+		{"windows.txt", suite.Options{Patterns: []string{"./..."}, Transitive: true, Env: []string{"GOOS=windows", "GOARCH=amd64"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Dir = demoDir(t)
+			fs, err := suite.Run(context.Background(), tt.opts)
+			require.NoError(t, err)
+			golden(t, tt.name, render(fs))
+		})
+	}
+}
+
+func TestVetPackage(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(demoDir(t), "cmd", "proc")
+
+	fs, err := suite.VetPackage(ctx, dir, false)
+	require.NoError(t, err)
+	assert.Empty(t, fs, "proc imports no forbidden package directly")
+
+	fs, err = suite.VetPackage(ctx, dir, true)
+	require.NoError(t, err)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "main.go:4:8", fs[0].Pos)
+	assert.Equal(t, "nettransitive", fs[0].Analyzer)
+	assert.Contains(t, fs[0].Message, "example.com/demo/cmd/proc -> example.com/demo/app -> example.com/demo/chain/b -> example.com/demo/chain/c -> example.com/demo/chain/d -> net/http")
+
+	fs, err = suite.VetPackage(ctx, filepath.Join(demoDir(t), "cmd", "cleanproc"), true)
+	require.NoError(t, err)
+	assert.Empty(t, fs)
+}
+
+func TestVetPackageErrors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/broken\n\ngo 1.22\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefined() }\n"), 0o644))
+	_, err := suite.VetPackage(ctx, dir, true)
+	var e *suite.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "load", e.Op)
+	assert.Equal(t, 2, e.Code())
+	assert.Contains(t, err.Error(), "undefined")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, suite.ConfigName), []byte(`{"exceptions": [{"package": "x", "import": "net"}]}`), 0o644))
+	_, err = suite.VetPackage(ctx, dir, false)
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "config", e.Op)
+	assert.Contains(t, err.Error(), "reason is required")
+}
+
+func TestVetPackageCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := suite.VetPackage(ctx, filepath.Join(demoDir(t), "cmd", "proc"), true)
+	require.Error(t, err)
+}
+
+// TestTimings records how long each phase takes on the demo module; the
+// numbers of this repository's processors are measured by
+// BenchmarkVetPackage.
+func TestTimings(t *testing.T) {
+	phases := map[string]time.Duration{}
+	_, err := suite.Run(context.Background(), suite.Options{Dir: demoDir(t), Patterns: []string{"./..."}, Transitive: true,
+		Timings: func(p string, d time.Duration) { phases[p] = d }})
+	require.NoError(t, err)
+	for _, p := range []string{"load", "graph", "analyze"} {
+		assert.Contains(t, phases, p)
+	}
+}

@@ -1,0 +1,2 @@
+// Package win only reaches the network on Windows.
+package win

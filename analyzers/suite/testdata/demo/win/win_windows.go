@@ -1,0 +1,6 @@
+package win
+
+import "net/http"
+
+// Client is used on Windows only.
+var Client = http.DefaultClient
