@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,14 +18,30 @@ func New(opts Options) (Sandbox, error) { return newPlatform(opts) }
 type plain struct {
 	opts   Options
 	report Report
+	// wrap, when set, rewrites the command to apply limits (rlimits through
+	// /bin/sh's ulimit on BSDs) and lists the limits it could not apply.
+	wrap func(c *Cmd) (path string, args []string, unenforced []string)
 }
 
 func (p *plain) Report() Report { return p.report }
 func (p *plain) Sweep() error   { return nil }
 
 func (p *plain) Start(ctx context.Context, c *Cmd) (Process, error) {
-	cmd := exec.Command(c.Path, c.Args[1:]...)
-	cmd.Args = c.Args
+	path, args, miss := c.Path, c.Args, requested(c.Limits)
+	if p.wrap != nil {
+		path, args, miss = p.wrap(c)
+	}
+	var notes []string
+	if len(miss) > 0 {
+		if !p.opts.BestEffort {
+			return nil, fmt.Errorf("starting %s: %s %w", c.Path, strings.Join(miss, ", "), ErrUnenforceable)
+		}
+		for _, m := range miss {
+			notes = append(notes, m+" not enforced")
+		}
+	}
+	cmd := exec.Command(path)
+	cmd.Args = args
 	cmd.Env = c.Env
 	cmd.Dir = c.Dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
@@ -34,11 +51,15 @@ func (p *plain) Start(ctx context.Context, c *Cmd) (Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 	}
-	pr := &plainProc{cmd: cmd, start: start, done: make(chan struct{})}
+	pr := &plainProc{cmd: cmd, start: start, notes: notes, done: make(chan struct{})}
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = pr.Kill()
+			pr.mu.Lock()
+			pr.killed = true
+			pr.timedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
+			pr.mu.Unlock()
+			_ = killTree(pr.cmd)
 		case <-pr.done:
 		}
 	}()
@@ -48,24 +69,55 @@ func (p *plain) Start(ctx context.Context, c *Cmd) (Process, error) {
 type plainProc struct {
 	cmd   *exec.Cmd
 	start time.Time
+	notes []string
 	done  chan struct{}
 	once  sync.Once
+
+	mu       sync.Mutex
+	killed   bool
+	timedOut bool
 }
 
 func (p *plainProc) Pid() int { return p.cmd.Process.Pid }
 
-func (p *plainProc) Kill() error { return killTree(p.cmd) }
+func (p *plainProc) Kill() error {
+	p.mu.Lock()
+	p.killed = true
+	p.mu.Unlock()
+	return killTree(p.cmd)
+}
 
 func (p *plainProc) Wait() (Result, error) {
 	err := p.cmd.Wait()
 	p.once.Do(func() { close(p.done) })
 	// Reap anything left in the group (children that outlived the leader).
 	_ = killTree(p.cmd)
-	res := Result{Wall: time.Since(p.start)}
+	res := Result{Wall: time.Since(p.start), Notes: p.notes}
 	fillFromState(&res, p.cmd.ProcessState)
+	p.mu.Lock()
+	res.Killed, res.TimedOut = p.killed, p.timedOut
+	p.mu.Unlock()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return res, fmt.Errorf("waiting for %s: %w", p.cmd.Path, err)
 	}
 	return res, nil
+}
+
+// requested lists the limits l asks for, by name.
+func requested(l Limits) []string {
+	var out []string
+	if l.MemoryBytes > 0 {
+		out = append(out, "memory limit")
+	}
+	if l.CPUs > 0 {
+		out = append(out, "cpu limit")
+	}
+	if l.Pids > 0 {
+		out = append(out, "pids limit")
+	}
+	if l.ReadBps > 0 || l.WriteBps > 0 {
+		out = append(out, "io limit")
+	}
+	return out
 }
