@@ -1,0 +1,77 @@
+# GR001, GR002: processors and inputs stay inside the workspace.
+package guardrun.pipeline
+
+import data.guardrun.config
+
+# GR001: a go processor package outside the workspace.
+deny contains violation("GR001", s.name, msg) if {
+	some s in stages
+	dir := object.get(s, ["processor", "go"], "")
+	dir != ""
+	outside(dir)
+	not allowed_outside(dir)
+	msg := sprintf("processor.go %q is outside the workspace %q; move the package into the workspace, or allow the path in data.guardrun.config.allowed_outside_paths", [dir, workspace])
+}
+
+# GR001: the processor resolves (through PATH or a symlink) to a program
+# or package outside the workspace.
+deny contains violation("GR001", s.name, msg) if {
+	some s in stages
+	path := input.host.resolved[s.name]
+	is_string(path)
+	not lexically_outside_go(s)
+	outside(path)
+	not allowed_outside(path)
+	msg := sprintf("%s resolves to %q, outside the workspace %q; copy it into the workspace, or allow %q in data.guardrun.config.allowed_outside_paths", [processor_label(s), path, workspace, path])
+}
+
+lexically_outside_go(s) if outside(object.get(s, ["processor", "go"], ""))
+
+processor_label(s) := sprintf("processor.exec[0] %q", [argv_of(s)[0]]) if count(argv_of(s)) > 0
+
+processor_label(s) := sprintf("processor.go %q", [s.processor.go]) if count(argv_of(s)) == 0
+
+# GR001: exec argv[0] names an outside path and was not resolved.
+deny contains violation("GR001", s.name, msg) if {
+	some s in stages
+	not input.host.resolved[s.name]
+	argv0 := argv_of(s)[0]
+	contains(slash(argv0), "/")
+	outside(argv0)
+	not allowed_outside(argv0)
+	msg := sprintf("processor.exec[0] %q is outside the workspace %q; copy the program into the workspace, or allow the path in data.guardrun.config.allowed_outside_paths", [argv0, workspace])
+}
+
+# GR001: a bare program name would be looked up on PATH, outside the
+# workspace, and guardrun could not say where it lives.
+deny contains violation("GR001", s.name, msg) if {
+	some s in stages
+	not input.host.resolved[s.name]
+	argv0 := argv_of(s)[0]
+	not contains(slash(argv0), "/")
+	not allowed_outside(argv0)
+	msg := sprintf("processor.exec[0] %q is not in the workspace and would be looked up on PATH; name it by its absolute path and allow that path in data.guardrun.config.allowed_outside_paths, or copy it into the workspace", [argv0])
+}
+
+# GR002: an input outside the workspace.
+deny contains violation("GR002", s.name, msg) if {
+	some s in stages
+	some i, p in inputs_of(s)
+	outside(p)
+	not allowed_outside(p)
+	msg := sprintf("inputs[%d] %q is outside the workspace %q; copy the data into the workspace, or allow the path in data.guardrun.config.allowed_outside_paths", [i, p, workspace])
+}
+
+# GR002: an input inside the workspace by name that is a symlink to a place
+# outside it (host.realInputs holds each input's symlink-free path).
+deny contains violation("GR002", s.name, msg) if {
+	some s in stages
+	some i, p in inputs_of(s)
+	not outside(p)
+	real := input.host.realInputs[s.name][i]
+	is_string(real)
+	real != ""
+	outside(real)
+	not allowed_outside(real)
+	msg := sprintf("inputs[%d] %q is a symlink to %q, outside the workspace %q; copy the data into the workspace, or allow the path in data.guardrun.config.allowed_outside_paths", [i, p, real, workspace])
+}
