@@ -142,10 +142,17 @@ func (c *Cache) Save() error {
 	c.dirty = false
 	c.mu.Unlock()
 	b, err := json.Marshal(ff)
-	if err != nil {
-		return fmt.Errorf("encoding hash cache: %w", err)
+	if err == nil {
+		err = atomicfile.WriteFile(c.path, b, 0o644)
 	}
-	return atomicfile.WriteFile(c.path, b, 0o644)
+	if err != nil {
+		// Keep the changes for the next Save.
+		c.mu.Lock()
+		c.dirty = true
+		c.mu.Unlock()
+		return fmt.Errorf("saving hash cache: %w", err)
+	}
+	return nil
 }
 
 // File hashes a whole file with SHA-256.
