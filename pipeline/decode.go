@@ -7,48 +7,44 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
-// decodeFile turns the spec's bytes into a File in three passes, each of
-// which must succeed before the next runs:
+// decodeFile turns the spec's bytes into a File in two passes:
 //
 //  1. syntax: exactly one JSON value and nothing after it; problems carry a
 //     line and column;
-//  2. shape: every key is a known field (matched exactly, not
+//  2. a strict decode: every key is a known field (matched exactly, not
 //     case-insensitively as encoding/json would), no key appears twice, and
-//     every value has the right JSON type; problems name the JSON path;
-//  3. the actual decode with DisallowUnknownFields, which after pass 2
-//     cannot fail in practice.
+//     every value has the right JSON type; every problem is reported with
+//     its JSON path, not just the first.
+//
+// The second pass is a small reflection decoder over the validated bytes
+// rather than encoding/json's Decoder with DisallowUnknownFields, because
+// that stops at the first problem, does not know the index of the stage it
+// was in, matches keys case-insensitively and lets duplicate keys through.
+// It decodes exactly as encoding/json would otherwise: null leaves a value
+// unset, strings are unescaped by encoding/json itself.
 func decodeFile(data []byte, probs *problems) *File {
-	raw, ok := checkSyntax(data, probs)
-	if !ok {
-		return nil
-	}
-	w := shapeWalker{dec: json.NewDecoder(bytes.NewReader(raw)), probs: probs}
-	w.dec.UseNumber()
-	w.value("", fileType)
-	if !probs.empty() {
+	if !json.Valid(data) {
+		checkSyntax(data, probs)
+		if probs.empty() { // not reachable: Valid and Decoder agree
+			probs.add("", "invalid JSON")
+		}
 		return nil
 	}
 	var f File
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			probs.add(te.Field, "want %s, got %s", te.Type, te.Value)
-		} else {
-			probs.add("", "%s", strings.TrimPrefix(err.Error(), "json: "))
-		}
+	d := decoder{data: data, probs: probs}
+	d.value(reflect.ValueOf(&f).Elem())
+	if !probs.empty() {
 		return nil
 	}
 	return &f
 }
-
-var fileType = reflect.TypeFor[File]()
 
 // checkSyntax returns the one JSON value in data.
 func checkSyntax(data []byte, probs *problems) (json.RawMessage, bool) {
@@ -61,10 +57,10 @@ func checkSyntax(data []byte, probs *problems) (json.RawMessage, bool) {
 			probs.add("", "empty file, want a JSON object")
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			line, col := position(data, len(data))
-			probs.addAt(line, col, "unexpected end of input")
+			probs.addAt(line, col, "syntax error: unexpected end of input")
 		case errors.As(err, &se):
 			line, col := position(data, int(se.Offset)-1)
-			probs.addAt(line, col, "%s", se.Error())
+			probs.addAt(line, col, "syntax error: %s", se.Error())
 		default:
 			probs.add("", "%s", err.Error())
 		}
@@ -94,205 +90,315 @@ func position(data []byte, off int) (line, col int) {
 	return line, utf8.RuneCount(before[start:]) + 1
 }
 
-// shapeWalker checks a token stream against the Go type it will be decoded
-// into. It reports every problem it finds and keeps going.
-type shapeWalker struct {
-	dec   *json.Decoder
+// decoder decodes syntactically valid JSON into the spec types, reporting
+// every unknown field, duplicate key and type mismatch and skipping the
+// offending value.
+type decoder struct {
+	data  []byte
+	pos   int
 	probs *problems
+	path  []string // "stages", "[0]", "retry": joined only for messages
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
-// value consumes one JSON value at path and checks it against t. A null is
-// accepted anywhere and means "unset", as it does for encoding/json.
-func (w *shapeWalker) value(path string, t reflect.Type) {
-	tok, err := w.dec.Token()
-	if err != nil {
-		w.probs.add(path, "%v", err)
+func (d *decoder) pathString() string {
+	var b strings.Builder
+	for _, p := range d.path {
+		if b.Len() > 0 && p[0] != '[' {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	d.probs.add(d.pathString(), format, args...)
+}
+
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.data) && isSpace(d.data[d.pos]) {
+		d.pos++
+	}
+}
+
+// kind describes the value at the current position.
+func (d *decoder) kind() string {
+	switch c := d.data[d.pos]; c {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number " + d.peekNumber()
+	}
+}
+
+// value decodes the value at the current position into v. A null leaves v
+// unset, as encoding/json does.
+func (d *decoder) value(v reflect.Value) {
+	d.skipSpace()
+	if d.data[d.pos] == 'n' {
+		d.pos += len("null")
 		return
 	}
-	if tok == nil {
+	t := v.Type()
+	if t.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		d.value(v.Elem())
 		return
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
 	}
 	if t == rawMessageType {
-		if tok != json.Delim('{') {
-			w.probs.add(path, "want object, got %s", describe(tok))
+		if d.data[d.pos] != '{' {
+			d.mismatch("object")
+			return
 		}
-		w.skipAfter(tok)
+		start := d.pos
+		d.skip()
+		v.SetBytes(slices.Clone(d.data[start:d.pos]))
 		return
 	}
-	want := wantName(t)
 	switch t.Kind() {
 	case reflect.Struct:
-		if tok != json.Delim('{') {
-			w.mismatch(path, want, tok)
+		if d.data[d.pos] != '{' {
+			d.mismatch("object")
 			return
 		}
-		w.object(path, t)
+		fields := jsonFields(t)
+		d.members("field", func(key string) {
+			f, ok := fields[key]
+			if !ok {
+				d.fail("unknown field %q%s", key, suggest(key, fields))
+				d.skip()
+				return
+			}
+			d.path = append(d.path, key)
+			d.value(v.Field(f))
+			d.path = d.path[:len(d.path)-1]
+		})
 	case reflect.Map:
-		if tok != json.Delim('{') {
-			w.mismatch(path, want, tok)
+		if d.data[d.pos] != '{' {
+			d.mismatch("object")
 			return
 		}
-		w.mapValues(path, t.Elem())
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(t))
+		}
+		d.members("key", func(key string) {
+			elem := reflect.New(t.Elem()).Elem()
+			d.path = append(d.path, key)
+			d.value(elem)
+			d.path = d.path[:len(d.path)-1]
+			v.SetMapIndex(reflect.ValueOf(key), elem)
+		})
 	case reflect.Slice:
-		if tok != json.Delim('[') {
-			w.mismatch(path, want, tok)
+		if d.data[d.pos] != '[' {
+			d.mismatch("array")
 			return
 		}
-		for i := 0; w.dec.More(); i++ {
-			w.value(fmt.Sprintf("%s[%d]", path, i), t.Elem())
+		d.pos++
+		s := reflect.MakeSlice(t, 0, 0) // non-nil: "[]" is not "absent"
+		for i := 0; ; i++ {
+			d.skipSpace()
+			if d.data[d.pos] == ']' {
+				d.pos++
+				break
+			}
+			if d.data[d.pos] == ',' {
+				d.pos++
+			}
+			elem := reflect.New(t.Elem()).Elem()
+			d.path = append(d.path, "["+strconv.Itoa(i)+"]")
+			d.value(elem)
+			d.path = d.path[:len(d.path)-1]
+			s = reflect.Append(s, elem)
 		}
-		w.dec.Token() // ]
+		v.Set(s)
 	case reflect.String:
-		if _, ok := tok.(string); !ok {
-			w.mismatch(path, want, tok)
+		if d.data[d.pos] != '"' {
+			d.mismatch("string")
+			return
 		}
+		v.SetString(d.str())
 	case reflect.Bool:
-		if _, ok := tok.(bool); !ok {
-			w.mismatch(path, want, tok)
+		switch d.data[d.pos] {
+		case 't':
+			v.SetBool(true)
+			d.pos += len("true")
+		case 'f':
+			v.SetBool(false)
+			d.pos += len("false")
+		default:
+			d.mismatch("boolean")
 		}
 	case reflect.Int, reflect.Int64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			w.mismatch(path, want, tok)
+		if !d.isNumber() {
+			d.mismatch("integer")
 			return
 		}
-		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
-			if errors.Is(err, strconv.ErrRange) {
-				w.probs.add(path, "number %s out of range", n)
-			} else {
-				w.probs.add(path, "want integer, got %s", n)
-			}
+		n := d.number()
+		i, err := strconv.ParseInt(n, 10, t.Bits())
+		switch {
+		case errors.Is(err, strconv.ErrRange):
+			d.fail("number %s out of range", n)
+		case err != nil:
+			d.fail("want integer, got %s", n)
+		default:
+			v.SetInt(i)
 		}
 	case reflect.Float64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			w.mismatch(path, want, tok)
+		if !d.isNumber() {
+			d.mismatch("number")
 			return
 		}
-		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
-			w.probs.add(path, "number %s out of range", n)
+		n := d.number()
+		x, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			d.fail("number %s out of range", n)
+			return
 		}
+		v.SetFloat(x)
 	default:
 		// Not reachable with the spec types; refuse rather than guess.
-		w.probs.add(path, "unsupported field type %s", t)
-		w.skipAfter(tok)
+		d.fail("unsupported field type %s", t)
+		d.skip()
 	}
 }
 
-// object checks the members of an object whose '{' was consumed.
-func (w *shapeWalker) object(path string, t reflect.Type) {
-	fields := jsonFields(t)
-	seen := map[string]bool{}
-	for w.dec.More() {
-		tok, _ := w.dec.Token()
-		key, _ := tok.(string)
-		if seen[key] {
-			w.probs.add(path, "duplicate field %q", key)
-			w.skipValue()
-			continue
-		}
-		seen[key] = true
-		ft, ok := fields[key]
-		if !ok {
-			w.probs.add(path, "unknown field %q%s", key, suggest(key, fields))
-			w.skipValue()
-			continue
-		}
-		w.value(joinPath(path, key), ft)
-	}
-	w.dec.Token() // }
-}
-
-// mapValues checks the members of a map-valued object whose '{' was consumed.
-func (w *shapeWalker) mapValues(path string, elem reflect.Type) {
-	seen := map[string]bool{}
-	for w.dec.More() {
-		tok, _ := w.dec.Token()
-		key, _ := tok.(string)
-		if seen[key] {
-			w.probs.add(path, "duplicate key %q", key)
-			w.skipValue()
-			continue
-		}
-		seen[key] = true
-		w.value(joinPath(path, key), elem)
-	}
-	w.dec.Token() // }
-}
-
-func (w *shapeWalker) mismatch(path, want string, tok json.Token) {
-	w.probs.add(path, "want %s, got %s", want, describe(tok))
-	w.skipAfter(tok)
-}
-
-// skipValue consumes one whole value.
-func (w *shapeWalker) skipValue() {
-	tok, err := w.dec.Token()
-	if err == nil {
-		w.skipAfter(tok)
-	}
-}
-
-// skipAfter consumes the rest of a value whose first token was tok.
-func (w *shapeWalker) skipAfter(tok json.Token) {
-	if d, ok := tok.(json.Delim); !ok || (d != '{' && d != '[') {
-		return
-	}
-	for depth := 1; depth > 0; {
-		t, err := w.dec.Token()
-		if err != nil {
+// members walks the members of the object at the current position, calling
+// member with the decoded key and the position at its value. Duplicate keys
+// (noun: "field" or "key") are reported and their values skipped.
+func (d *decoder) members(noun string, member func(key string)) {
+	d.pos++ // {
+	var seen map[string]bool
+	for {
+		d.skipSpace()
+		switch d.data[d.pos] {
+		case '}':
+			d.pos++
 			return
+		case ',':
+			d.pos++
+			d.skipSpace()
 		}
-		switch t {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
+		key := d.str()
+		d.skipSpace()
+		d.pos++ // :
+		d.skipSpace()
+		if seen[key] {
+			d.fail("duplicate %s %q", noun, key)
+			d.skip()
+			continue
 		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[key] = true
+		member(key)
 	}
 }
 
-func describe(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '[' {
-			return "array"
+func (d *decoder) mismatch(want string) {
+	d.fail("want %s, got %s", want, d.kind())
+	d.skip()
+}
+
+// str decodes the string at the current position.
+func (d *decoder) str() string {
+	start := d.pos
+	d.pos++ // opening quote
+	escaped := false
+	for ; d.data[d.pos] != '"'; d.pos++ {
+		if d.data[d.pos] == '\\' {
+			escaped = true
+			d.pos++
 		}
-		return "object"
-	case string:
-		return "string"
-	case json.Number:
-		return "number " + string(v)
-	case bool:
-		return "boolean"
 	}
-	return "null"
+	d.pos++ // closing quote
+	raw := d.data[start+1 : d.pos-1]
+	if !escaped && utf8.Valid(raw) {
+		return string(raw)
+	}
+	var s string
+	_ = json.Unmarshal(d.data[start:d.pos], &s) // valid by construction
+	return s
 }
 
-func wantName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "object"
-	case reflect.Slice:
-		return "array"
-	case reflect.Int, reflect.Int64:
-		return "integer"
-	case reflect.Float64:
-		return "number"
-	case reflect.Bool:
-		return "boolean"
-	}
-	return t.Kind().String()
+func (d *decoder) isNumber() bool {
+	c := d.data[d.pos]
+	return c == '-' || (c >= '0' && c <= '9')
 }
 
-// jsonFields maps the exact JSON names of a struct's fields to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	m := make(map[string]reflect.Type, t.NumField())
+func (d *decoder) peekNumber() string {
+	end := d.pos
+	for end < len(d.data) && strings.IndexByte("+-.0123456789eE", d.data[end]) >= 0 {
+		end++
+	}
+	return string(d.data[d.pos:end])
+}
+
+func (d *decoder) number() string {
+	n := d.peekNumber()
+	d.pos += len(n)
+	return n
+}
+
+// skip moves past the value at the current position.
+func (d *decoder) skip() {
+	d.skipSpace()
+	switch d.data[d.pos] {
+	case '"':
+		d.str()
+	case 't', 'n':
+		d.pos += 4
+	case 'f':
+		d.pos += 5
+	case '{', '[':
+		depth := 0
+		for {
+			switch d.data[d.pos] {
+			case '"':
+				d.str()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			d.pos++
+			if depth == 0 {
+				return
+			}
+		}
+	default:
+		d.number()
+	}
+}
+
+// fieldCache holds jsonFields results; the spec types are few and fixed.
+var fieldCache sync.Map // reflect.Type -> map[string]int
+
+// jsonFields maps the exact JSON names of a struct's fields to their index.
+func jsonFields(t reflect.Type) map[string]int {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]int)
+	}
+	m := computeFields(t)
+	fieldCache.Store(t, m)
+	return m
+}
+
+func computeFields(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -302,20 +408,13 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = f.Name
 		}
-		m[name] = f.Type
+		m[name] = i
 	}
 	return m
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // suggest proposes the closest known name for a misspelt one.
-func suggest(key string, fields map[string]reflect.Type) string {
+func suggest(key string, fields map[string]int) string {
 	names := make([]string, 0, len(fields))
 	for n := range fields {
 		names = append(names, n)

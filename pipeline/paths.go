@@ -14,63 +14,89 @@ const maxLinkHops = 40
 var errTooManyLinks = errors.New("too many levels of symbolic links")
 
 // resolver resolves symlinks of the longest existing prefix of a path,
-// read-only, remembering what it has seen during one load.
+// read-only, remembering every prefix it has seen during one load so that
+// each directory is looked at once.
 type resolver struct {
-	cache map[string]string
+	cache map[string]resolved
 }
 
-func newResolver() *resolver { return &resolver{cache: map[string]string{}} }
+type resolved struct {
+	path   string
+	exists bool
+}
+
+func newResolver() *resolver { return &resolver{cache: map[string]resolved{}} }
 
 // resolve returns abs (absolute, clean) with every symlink on it followed
-// as far as the file system has them: the existing prefix is resolved like
+// as far as the file system has them: the existing prefix is resolved as
 // filepath.EvalSymlinks does, a dangling symlink is followed to where it
 // points, and the missing rest is appended unchanged.
 func (r *resolver) resolve(abs string) (string, error) {
-	return r.resolveHops(abs, 0)
+	res, err := r.resolveHops(abs, 0)
+	return res.path, err
 }
 
-func (r *resolver) resolveHops(abs string, hops int) (string, error) {
-	if hops > maxLinkHops {
-		return "", errTooManyLinks
-	}
+func (r *resolver) resolveHops(abs string, hops int) (resolved, error) {
 	if v, ok := r.cache[abs]; ok {
 		return v, nil
 	}
-	res, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		res, err = r.resolveMissing(abs, hops)
-		if err != nil {
-			return "", err
-		}
-	}
-	r.cache[abs] = res
-	return res, nil
-}
-
-// resolveMissing handles a path that EvalSymlinks could not resolve: a part
-// of it is missing, or it is (or passes through) a dangling symlink.
-func (r *resolver) resolveMissing(abs string, hops int) (string, error) {
 	parent := filepath.Dir(abs)
 	if parent == abs {
-		return abs, nil // the root
+		return resolved{abs, true}, nil // the root
 	}
-	rp, err := r.resolveHops(parent, hops+1)
+	rp, err := r.resolveHops(parent, hops)
 	if err != nil {
-		return "", err
+		return resolved{}, err
 	}
-	here := filepath.Join(rp, filepath.Base(abs))
-	fi, err := os.Lstat(here)
-	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		return here, nil // missing (or not a directory on the way): nothing to follow
+	here := filepath.Join(rp.path, filepath.Base(abs))
+	out := resolved{here, false}
+	if rp.exists {
+		fi, err := os.Lstat(here)
+		switch {
+		case err != nil:
+			// Missing, or not a directory on the way: nothing to follow.
+		case fi.Mode()&os.ModeSymlink == 0:
+			out.exists = true
+		default:
+			if hops >= maxLinkHops {
+				return resolved{}, errTooManyLinks
+			}
+			target, err := os.Readlink(here)
+			if err != nil {
+				return resolved{}, fmt.Errorf("reading symlink: %w", err)
+			}
+			if out, err = r.follow(rp.path, target, hops+1); err != nil {
+				return resolved{}, err
+			}
+		}
 	}
-	target, err := os.Readlink(here)
-	if err != nil {
-		return "", fmt.Errorf("reading symlink: %w", err)
+	r.cache[abs] = out
+	return out, nil
+}
+
+// follow resolves a symlink's target, read in directory dir (resolved),
+// one component at a time so that ".." means the physical parent.
+func (r *resolver) follow(dir, target string, hops int) (resolved, error) {
+	cur := resolved{dir, true}
+	if filepath.IsAbs(target) {
+		vol := filepath.VolumeName(target)
+		cur = resolved{vol + string(filepath.Separator), true}
+		target = target[len(vol):]
 	}
-	if !filepath.IsAbs(target) {
-		target = filepath.Join(rp, target)
+	for _, part := range strings.FieldsFunc(target, func(c rune) bool { return c == '/' || c == filepath.Separator }) {
+		switch part {
+		case ".":
+		case "..":
+			cur.path = filepath.Dir(cur.path)
+		default:
+			next, err := r.resolveHops(filepath.Join(cur.path, part), hops)
+			if err != nil {
+				return resolved{}, err
+			}
+			cur = next
+		}
 	}
-	return r.resolveHops(filepath.Clean(target), hops+1)
+	return cur, nil
 }
 
 // within reports whether p is base or below it; both must be clean.

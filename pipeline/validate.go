@@ -544,9 +544,9 @@ func (v *validator) checkWriteConflicts(stages []Stage) {
 		}
 	}
 	// Nothing may need a directory where a file is written.
-	check := func(field, p string, self bool) {
+	check := func(field, p string, self bool) bool {
 		if p == "" {
-			return
+			return true
 		}
 		d := p
 		if !self {
@@ -554,16 +554,21 @@ func (v *validator) checkWriteConflicts(stages []Stage) {
 		}
 		for ; d != "." && d != "/"; d = path.Dir(d) {
 			if o, ok := files[d]; ok {
-				v.probs.add(field, "path %q is inside %q, which is %s", p, d, describe(o))
-				return
+				if d == p {
+					v.probs.add(field, "path %q is already %s", p, describe(o))
+				} else {
+					v.probs.add(field, "path %q is inside %q, which is %s", p, d, describe(o))
+				}
+				return false
 			}
 		}
+		return true
 	}
 	check("stateDir", v.stateRes, true)
 	check("locksDir", v.locksRes, true)
 	for i := range stages {
-		if v.outDirRes[i] != "" {
-			check(fmt.Sprintf("stages[%d].outputDir", i), v.outDirRes[i], true)
+		if v.outDirRes[i] != "" && !check(fmt.Sprintf("stages[%d].outputDir", i), v.outDirRes[i], true) {
+			continue // its outputs would only repeat the problem
 		}
 		for j, f := range v.outFileRes[i] {
 			if f != "" {
