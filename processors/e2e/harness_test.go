@@ -108,9 +108,18 @@ type result struct {
 	stderr   string
 }
 
-// run starts the job and, when after > 0, sends sig after that long. Only
-// complete report lines (ending in '\n') count, as for the runner.
-func run(t *testing.T, j job, after time.Duration, sig syscall.Signal) result {
+// killSpec says when to signal a running job: after `after` (0 = never),
+// counted from the start or, with fromFirstReport, from its first report
+// (so that the kill lands mid-stream however slow the machine is).
+type killSpec struct {
+	after           time.Duration
+	sig             syscall.Signal
+	fromFirstReport bool
+}
+
+// run starts the job and signals it as k says. Only complete report lines
+// (ending in '\n') count, as for the runner.
+func run(t *testing.T, j job, k killSpec) result {
 	t.Helper()
 	cmd := exec.Command(j.argv[0], j.argv[1:]...)
 	cmd.Env = j.env()
@@ -125,9 +134,19 @@ func run(t *testing.T, j job, after time.Duration, sig syscall.Signal) result {
 	}
 	require.NoError(t, cmd.Start())
 	w.Close()
-	if after > 0 {
-		timer := time.AfterFunc(after, func() { cmd.Process.Signal(sig) })
-		defer timer.Stop()
+	var timer *time.Timer
+	arm := func() {
+		if k.after > 0 && timer == nil {
+			timer = time.AfterFunc(k.after, func() { cmd.Process.Signal(k.sig) })
+		}
+	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	if !k.fromFirstReport {
+		arm()
 	}
 	var res result
 	br := bufio.NewReader(r)
@@ -139,6 +158,7 @@ func run(t *testing.T, j job, after time.Duration, sig syscall.Signal) result {
 		var p sdk.Progress
 		require.NoError(t, json.Unmarshal(line, &p), "progress line %q", line)
 		res.reports = append(res.reports, p)
+		arm()
 	}
 	werr := cmd.Wait()
 	res.stderr = stderr.String()
@@ -184,13 +204,13 @@ func (r *runner) prepare() {
 	}
 }
 
-// attempt runs the processor once (killed with sig after `after` when > 0)
-// and keeps its last checkpoint.
-func (r *runner) attempt(after time.Duration, sig syscall.Signal) result {
+// attempt runs the processor once, signalled as k says, and keeps its last
+// checkpoint.
+func (r *runner) attempt(k killSpec) result {
 	r.prepare()
 	r.attempts++
 	r.job.attempt = r.attempts
-	res := run(r.t, r.job, after, sig)
+	res := run(r.t, r.job, k)
 	if n := len(res.reports); n > 0 {
 		last := res.reports[n-1]
 		require.GreaterOrEqual(r.t, last.ByteOffset, r.state.ByteOffset, "progress went backwards")
@@ -209,7 +229,7 @@ func (r *runner) finish() {
 		if r.done {
 			return
 		}
-		res := r.attempt(0, 0)
+		res := r.attempt(killSpec{})
 		if res.code == 0 {
 			return
 		}

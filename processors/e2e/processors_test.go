@@ -53,7 +53,7 @@ func TestCopyAndUpperOutputNames(t *testing.T) {
 			inputs, all := corpus(t, dir, 100)
 			outDir := filepath.Join(dir, "out")
 			require.NoError(t, os.Mkdir(outDir, 0o755))
-			res := run(t, job{argv: []string{bins[tc.proc]}, inputs: inputs, outDir: outDir, outputs: tc.outputs, params: tc.params}, 0, 0)
+			res := run(t, job{argv: []string{bins[tc.proc]}, inputs: inputs, outDir: outDir, outputs: tc.outputs, params: tc.params}, killSpec{})
 			require.Equal(t, 0, res.code, res.stderr)
 			got, err := os.ReadFile(filepath.Join(outDir, tc.wantName))
 			require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestCopyAndUpperOutputNames(t *testing.T) {
 func TestNoProgressPipe(t *testing.T) {
 	dir := t.TempDir()
 	inputs, all := corpus(t, dir, 50)
-	res := run(t, job{argv: []string{bins["upper"]}, inputs: inputs, outDir: dir, cpLines: 1, noProgress: true}, 0, 0)
+	res := run(t, job{argv: []string{bins["upper"]}, inputs: inputs, outDir: dir, cpLines: 1, noProgress: true}, killSpec{})
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Empty(t, res.reports)
 	got, err := os.ReadFile(filepath.Join(dir, "result.txt"))
@@ -90,7 +90,7 @@ func TestResumeAtEndChangesNothing(t *testing.T) {
 	inputs, all := corpus(t, dir, 50)
 	writeFile(t, filepath.Join(dir, "copy.txt"), all)
 	res := run(t, job{argv: []string{bins["copy"]}, inputs: inputs, outDir: dir, outputs: []string{"copy.txt"},
-		lineOffset: 53, byteOffset: int64(len(all))}, 0, 0)
+		lineOffset: 53, byteOffset: int64(len(all))}, killSpec{})
 	require.Equal(t, 0, res.code, res.stderr)
 	got, err := os.ReadFile(filepath.Join(dir, "copy.txt"))
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestProtocolErrorsExitOne(t *testing.T) {
 		for _, proc := range []string{"copy", "upper"} {
 			t.Run(proc+"/"+tc.name, func(t *testing.T) {
 				tc.j.argv = []string{bins[proc]}
-				res := run(t, tc.j, 0, 0)
+				res := run(t, tc.j, killSpec{})
 				assert.Equal(t, 1, res.code)
 				assert.Contains(t, res.stderr, tc.wantErr)
 			})
@@ -142,11 +142,11 @@ func TestFlakyFailsThenCopies(t *testing.T) {
 			inputs, all := corpus(t, dir, 200)
 			r := &runner{t: t, job: job{argv: []string{bins["flaky"]}, inputs: inputs, outDir: dir, outputs: []string{"copy.txt"}, params: tc.params}}
 			for i := 1; i <= 2; i++ {
-				res := r.attempt(0, 0)
+				res := r.attempt(killSpec{})
 				assert.Equal(t, tc.wantCode, res.code, "attempt %d", i)
 				assert.Contains(t, res.stderr, "planned failure")
 			}
-			res := r.attempt(0, 0)
+			res := r.attempt(killSpec{})
 			require.Equal(t, 0, res.code, res.stderr)
 			got, err := os.ReadFile(filepath.Join(dir, "copy.txt"))
 			require.NoError(t, err)
@@ -161,10 +161,10 @@ func TestFlakyStateFileCountsInvocations(t *testing.T) {
 	// attempt stays 1 (as in separate runs); the state file counts instead
 	j := job{argv: []string{bins["flaky"]}, inputs: inputs, outDir: dir, params: `{"failTimes":2,"stateFile":"state/flaky.count"}`}
 	for i := 1; i <= 2; i++ {
-		res := run(t, j, 0, 0)
+		res := run(t, j, killSpec{})
 		require.Equal(t, 75, res.code, "invocation %d", i)
 	}
-	res := run(t, j, 0, 0)
+	res := run(t, j, killSpec{})
 	require.Equal(t, 0, res.code, res.stderr)
 	count, err := os.ReadFile(filepath.Join(dir, "state", "flaky.count"))
 	require.NoError(t, err)
@@ -182,14 +182,14 @@ func TestFlakyFailAfterLinesLeavesUncheckpointedOutput(t *testing.T) {
 	inputs, all := corpus(t, dir, 3000)
 	r := &runner{t: t, job: job{argv: []string{bins["flaky"]}, inputs: inputs, outDir: dir, outputs: []string{"copy.txt"},
 		params: `{"failTimes":1,"failAfterLines":1550}`, cpLines: 100}}
-	res := r.attempt(0, 0)
+	res := r.attempt(killSpec{})
 	require.Equal(t, 75, res.code, res.stderr)
 	require.NotEmpty(t, res.reports)
 	fi, err := os.Stat(filepath.Join(dir, "copy.txt"))
 	require.NoError(t, err)
 	assert.Greater(t, fi.Size(), r.state.Outputs["copy.txt"], "output past the last checkpoint")
 	assert.LessOrEqual(t, r.state.LineOffset, int64(1550))
-	res = r.attempt(0, 0)
+	res = r.attempt(killSpec{})
 	require.Equal(t, 0, res.code, res.stderr)
 	got, err := os.ReadFile(filepath.Join(dir, "copy.txt"))
 	require.NoError(t, err)
@@ -230,7 +230,10 @@ func TestKill9Resume(t *testing.T) {
 			r := &runner{t: t, job: job{argv: []string{bins[tc.proc]}, inputs: inputs, outDir: outDir, outputs: []string{"out.txt"},
 				params: tc.params, cpLines: 500, cpSeconds: "0.02"}}
 			for range tc.kills {
-				res := r.attempt(time.Duration(rng.Int64N(int64(tc.maxKill)))+time.Millisecond, syscall.SIGKILL)
+				// alternate: counted from the start (may land before any
+				// checkpoint) and from the first report (lands mid-stream)
+				res := r.attempt(killSpec{after: time.Duration(rng.Int64N(int64(tc.maxKill))) + time.Millisecond,
+					sig: syscall.SIGKILL, fromFirstReport: r.attempts%2 == 1})
 				if res.code == 0 {
 					break // finished before the kill
 				}
@@ -252,16 +255,17 @@ func TestKill9Resume(t *testing.T) {
 }
 
 // TestSigtermCheckpointsAndExitsTransient: SIGTERM makes MapLines checkpoint
-// and exit 75, with the output exactly at the reported size.
+// and exit 75, with the output exactly at the last reported size (a periodic
+// report would leave more output behind than it names).
 func TestSigtermCheckpointsAndExitsTransient(t *testing.T) {
 	dir := t.TempDir()
 	inputs, all := corpus(t, dir, 20000)
 	r := &runner{t: t, job: job{argv: []string{bins["slowcopy"]}, inputs: inputs, outDir: dir, outputs: []string{"copy.txt"},
-		params: `{"delayMicrosPerLine":40}`, cpLines: 100000, cpSeconds: "100"}}
-	res := r.attempt(300*time.Millisecond, syscall.SIGTERM)
+		params: `{"delayMicrosPerLine":40}`, cpLines: 100000, cpSeconds: "0.05"}}
+	res := r.attempt(killSpec{after: 100 * time.Millisecond, sig: syscall.SIGTERM, fromFirstReport: true})
 	require.Equal(t, 75, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "interrupted")
-	require.Len(t, res.reports, 1, "only the checkpoint on SIGTERM")
+	require.NotEmpty(t, res.reports)
 	fi, err := os.Stat(filepath.Join(dir, "copy.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, fi.Size(), r.state.Outputs["copy.txt"])
@@ -275,7 +279,7 @@ func TestSigtermCheckpointsAndExitsTransient(t *testing.T) {
 
 func TestSlowcopyRejectsNegativeDelay(t *testing.T) {
 	dir := t.TempDir()
-	res := run(t, job{argv: []string{bins["slowcopy"]}, outDir: dir, params: `{"delayMicrosPerLine":-1}`}, 0, 0)
+	res := run(t, job{argv: []string{bins["slowcopy"]}, outDir: dir, params: `{"delayMicrosPerLine":-1}`}, killSpec{})
 	assert.Equal(t, 1, res.code)
 	assert.True(t, strings.Contains(res.stderr, "delayMicrosPerLine"), res.stderr)
 }
