@@ -1,0 +1,152 @@
+package metrics
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/guardrun/guardrun/internal/atomicfile"
+)
+
+// Prefix starts every metric name.
+const Prefix = "guardrun_"
+
+type label struct{ name, value string }
+
+type sample struct {
+	labels []label
+	value  string
+}
+
+type family struct {
+	name, help string
+	samples    []sample
+}
+
+// MarshalProm returns the bytes WriteProm writes: every metric a gauge with
+// # HELP and # TYPE lines, labels pipeline and run_id (plus stage, and
+// status where the value is a status), samples without timestamps.
+// Families without a sample (CPU seconds when no stage reported it) are
+// left out.
+func MarshalProm(r *Run) []byte {
+	runLabels := []label{{"pipeline", r.Pipeline}, {"run_id", r.RunID}}
+	stageLabels := func(s Stage, extra ...label) []label {
+		return append([]label{{"pipeline", r.Pipeline}, {"run_id", r.RunID}, {"stage", s.Name}}, extra...)
+	}
+	perStage := func(name, help string, value func(Stage) (string, bool)) family {
+		f := family{name: Prefix + name, help: help}
+		for _, s := range r.Stages {
+			if v, ok := value(s); ok {
+				f.samples = append(f.samples, sample{stageLabels(s), v})
+			}
+		}
+		return f
+	}
+	i64 := func(get func(Stage) int64) func(Stage) (string, bool) {
+		return func(s Stage) (string, bool) { return strconv.FormatInt(get(s), 10), true }
+	}
+	one := func(l []label) []sample { return []sample{{l, "1"}} }
+
+	fams := []family{
+		{Prefix + "run_start_timestamp_seconds", "Unix time at which the run started.",
+			[]sample{{runLabels, formatTime(r.StartedAt)}}},
+	}
+	if !r.EndedAt.IsZero() {
+		fams = append(fams, family{Prefix + "run_end_timestamp_seconds", "Unix time at which the run ended.",
+			[]sample{{runLabels, formatTime(r.EndedAt)}}})
+	}
+	fams = append(fams,
+		family{Prefix + "run_duration_seconds", "Wall-clock duration of the run in seconds.",
+			[]sample{{runLabels, formatFloat(r.WallSeconds)}}},
+		family{Prefix + "run_status", "Outcome of the run: 1 for the status it ended with (succeeded, failed, interrupted).",
+			one(append(runLabels[:2:2], label{"status", r.Status}))},
+		family{Prefix + "run_stages", "Number of stages in the pipeline.",
+			[]sample{{runLabels, strconv.Itoa(len(r.Stages))}}},
+	)
+	statusFam := family{name: Prefix + "stage_status", help: "Outcome of the stage in this run: 1 for its status (succeeded, skipped, failed, interrupted)."}
+	for _, s := range r.Stages {
+		statusFam.samples = append(statusFam.samples, sample{stageLabels(s, label{"status", s.Status}), "1"})
+	}
+	fams = append(fams,
+		statusFam,
+		perStage("stage_skipped", "1 if the stage was skipped as up to date, else 0.", func(s Stage) (string, bool) {
+			if s.Skipped {
+				return "1", true
+			}
+			return "0", true
+		}),
+		perStage("stage_attempts", "Number of attempts the stage made in this run.",
+			i64(func(s Stage) int64 { return int64(s.Attempts) })),
+		perStage("stage_retries", "Number of retries (attempts after the first) of the stage in this run.",
+			i64(func(s Stage) int64 { return int64(s.Retries) })),
+		perStage("stage_duration_seconds", "Wall-clock duration of the stage in seconds, all attempts and retry delays included.",
+			func(s Stage) (string, bool) { return formatFloat(s.WallSeconds), true }),
+		perStage("stage_cpu_seconds", "CPU time (user and system) used by the stage's processes in seconds; absent when the platform did not report it.",
+			func(s Stage) (string, bool) {
+				if s.CPUSeconds == nil {
+					return "", false
+				}
+				return formatFloat(*s.CPUSeconds), true
+			}),
+		perStage("stage_peak_memory_bytes", "Peak memory of the stage's processes in bytes; absent when the platform did not report it.",
+			func(s Stage) (string, bool) {
+				if s.PeakMemoryBytes == nil {
+					return "", false
+				}
+				return strconv.FormatInt(*s.PeakMemoryBytes, 10), true
+			}),
+		perStage("stage_bytes_in", "Bytes of input the stage read.", i64(func(s Stage) int64 { return s.BytesIn })),
+		perStage("stage_bytes_out", "Bytes of output the stage wrote.", i64(func(s Stage) int64 { return s.BytesOut })),
+		perStage("stage_lines_in", "Lines of input the stage read.", i64(func(s Stage) int64 { return s.LinesIn })),
+		perStage("stage_lines_out", "Lines of output the stage wrote.", i64(func(s Stage) int64 { return s.LinesOut })),
+	)
+
+	var b bytes.Buffer
+	for _, f := range fams {
+		if len(f.samples) == 0 {
+			continue
+		}
+		b.WriteString("# HELP " + f.name + " " + helpEscaper.Replace(f.help) + "\n")
+		b.WriteString("# TYPE " + f.name + " gauge\n")
+		for _, s := range f.samples {
+			b.WriteString(f.name)
+			b.WriteByte('{')
+			for i, l := range s.labels {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(l.name + `="` + EscapeLabelValue(l.value) + `"`)
+			}
+			b.WriteString("} " + s.value + "\n")
+		}
+	}
+	return b.Bytes()
+}
+
+// WriteProm atomically writes r as metrics_<id>.prom at path. The temporary
+// file's name does not end in .prom, so node_exporter's textfile collector
+// never reads a half-written file.
+func WriteProm(path string, r *Run) error {
+	return atomicfile.WriteFile(path, MarshalProm(r), 0o644)
+}
+
+var (
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+)
+
+// EscapeLabelValue escapes v for a label value in the text format:
+// backslash, double quote and line feed; invalid UTF-8 becomes U+FFFD.
+func EscapeLabelValue(v string) string {
+	return labelEscaper.Replace(strings.ToValidUTF8(v, "\uFFFD"))
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return formatFloat(float64(t.Unix()) + float64(t.Nanosecond())/1e9)
+}
