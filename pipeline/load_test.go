@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -342,8 +343,8 @@ func TestGraphQueries(t *testing.T) {
 
 	assert.Equal(t, filepath.Join(p.Workspace, "o", "a", "x.txt"), p.Abs("o/a/x.txt"))
 	assert.Equal(t, p.Workspace, p.Abs("."))
-	outside := filepath.Join(string(filepath.Separator), "usr", "bin", "sort")
-	assert.Equal(t, outside, p.Abs(outside+string(filepath.Separator)))
+	outside := filepath.Join(filepath.Dir(p.Workspace), "bin", "sort")
+	assert.Equal(t, outside, p.Abs(outside+string(filepath.Separator)), "absolute paths stay, cleaned")
 }
 
 func TestOrderSkipsCycles(t *testing.T) {
@@ -482,4 +483,25 @@ func TestDecodeLikeEncodingJSON(t *testing.T) {
 	assert.Equal(t, "\ufffd\U0001F600", f.Stages[0].Env["K"])
 	assert.NotNil(t, f.Stages[0].DependsOn)
 	assert.Empty(t, f.Stages[0].DependsOn)
+}
+
+// TestSpecDocExample keeps the example in docs/SPEC.md loadable.
+func TestSpecDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "SPEC.md"))
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("docs/SPEC.md not present")
+	}
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(doc), "```json\n")
+	require.True(t, ok, "no json example in docs/SPEC.md")
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	p := mustLoad(t, example)
+	require.Len(t, p.Stages, 2)
+	up := p.Stages[1]
+	assert.Equal(t, []string{"stage_copy"}, up.DependsOn)
+	assert.Equal(t, Retry{MaxAttempts: 5, BaseDelayMs: 100, MaxDelayMs: 5000, Multiplier: 2, Jitter: 0.2, RetryableExitCodes: []int{75, 111}}, up.Retry)
+	assert.Equal(t, Resources{CPUs: 1, MemoryMB: 256, Pids: 64}, up.Resources)
+	assert.Equal(t, int64(512), p.Stages[0].Resources.MemoryMB)
+	assert.Equal(t, Budget{CPUs: 2, MemoryMB: 2048, IOConcurrency: 4}, p.Budget)
 }
