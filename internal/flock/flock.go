@@ -36,7 +36,8 @@ type Lock struct {
 	path string
 }
 
-// TryAcquire takes the exclusive lock on path without waiting. When the lock
+// TryAcquire takes the exclusive lock on path without waiting and records h
+// in the lock file (a zero h leaves the file as it is). When the lock
 // is held elsewhere it returns an error wrapping ErrLocked and the holder as
 // recorded in the file (zero if unreadable).
 func TryAcquire(path string, h Holder) (*Lock, Holder, error) {
@@ -55,12 +56,20 @@ func TryAcquire(path string, h Holder) (*Lock, Holder, error) {
 		return nil, Holder{}, fmt.Errorf("locking %s: %w", path, err)
 	}
 	l := &Lock{f: f, path: path}
+	if h == (Holder{}) {
+		// The caller records itself later (SetHolder): what the previous
+		// holder left stays readable until then.
+		return l, h, nil
+	}
 	if err := l.writeHolder(h); err != nil {
 		_ = l.Release()
 		return nil, Holder{}, err
 	}
 	return l, h, nil
 }
+
+// SetHolder records h as the holder in the lock file.
+func (l *Lock) SetHolder(h Holder) error { return l.writeHolder(h) }
 
 // Acquire waits for the lock, polling every interval, until ctx is done.
 // onWait is called once with the current holder when the lock is busy.

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/guardrun/guardrun/audit"
+	"github.com/guardrun/guardrun/internal/flock"
+	"github.com/guardrun/guardrun/runner"
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("plan", stderr)
+	var c commonFlags
+	c.register(fs)
+	var force multiFlag
+	fs.Var(&force, "force", "plan as if this stage were forced (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := loadSpec(c.pipeline)
+	if err != nil {
+		return err
+	}
+	plans, err := runner.Plan(ctx, p, runner.PlanOptions{Force: force})
+	if err != nil {
+		return err
+	}
+	if c.json {
+		writeJSON(stdout, map[string]any{"pipeline": p.Name, "stages": plans})
+		return nil
+	}
+	for _, sp := range plans {
+		switch sp.Action {
+		case "skip":
+			fmt.Fprintf(stdout, "%-20s skip   up to date\n", sp.Name)
+		case "error":
+			fmt.Fprintf(stdout, "%-20s error  %s\n", sp.Name, sp.Error)
+		default:
+			fmt.Fprintf(stdout, "%-20s run    %s\n", sp.Name, strings.Join(sp.Why, "; "))
+		}
+	}
+	return nil
+}
+
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check", stderr)
+	var c commonFlags
+	c.register(fs)
+	bestEffort := fs.Bool("best-effort", false, "accept limits this host cannot enforce")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := loadSpec(c.pipeline)
+	if err != nil {
+		return err
+	}
+	g, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort})
+	if err != nil {
+		return err
+	}
+	rep := g.sandbox.Report()
+	if c.json {
+		writeJSON(stdout, map[string]any{"pipeline": p.Name, "ok": true, "stages": len(p.Stages), "enforcement": rep})
+		return nil
+	}
+	fmt.Fprintf(stdout, "spec      ok (%s, %d stages)\n", p.Name, len(p.Stages))
+	printEnforcement(stdout, rep)
+	return nil
+}
+
+func printEnforcement(w io.Writer, rep sandbox.Report) {
+	fmt.Fprintf(w, "network   %s\nmemory    %s\ncpu       %s\npids      %s\nio        %s\ntree kill %s\n", rep.Network, rep.Memory, rep.CPU, rep.Pids, rep.IO, rep.Tree)
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note      %s\n", n)
+	}
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", stderr)
+	var c commonFlags
+	c.register(fs)
+	runID := fs.String("run-id", "", "run to show (default: the latest)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := loadSpec(c.pipeline)
+	if err != nil {
+		return err
+	}
+	id := *runID
+	if id == "" {
+		id = latestRun(p.StateDir)
+	} else if !runIDRe.MatchString(id) {
+		return &usageError{msg: fmt.Sprintf("--run-id %q is not a valid run id", id)}
+	}
+	var rs *runner.RunState
+	if id != "" {
+		rs, err = runner.ReadRunState(p.StateDir, id)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return &usageError{msg: fmt.Sprintf("no run %q in %s", id, p.StateDir)}
+			}
+			return err
+		}
+	}
+	lockPath := filepath.Join(p.LocksDir, "pipeline.lock")
+	var holder *flock.Holder
+	if _, err := os.Stat(lockPath); err == nil {
+		if l, h, err := flock.TryAcquire(lockPath, flock.Holder{}); err == nil {
+			_ = l.Release()
+		} else if errors.Is(err, flock.ErrLocked) {
+			holder = &h
+		}
+	}
+	progress := map[string]*runner.Progress{}
+	for _, st := range p.Stages {
+		if pr, _ := runner.ReadProgress(p.StateDir, st.Name); pr != nil {
+			progress[st.Name] = pr
+		}
+	}
+	if c.json {
+		out := map[string]any{"pipeline": p.Name, "run": rs, "lockedBy": holder, "progress": progress}
+		writeJSON(stdout, out)
+		return nil
+	}
+	if holder != nil {
+		fmt.Fprintf(stdout, "locked by %s\n", holder)
+	}
+	if rs == nil {
+		fmt.Fprintln(stdout, "no runs yet")
+		return nil
+	}
+	end := "-"
+	if rs.EndedAt != nil {
+		end = rs.EndedAt.Format("2006-01-02T15:04:05Z07:00")
+	}
+	fmt.Fprintf(stdout, "run %s: %s (started %s, ended %s)\n", rs.RunID, rs.Status, rs.StartedAt.Format("2006-01-02T15:04:05Z07:00"), end)
+	for _, s := range rs.Stages {
+		line := fmt.Sprintf("  %-20s %-11s attempts=%d", s.Name, s.Status, s.Attempts)
+		if pr := progress[s.Name]; pr != nil {
+			line += fmt.Sprintf(" checkpoint=line %d", pr.LineOffset)
+		}
+		if s.Error != "" {
+			line += "  " + s.Error
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+// latestRun returns the id of the most recently started run in stateDir.
+func latestRun(stateDir string) string {
+	ents, err := os.ReadDir(stateDir)
+	if err != nil {
+		return ""
+	}
+	type cand struct {
+		id string
+		rs *runner.RunState
+	}
+	var cs []cand
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasPrefix(n, "run_") || !strings.HasSuffix(n, ".json") {
+			continue
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(n, "run_"), ".json")
+		if rs, err := runner.ReadRunState(stateDir, id); err == nil {
+			cs = append(cs, cand{id, rs})
+		}
+	}
+	if len(cs) == 0 {
+		return ""
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].rs.StartedAt.Before(cs[j].rs.StartedAt) })
+	return cs[len(cs)-1].id
+}
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify", stderr)
+	var c commonFlags
+	c.register(fs)
+	auditKey := fs.String("audit-key", os.Getenv("GUARDRUN_AUDIT_KEY_FILE"), "key file the chain was written with (env GUARDRUN_AUDIT_KEY_FILE)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := loadSpec(c.pipeline)
+	if err != nil {
+		return err
+	}
+	var key []byte
+	if *auditKey != "" {
+		if key, err = audit.LoadKey(*auditKey); err != nil {
+			return err
+		}
+	}
+	path := filepath.Join(p.StateDir, "audit.jsonl")
+	if _, err := os.Stat(path); err != nil {
+		return &usageError{msg: fmt.Sprintf("no audit log at %s", path)}
+	}
+	// The head recorded by the latest run catches a log cut short at the end.
+	var res *audit.VerifyResult
+	head := ""
+	if id := latestRun(p.StateDir); id != "" {
+		if rs, err := runner.ReadRunState(p.StateDir, id); err == nil && rs.Audit != nil && rs.EndedAt != nil {
+			res, err = audit.VerifyHead(path, key, rs.Audit.Seq, rs.Audit.Hash)
+			if err != nil {
+				return err
+			}
+			head = fmt.Sprintf(", head matches run %s", id)
+		}
+	}
+	if res == nil {
+		if res, err = audit.Verify(path, key); err != nil {
+			return err
+		}
+	}
+	if c.json {
+		writeJSON(stdout, map[string]any{"ok": true, "records": res.Records, "headSeq": res.HeadSeq, "headHash": res.HeadHash})
+		return nil
+	}
+	fmt.Fprintf(stdout, "audit chain ok: %d records, head seq %d hash %s%s\n", res.Records, res.HeadSeq, short(res.HeadHash), head)
+	return nil
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/guardrun/guardrun/internal/testutil"
+)
+
+// guardrunBin is the real binary the end-to-end tests run. When
+// GUARDRUN_E2E_COVERDIR is set (run_tests.sh), it is built with -cover and
+// writes its coverage there.
+var guardrunBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "guardrun-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	guardrunBin = filepath.Join(dir, "guardrun")
+	if runtime.GOOS == "windows" {
+		guardrunBin += ".exe"
+	}
+	args := []string{"build", "-o", guardrunBin}
+	if os.Getenv("GUARDRUN_E2E_COVERDIR") != "" {
+		args = append(args, "-cover", "-covermode=atomic", "-coverpkg=github.com/guardrun/guardrun/...")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building guardrun: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result of one guardrun invocation.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// guardrun runs the real binary in dir.
+func guardrun(t testing.TB, dir string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, guardrunBin, args...)
+	cmd.Dir = dir
+	cmd.Env = e2eEnv()
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running guardrun %v: %v", args, err)
+	}
+	return result{code: code, stdout: so.String(), stderr: se.String()}
+}
+
+func e2eEnv() []string {
+	env := os.Environ()
+	if d := os.Getenv("GUARDRUN_E2E_COVERDIR"); d != "" {
+		env = append(env, "GOCOVERDIR="+d)
+	}
+	return env
+}
+
+// workspace is a temp workspace with the test processors under bin/.
+func workspace(t testing.TB, files map[string]string) string {
+	return testutil.Workspace(t, files)
+}

@@ -1,0 +1,18 @@
+# Mirror of run_tests.sh for Windows PowerShell: vet, test with coverage, cross-compile.
+$ErrorActionPreference = 'Stop'
+Set-Location $PSScriptRoot
+$min = if ($env:MIN_COVERAGE) { [double]$env:MIN_COVERAGE } else { 70 }
+function Check { if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE } }
+go mod download; Check
+go vet ./...; Check
+if (Test-Path cmd/netlint) { go run ./cmd/netlint ./...; Check; go run ./cmd/netlint -transitive ./...; Check }
+foreach ($t in @('linux/amd64', 'darwin/arm64')) {
+  $env:GOOS, $env:GOARCH = $t.Split('/'); go build -o NUL ./cmd/guardrun; Check
+}
+Remove-Item Env:GOOS, Env:GOARCH
+$cov = Join-Path ([IO.Path]::GetTempPath()) "guardrun-cover.out"
+go test -race -covermode=atomic -coverpkg=./... "-coverprofile=$cov" -timeout 20m ./...; Check
+$total = (go tool cover "-func=$cov" | Select-String '^total:').ToString().Split()[-1].TrimEnd('%')
+Write-Host "total coverage: $total%"
+if ([double]$total -lt $min) { Write-Host "coverage $total% is under $min%"; exit 1 }
+Write-Host "all checks passed"

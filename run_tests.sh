@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The test command (README). Installs what the tests need, then: gofmt, go vet
+# (linux, windows, darwin), netlint on this repository, go test -race with
+# coverage (unit + end-to-end through the real binary), cross-compiles, and
+# checks that the tree is left exactly as it was found.
+set -euo pipefail
+cd "$(dirname "$0")"
+MIN_COVERAGE=${MIN_COVERAGE:-70}
+export GOFLAGS=${GOFLAGS:--mod=readonly}
+export PATH="/usr/local/go/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*"; }
+before=$(git status --porcelain --untracked-files=all 2>/dev/null || true)
+
+step "prerequisites"
+command -v go >/dev/null || { echo "Go is required" >&2; exit 2; }
+go version
+go mod download
+go mod verify >/dev/null
+
+step "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+if [ -n "$bad" ]; then echo "gofmt needed on:"; echo "$bad"; exit 1; fi
+
+step "go vet (linux, windows, darwin)"
+go vet ./...
+GOOS=windows go vet ./...
+GOOS=darwin go vet ./...
+
+if [ -d cmd/netlint ]; then
+  step "netlint on this repository (direct and transitive, linux and windows)"
+  go build -o "${TMPDIR:-/tmp}/netlint.$$" ./cmd/netlint
+  "${TMPDIR:-/tmp}/netlint.$$" ./...
+  "${TMPDIR:-/tmp}/netlint.$$" -transitive ./...
+  GOOS=windows "${TMPDIR:-/tmp}/netlint.$$" ./...
+  rm -f "${TMPDIR:-/tmp}/netlint.$$"
+fi
+
+step "cross-compile (windows/amd64, darwin/arm64, linux/arm64)"
+for target in windows/amd64 darwin/arm64 linux/arm64; do
+  GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/guardrun
+  [ -d cmd/netlint ] && GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/netlint
+  echo "ok $target"
+done
+
+step "go test -race with coverage (unit + end-to-end)"
+covdir=$(mktemp -d)
+trap 'rm -rf "$covdir"' EXIT
+mkdir -p "$covdir/e2e"
+# End-to-end tests build the real binary with -cover and write its coverage
+# here, so the binary's code counts too.
+export GUARDRUN_E2E_COVERDIR="$covdir/e2e"
+go test -race -covermode=atomic -coverpkg=./... -coverprofile="$covdir/unit.out" -timeout 20m ./... 2>&1 | tee "$covdir/test.log"
+status=${PIPESTATUS[0]}
+if [ "$status" -ne 0 ]; then echo "tests failed"; exit "$status"; fi
+
+profile="$covdir/unit.out"
+if [ -n "$(ls -A "$covdir/e2e" 2>/dev/null)" ]; then
+  go tool covdata textfmt -i="$covdir/e2e" -o "$covdir/e2e.out"
+  { cat "$covdir/unit.out"; tail -n +2 "$covdir/e2e.out"; } > "$covdir/all.out"
+  profile="$covdir/all.out"
+fi
+# Coverage counts the product's own code, not test helpers or demo processors
+# used only as fixtures.
+grep -v -E '/(processors/(flaky|slowcopy)|internal/testutil)/' "$profile" > "$covdir/product.out" || true
+total=$(go tool cover -func="$covdir/product.out" | awk '/^total:/ {sub("%","",$3); print $3}')
+echo "total coverage: ${total}%"
+awk -v t="$total" -v m="$MIN_COVERAGE" 'BEGIN { exit !(t+0 >= m+0) }' || { echo "coverage ${total}% is under ${MIN_COVERAGE}%"; exit 1; }
+
+step "the tree is as it was"
+after=$(git status --porcelain --untracked-files=all 2>/dev/null || true)
+if [ "$before" != "$after" ]; then
+  echo "the tests changed the working tree:"; diff <(echo "$before") <(echo "$after") || true; exit 1
+fi
+echo "all checks passed"

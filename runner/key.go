@@ -1,0 +1,198 @@
+package runner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/pipeline"
+)
+
+// KeyFormat versions the canonical key encoding below.
+const KeyFormat = 1
+
+// KeyParts is everything an idempotency key covers. The key is the SHA-256
+// of its JSON encoding (fixed field order, sorted map keys, compact):
+// canonical by construction.
+type KeyParts struct {
+	Format    int               `json:"format"`
+	Processor string            `json:"processor"` // processor version (source or binary+argv hash)
+	Version   string            `json:"version"`   // the stage's "version" salt
+	Params    string            `json:"params"`    // canonical JSON
+	Env       map[string]string `json:"env"`
+	Outputs   []string          `json:"outputs"`
+	Inputs    []InputID         `json:"inputs"`
+}
+
+// InputID identifies one input file by content.
+type InputID struct {
+	Path   string `json:"path"` // workspace-relative (slash) or absolute
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Key returns the hex SHA-256 of the canonical encoding.
+func (k *KeyParts) Key() string {
+	b, _ := json.Marshal(k)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// canonicalJSON re-encodes a JSON value with sorted object keys and no
+// insignificant whitespace; numbers keep their literal text.
+func canonicalJSON(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "{}", nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// inputFile is one concrete file an input expands to.
+type inputFile struct {
+	Rel string // key path: workspace-relative slash path or absolute
+	Abs string
+}
+
+// expandInputs lists the files of a stage's inputs in order: a file as is, a
+// directory as every regular file under it in lexical order, guardrun's own
+// artifacts (markers, staging dirs, temp files) excluded.
+func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error) {
+	var files []inputFile
+	for _, in := range st.Inputs {
+		abs := p.Abs(in)
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", in, unwrapPathErr(err))
+		}
+		if !fi.IsDir() {
+			files = append(files, inputFile{Rel: in, Abs: abs})
+			continue
+		}
+		var sub []inputFile
+		err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if path != abs && isArtifact(d.Name()) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			r, _ := filepath.Rel(abs, path)
+			sub = append(sub, inputFile{Rel: joinRel(in, filepath.ToSlash(r)), Abs: path})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", in, unwrapPathErr(err))
+		}
+		sort.Slice(sub, func(i, j int) bool { return sub[i].Rel < sub[j].Rel })
+		files = append(files, sub...)
+	}
+	return files, nil
+}
+
+func joinRel(dir, r string) string {
+	if strings.HasSuffix(dir, "/") {
+		return dir + r
+	}
+	return dir + "/" + r
+}
+
+// isArtifact reports names guardrun itself creates inside output dirs.
+func isArtifact(name string) bool {
+	if !strings.HasPrefix(name, ".") {
+		return false
+	}
+	return strings.HasSuffix(name, ".done") || strings.HasSuffix(name, ".staging") || atomicfile.IsTemp(name)
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// hashInputs hashes files in parallel through the stat cache.
+func hashInputs(cache *hashcache.Cache, files []inputFile) ([]InputID, int64, error) {
+	ids := make([]InputID, len(files))
+	errs := make([]error, len(files))
+	var total int64
+	if len(files) == 1 { // common case: no goroutine
+		sum, id, err := cache.Sum(files[0].Abs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("input %s: %w", files[0].Rel, unwrapPathErr(err))
+		}
+		return []InputID{{Path: files[0].Rel, Size: id.Size, SHA256: sum}}, id.Size, nil
+	}
+	workers := runtime.NumCPU()
+	if workers > len(files) {
+		workers = len(files)
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				sum, id, err := cache.Sum(files[i].Abs)
+				ids[i] = InputID{Path: files[i].Rel, Size: id.Size, SHA256: sum}
+				errs[i] = err
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, 0, fmt.Errorf("input %s: %w", files[i].Rel, unwrapPathErr(err))
+		}
+		total += ids[i].Size
+	}
+	return ids, total, nil
+}
+
+// baseParts fills the key parts that do not depend on inputs.
+func baseParts(st *pipeline.Stage, procVersion string) (KeyParts, error) {
+	params, err := canonicalJSON(st.Params)
+	if err != nil {
+		return KeyParts{}, fmt.Errorf("params: %w", err)
+	}
+	env := st.Env
+	if env == nil {
+		env = map[string]string{}
+	}
+	outs := st.Outputs
+	if outs == nil {
+		outs = []string{}
+	}
+	return KeyParts{Format: KeyFormat, Processor: procVersion, Version: st.Version, Params: params, Env: env, Outputs: outs}, nil
+}

@@ -1,0 +1,38 @@
+package runner
+
+import (
+	"path/filepath"
+
+	"github.com/guardrun/guardrun/metrics"
+)
+
+// RunMetrics is the content of metrics_<id>.json.
+type RunMetrics = metrics.Run
+
+func (r *Runner) metrics(rs *RunState, results []stageResult) *RunMetrics {
+	m := &metrics.Run{RunID: rs.RunID, Pipeline: rs.Pipeline, Status: rs.Status, StartedAt: rs.StartedAt}
+	if rs.EndedAt != nil {
+		m.EndedAt = *rs.EndedAt
+		m.WallSeconds = rs.EndedAt.Sub(rs.StartedAt).Seconds()
+	}
+	for i, res := range results {
+		sm := res.metrics
+		s := metrics.Stage{Name: r.p.Stages[i].Name, Status: res.status, Skipped: res.status == StageSkipped,
+			Attempts: len(res.attempts), WallSeconds: sm.WallSeconds, CPUSeconds: sm.CPUSeconds, PeakMemoryBytes: sm.PeakMemoryBytes,
+			BytesIn: sm.BytesIn, BytesOut: sm.BytesOut, LinesIn: sm.LinesIn, LinesOut: sm.LinesOut}
+		if s.Attempts > 1 {
+			s.Retries = s.Attempts - 1
+		}
+		m.Stages = append(m.Stages, s)
+	}
+	m.ComputeTotals()
+	return m
+}
+
+func writeMetricsJSON(stateDir string, m *RunMetrics) error {
+	return metrics.WriteJSON(filepath.Join(stateDir, "metrics_"+m.RunID+".json"), m)
+}
+
+func writeMetricsProm(stateDir string, m *RunMetrics) error {
+	return metrics.WriteProm(filepath.Join(stateDir, "metrics_"+m.RunID+".prom"), m)
+}

@@ -1,0 +1,142 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/pipeline"
+)
+
+// decide lists why a stage must run; none means it is up to date. marker
+// and parts may be nil when there is no marker.
+func decide(p *pipeline.Pipeline, st *pipeline.Stage, marker *Marker, parts *KeyParts, cache *hashcache.Cache, forced bool) []Reason {
+	var rs []Reason
+	if marker == nil || parts == nil {
+		rs = append(rs, Reason{Kind: ReasonNeverRun})
+	} else {
+		rs = append(rs, compare(marker, parts)...)
+		if len(rs) == 0 {
+			rs = append(rs, checkOutputs(p, marker, cache)...)
+		}
+	}
+	if !st.Idempotent {
+		rs = append(rs, Reason{Kind: ReasonNotIdempotent})
+	}
+	if forced {
+		rs = append(rs, Reason{Kind: ReasonForced})
+	}
+	return rs
+}
+
+// StagePlan is what `plan` predicts for one stage.
+type StagePlan struct {
+	Name    string   `json:"name"`
+	Action  string   `json:"action"` // "run" | "skip" | "error"
+	Reasons []Reason `json:"reasons"`
+	// Why holds Reasons as sentences.
+	Why []string `json:"why"`
+	// Resume is the checkpoint a run would resume from, when any.
+	Resume *ResumePoint `json:"resume,omitempty"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// ResumePoint is a usable checkpoint.
+type ResumePoint struct {
+	LineOffset int64 `json:"lineOffset"`
+	ByteOffset int64 `json:"byteOffset"`
+}
+
+// PlanOptions configure Plan.
+type PlanOptions struct {
+	Force []string
+}
+
+// Plan predicts, without side effects (no lock, no build, no writes), which
+// stages a run would execute and why.
+func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StagePlan, error) {
+	forced := map[string]bool{}
+	for _, f := range opts.Force {
+		if _, ok := p.Stage(f); !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("--force %s: no such stage", f)}
+		}
+		forced[f] = true
+	}
+	cache := hashcache.Open(filepath.Join(p.StateDir, "hashcache.json"))
+	ps := newProcs(p, cache, nil)
+	plans := make([]StagePlan, len(p.Stages))
+	willRun := map[string]bool{}
+	for _, i := range p.Order() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st := &p.Stages[i]
+		sp := StagePlan{Name: st.Name, Action: "run", Reasons: []Reason{}}
+		plans[i] = sp
+		for _, d := range st.DependsOn {
+			if willRun[d] {
+				sp.Reasons = append(sp.Reasons, Reason{Kind: ReasonUpstream, Detail: d})
+			}
+		}
+		reasons, err := planStage(p, st, ps, cache, forced[st.Name])
+		if err != nil && len(sp.Reasons) == 0 {
+			sp.Action, sp.Error = "error", err.Error()
+		}
+		sp.Reasons = append(sp.Reasons, reasons...)
+		if len(sp.Reasons) == 0 && sp.Action != "error" {
+			sp.Action = "skip"
+		}
+		if sp.Action == "run" {
+			willRun[st.Name] = true
+			if pr, _ := ReadProgress(p.StateDir, st.Name); pr != nil && st.Checkpoint.Enabled && pr.ByteOffset > 0 && resumeKeyMatches(p, st, ps, cache, pr) {
+				sp.Resume = &ResumePoint{LineOffset: pr.LineOffset, ByteOffset: pr.ByteOffset}
+				sp.Reasons = append(sp.Reasons, Reason{Kind: ReasonResume, Detail: fmt.Sprintf("line %d (byte %d)", pr.LineOffset, pr.ByteOffset)})
+			}
+		}
+		for _, r := range sp.Reasons {
+			sp.Why = append(sp.Why, r.String())
+		}
+		plans[i] = sp
+	}
+	return plans, nil
+}
+
+func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache) (*KeyParts, error) {
+	version, err := ps.versionOnly(st)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := baseParts(st, version)
+	if err != nil {
+		return nil, err
+	}
+	files, err := expandInputs(p, st)
+	if err != nil {
+		return nil, err
+	}
+	if parts.Inputs, _, err = hashInputs(cache, files); err != nil {
+		return nil, err
+	}
+	return &parts, nil
+}
+
+func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool) ([]Reason, error) {
+	marker, err := readMarker(p.Abs(st.OutputDir), st.Name)
+	if err != nil {
+		return []Reason{{Kind: ReasonMarkerBad, Detail: err.Error()}}, nil
+	}
+	if !st.Idempotent {
+		marker = nil
+	}
+	parts, err := stageParts(p, st, ps, cache)
+	if err != nil {
+		return nil, err
+	}
+	return decide(p, st, marker, parts, cache, forced), nil
+}
+
+func resumeKeyMatches(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, pr *Progress) bool {
+	parts, err := stageParts(p, st, ps, cache)
+	return err == nil && parts.Key() == pr.IdempotencyKey
+}

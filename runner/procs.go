@@ -1,0 +1,279 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"go/build"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/pipeline"
+)
+
+// VetFunc vets a Go processor package before it is built (netlint). It is
+// called only when the package's source hash has no cached verdict.
+type VetFunc func(ctx context.Context, pkgDir string) error
+
+// proc is a resolved, runnable processor.
+type proc struct {
+	Path    string   // executable
+	Args    []string // argv
+	Version string   // hex hash: source hash (go) or binary+argv hash (exec)
+}
+
+// procs resolves processors once per run and builds Go processors into a
+// cache under stateDir/bin keyed by their source hash.
+type procs struct {
+	p     *pipeline.Pipeline
+	cache *hashcache.Cache
+	vet   VetFunc
+	// goEnv is the environment of `go build`.
+	goEnv []string
+
+	mu    sync.Mutex
+	execs map[string]*proc          // argv0 -> resolved (Args unset)
+	gos   map[string]*goBuildResult // pkg dir -> result
+	once  map[string]*sync.Once     // pkg dir -> build once
+}
+
+type goBuildResult struct {
+	p   *proc
+	err error
+}
+
+func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs {
+	return &procs{p: p, cache: cache, vet: vet, goEnv: os.Environ(),
+		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}}
+}
+
+// versionOnly returns the processor version without building anything; used
+// by plan.
+func (ps *procs) versionOnly(st *pipeline.Stage) (string, error) {
+	if st.Processor.Kind == "go" {
+		src, _, err := ps.goSource(ps.p.Abs(st.Processor.Go))
+		return src, err
+	}
+	pr, err := ps.resolveExec(st.Processor.Exec)
+	if err != nil {
+		return "", err
+	}
+	return pr.Version, nil
+}
+
+// resolve returns the runnable processor of a stage, building it if needed.
+func (ps *procs) resolve(ctx context.Context, st *pipeline.Stage) (*proc, error) {
+	if st.Processor.Kind == "go" {
+		return ps.buildGo(ctx, ps.p.Abs(st.Processor.Go))
+	}
+	return ps.resolveExec(st.Processor.Exec)
+}
+
+func (ps *procs) resolveExec(argv []string) (*proc, error) {
+	key := strings.Join(argv, "\x00")
+	ps.mu.Lock()
+	if pr, ok := ps.execs[key]; ok {
+		ps.mu.Unlock()
+		return pr, nil
+	}
+	ps.mu.Unlock()
+	path, err := lookExec(ps.p.Workspace, argv[0])
+	if err != nil {
+		return nil, err
+	}
+	sum, _, err := ps.cache.Sum(path)
+	if err != nil {
+		return nil, fmt.Errorf("hashing processor %s: %w", path, err)
+	}
+	h := sha256.New()
+	h.Write([]byte("exec\x00" + sum))
+	for _, a := range argv {
+		h.Write([]byte{0})
+		h.Write([]byte(a))
+	}
+	pr := &proc{Path: path, Args: argv, Version: hex.EncodeToString(h.Sum(nil))}
+	ps.mu.Lock()
+	ps.execs[key] = pr
+	ps.mu.Unlock()
+	return pr, nil
+}
+
+// lookExec resolves argv[0]: a path with a separator or a file present in
+// the workspace is taken relative to the workspace; otherwise PATH.
+func lookExec(workspace, name string) (string, error) {
+	if filepath.IsAbs(name) {
+		return name, checkExecutable(name)
+	}
+	cand := filepath.Join(workspace, filepath.FromSlash(name))
+	if strings.ContainsAny(name, `/\`) {
+		return cand, checkExecutable(cand)
+	}
+	if fi, err := os.Stat(cand); err == nil && !fi.IsDir() {
+		return cand, checkExecutable(cand)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("processor %q not found in the workspace or PATH", name)
+	}
+	return filepath.Abs(p)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("processor %s: %w", p, unwrapPathErr(err))
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("processor %s is a directory", p)
+	}
+	if runtime.GOOS != "windows" && fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("processor %s is not executable", p)
+	}
+	return nil
+}
+
+// goSource computes the source hash of the Go main package in dir: every
+// build-relevant file of the package and of the packages of the same module
+// it imports (transitively), go.mod and go.sum, the Go version and the
+// target platform. It returns the hash and the module root.
+func (ps *procs) goSource(dir string) (string, string, error) {
+	root, modPath, err := findModule(dir)
+	if err != nil {
+		return "", "", err
+	}
+	ctx := build.Default
+	h := sha256.New()
+	fmt.Fprintf(h, "go\x00%s\x00%s\x00%s\x00%s\n", runtime.Version(), ctx.GOOS, ctx.GOARCH, modPath)
+	for _, f := range []string{"go.mod", "go.sum"} {
+		sum, _, err := ps.cache.Sum(filepath.Join(root, f))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", "", err
+		}
+		fmt.Fprintf(h, "%s %s\n", f, sum)
+	}
+	seen := map[string]bool{}
+	queue := []string{dir}
+	var pkgs []string
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		pkg, err := ctx.ImportDir(d, 0)
+		if err != nil {
+			return "", "", fmt.Errorf("reading Go package %s: %w", d, err)
+		}
+		pkgs = append(pkgs, d)
+		for _, imp := range pkg.Imports {
+			if imp == modPath || strings.HasPrefix(imp, modPath+"/") {
+				queue = append(queue, filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(imp, modPath))))
+			}
+		}
+		var files []string
+		for _, set := range [][]string{pkg.GoFiles, pkg.CgoFiles, pkg.SFiles, pkg.CFiles, pkg.HFiles, pkg.EmbedPatterns} {
+			files = append(files, set...)
+		}
+		sort.Strings(files)
+		rel, _ := filepath.Rel(root, d)
+		for _, f := range files {
+			sum, _, err := ps.cache.Sum(filepath.Join(d, f))
+			if err != nil {
+				// embed patterns may be globs: hash the pattern text only
+				sum = "pattern"
+			}
+			fmt.Fprintf(h, "%s/%s %s\n", filepath.ToSlash(rel), f, sum)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), root, nil
+}
+
+func findModule(dir string) (root, modPath string, err error) {
+	d := dir
+	for {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil {
+			for _, line := range bytes.Split(b, []byte("\n")) {
+				f := strings.Fields(string(line))
+				if len(f) >= 2 && f[0] == "module" {
+					return d, strings.Trim(f[1], `"`), nil
+				}
+			}
+			return "", "", fmt.Errorf("%s/go.mod has no module line", d)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", "", fmt.Errorf("Go processor %s is not inside a Go module (no go.mod)", dir)
+		}
+		d = parent
+	}
+}
+
+func (ps *procs) buildGo(ctx context.Context, dir string) (*proc, error) {
+	ps.mu.Lock()
+	o, ok := ps.once[dir]
+	if !ok {
+		o = &sync.Once{}
+		ps.once[dir] = o
+	}
+	ps.mu.Unlock()
+	o.Do(func() {
+		pr, err := ps.buildGoOnce(ctx, dir)
+		ps.mu.Lock()
+		ps.gos[dir] = &goBuildResult{p: pr, err: err}
+		ps.mu.Unlock()
+	})
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	r := ps.gos[dir]
+	return r.p, r.err
+}
+
+func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
+	src, root, err := ps.goSource(dir)
+	if err != nil {
+		return nil, err
+	}
+	name := filepath.Base(dir)
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	binDir := filepath.Join(ps.p.StateDir, "bin", src[:24])
+	bin := filepath.Join(binDir, name)
+	if _, err := os.Stat(bin); err == nil {
+		return &proc{Path: bin, Args: []string{bin}, Version: src}, nil
+	}
+	if ps.vet != nil {
+		if err := ps.vet(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating build cache: %w", err)
+	}
+	tmp := bin + ".build" + fmt.Sprint(os.Getpid())
+	rel, _ := filepath.Rel(root, dir)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, "./"+filepath.ToSlash(rel))
+	cmd.Dir = root
+	cmd.Env = ps.goEnv
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("building Go processor %s: %w\n%s", rel, err, strings.TrimSpace(out.String()))
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return nil, fmt.Errorf("caching Go processor %s: %w", rel, err)
+	}
+	return &proc{Path: bin, Args: []string{bin}, Version: src}, nil
+}

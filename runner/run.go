@@ -1,0 +1,481 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/guardrun/guardrun/audit"
+	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/internal/flock"
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/pipeline"
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+// Options configure a run.
+type Options struct {
+	RunID string
+	// Jobs caps concurrently running stages (0: as the budget allows).
+	Jobs int
+	// Force reruns these stages even when up to date.
+	Force []string
+	// Wait waits for the pipeline lock instead of failing with exit 4.
+	Wait bool
+	// Sandbox starts processors; nil uses sandbox.New with default options.
+	Sandbox sandbox.Sandbox
+	// Vet vets Go processors before they are built (netlint); may be nil.
+	Vet VetFunc
+	// OnEvent receives progress events (serialised); may be nil.
+	OnEvent func(Event)
+	// AuditKey, when set, makes the audit chain an HMAC chain.
+	AuditKey []byte
+	// Preflight is recorded as the "policy.verdict" audit event: what the
+	// policy, the linter and the sandbox probe said before the run.
+	Preflight map[string]any
+	// Logger for structured logs; nil discards.
+	Logger *slog.Logger
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+	// Extra data recorded in run_<id>.json.
+	BestEffort bool
+}
+
+// Event types.
+const (
+	EvRunStart     = "run.start"
+	EvRunEnd       = "run.end"
+	EvLock         = "lock.acquired"
+	EvLockWait     = "lock.wait"
+	EvPolicy       = "policy.verdict"
+	EvSweep        = "sweep"
+	EvStageSkip    = "stage.skip"
+	EvStageStart   = "stage.start"
+	EvStageAttempt = "stage.attempt"
+	EvStageRetry   = "stage.retry"
+	EvStageResume  = "stage.resume"
+	EvStageEnd     = "stage.end"
+	EvStageBlocked = "stage.blocked"
+	EvProgress     = "stage.progress"
+)
+
+// Event is a progress notification for the CLI.
+type Event struct {
+	Type       string
+	Stage      string
+	Status     string
+	Attempt    int
+	Attempts   int
+	Delay      time.Duration
+	Err        error
+	Detail     string
+	Lines      int64
+	Bytes      int64
+	TotalBytes int64
+}
+
+// Runner executes one run of a pipeline.
+type Runner struct {
+	p       *pipeline.Pipeline
+	opts    Options
+	runID   string
+	cache   *hashcache.Cache
+	procs   *procs
+	sandbox sandbox.Sandbox
+	log     *slog.Logger
+	forced  map[string]bool
+	now     func() time.Time
+	evMu    sync.Mutex
+	host    string
+	al      *audit.Log
+}
+
+// Result is the outcome of Run.
+type Result struct {
+	State   *RunState
+	Metrics *RunMetrics
+}
+
+// Run executes the pipeline. The returned error has a Code() for the CLI
+// (1 a stage failed, 4 locked, 130 interrupted) or is an internal error.
+func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, error) {
+	r := &Runner{p: p, opts: opts, runID: opts.RunID, forced: map[string]bool{}, now: opts.Now, log: opts.Logger}
+	if r.now == nil {
+		r.now = func() time.Time { return time.Now().UTC() }
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if r.runID == "" {
+		r.runID = NewRunID(r.now())
+	}
+	for _, f := range opts.Force {
+		if _, ok := p.Stage(f); !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("--force %s: no such stage", f)}
+		}
+		r.forced[f] = true
+	}
+	r.host, _ = os.Hostname()
+	if err := os.MkdirAll(p.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating state dir: %w", err)
+	}
+	lock, prev, err := r.lockPipeline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	r.sandbox = opts.Sandbox
+	if r.sandbox == nil {
+		if r.sandbox, err = sandbox.New(sandbox.Options{BestEffort: opts.BestEffort}); err != nil {
+			return nil, err
+		}
+	}
+	r.al, err = audit.Open(filepath.Join(p.StateDir, "audit.jsonl"), opts.AuditKey)
+	if err != nil {
+		return nil, fmt.Errorf("opening audit log: %w", err)
+	}
+	defer r.al.Close()
+	r.audit(EvLock, "", map[string]any{"path": lock.Path()})
+	if opts.Preflight != nil {
+		r.audit(EvPolicy, "", opts.Preflight)
+	}
+	r.recoverPrevious(prev)
+	if err := lock.SetHolder(r.holder("pipeline " + p.Name)); err != nil {
+		return nil, fmt.Errorf("recording lock holder: %w", err)
+	}
+	if err := r.sweep(); err != nil {
+		return nil, err
+	}
+	r.cache = hashcache.Open(filepath.Join(p.StateDir, "hashcache.json"))
+	r.procs = newProcs(p, r.cache, opts.Vet)
+
+	rs := &RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: RunRunning, PID: os.Getpid(), Host: r.host,
+		StartedAt: r.now(), Enforcement: r.sandbox.Report(), BestEffort: opts.BestEffort, Forced: opts.Force}
+	for _, st := range p.Stages {
+		rs.Stages = append(rs.Stages, RunStage{Name: st.Name, Status: StagePending})
+	}
+	r.audit(EvRunStart, "", map[string]any{"pipeline": p.Name, "specHash": p.SpecHash, "pid": rs.PID, "host": r.host, "enforcement": rs.Enforcement, "bestEffort": opts.BestEffort})
+	if err := writeState(runStatePath(p.StateDir, r.runID), rs); err != nil {
+		return nil, err
+	}
+	r.emit(Event{Type: EvRunStart, Detail: r.runID})
+
+	results := r.schedule(ctx)
+
+	// Final state: what every stage did, metrics, caches.
+	runErr := r.summarize(ctx, rs, results)
+	end := r.now()
+	rs.EndedAt = &end
+	met := r.metrics(rs, results)
+	r.audit(EvRunEnd, "", map[string]any{"status": rs.Status, "error": rs.Error})
+	if err := r.al.Sync(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("syncing audit log: %w", err)
+	}
+	seq, h := r.al.Head()
+	rs.Audit = &AuditHead{Seq: seq, Hash: h}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i, f := range []func() error{
+		func() error { return writeState(runStatePath(p.StateDir, r.runID), rs) },
+		func() error { return r.cache.Save() },
+		func() error { return writeMetricsJSON(p.StateDir, met) },
+		func() error { return writeMetricsProm(p.StateDir, met) },
+	} {
+		wg.Add(1)
+		go func(i int, f func() error) { defer wg.Done(); errs[i] = f() }(i, f)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil && runErr == nil {
+		runErr = fmt.Errorf("writing run state: %w", err)
+	}
+	r.emit(Event{Type: EvRunEnd, Status: rs.Status, Detail: r.runID})
+	return &Result{State: rs, Metrics: met}, runErr
+}
+
+// NewRunID returns a time-based run id, e.g. 20261122T071551Z-1a2b.
+func NewRunID(t time.Time) string {
+	return fmt.Sprintf("%s-%04x", t.UTC().Format("20060102T150405Z"), uint16(time.Now().UnixNano()>>10)^uint16(os.Getpid()))
+}
+
+func (r *Runner) holder(what string) flock.Holder {
+	return flock.Holder{RunID: r.runID, PID: os.Getpid(), Host: r.host, Since: r.now(), What: what}
+}
+
+// lockPipeline takes locksDir/pipeline.lock. It returns what the previous
+// holder left in the file: a run that died without releasing (crash).
+func (r *Runner) lockPipeline(ctx context.Context) (*flock.Lock, flock.Holder, error) {
+	// The lock is taken without recording ourselves: what a crashed holder
+	// left in the file must survive until recoverPrevious has used it, even
+	// if we are killed in between (then the next run recovers it).
+	path := filepath.Join(r.p.LocksDir, "pipeline.lock")
+	l, holder, err := flock.TryAcquire(path, flock.Holder{})
+	if err != nil && !errors.Is(err, flock.ErrLocked) {
+		return nil, flock.Holder{}, err
+	}
+	if err != nil {
+		if !r.opts.Wait {
+			return nil, flock.Holder{}, &LockedError{Path: path, Holder: holder}
+		}
+		r.emit(Event{Type: EvLockWait, Detail: holder.String()})
+		l, err = flock.Acquire(ctx, path, flock.Holder{}, 100*time.Millisecond, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, flock.Holder{}, &InterruptedError{RunID: r.runID}
+			}
+			return nil, flock.Holder{}, err
+		}
+	}
+	return l, flock.ReadHolder(path), nil
+}
+
+// recoverPrevious marks the run of a crashed predecessor (its lock file
+// still names it) as interrupted, so that no run_<id>.json claims to be
+// running forever.
+func (r *Runner) recoverPrevious(prev flock.Holder) {
+	if prev.RunID == "" {
+		return
+	}
+	rs, err := ReadRunState(r.p.StateDir, prev.RunID)
+	if err != nil || rs.Status != RunRunning {
+		return
+	}
+	end := r.now()
+	rs.Status, rs.EndedAt, rs.Error = RunInterrupted, &end, "guardrun died (no clean exit was recorded); recovered by run "+r.runID
+	for i := range rs.Stages {
+		if rs.Stages[i].Status == StageRunning {
+			rs.Stages[i].Status = StageInterrupted
+		}
+	}
+	if err := writeState(runStatePath(r.p.StateDir, prev.RunID), rs); err == nil {
+		r.audit(EvSweep, "", map[string]any{"recoveredRun": prev.RunID})
+	}
+	for _, st := range r.p.Stages {
+		ss, err := ReadStageState(r.p.StateDir, st.Name)
+		if err != nil || ss.Status != StageRunning || ss.RunID != prev.RunID {
+			continue
+		}
+		ss.Status, ss.EndedAt, ss.Error = StageInterrupted, &end, "guardrun died during this stage"
+		_ = writeState(stageStatePath(r.p.StateDir, st.Name), ss)
+	}
+}
+
+// sweep removes the leftovers of crashes: temp files of atomic writes in
+// the state dir and every output dir, half-built processors, and sandbox
+// leftovers (cgroups, processes).
+func (r *Runner) sweep() error {
+	dirs := map[string]bool{r.p.StateDir: true, r.p.LocksDir: true}
+	for _, st := range r.p.Stages {
+		dirs[r.p.Abs(st.OutputDir)] = true
+	}
+	var removed []string
+	for d := range dirs {
+		rm, err := atomicfile.Sweep(d)
+		if err != nil {
+			return err
+		}
+		removed = append(removed, rm...)
+	}
+	if err := r.sandbox.Sweep(); err != nil {
+		r.log.Warn("sandbox sweep", "err", err)
+	}
+	if len(removed) > 0 {
+		sort.Strings(removed)
+		r.log.Info("swept crash leftovers", "files", removed)
+		r.audit(EvSweep, "", map[string]any{"removed": removed})
+	}
+	return nil
+}
+
+func (r *Runner) emit(ev Event) {
+	if r.opts.OnEvent == nil {
+		return
+	}
+	r.evMu.Lock()
+	defer r.evMu.Unlock()
+	r.opts.OnEvent(ev)
+}
+
+// audit appends an event to the audit chain. Records are written at once
+// (one write each) and fsynced in batches: at the end of every stage that
+// ran and at the end of the run (auditSync), so a no-op run over many stages
+// costs one fsync, not one per stage.
+func (r *Runner) audit(event, stage string, data map[string]any) {
+	if r.al == nil {
+		return
+	}
+	if _, err := r.al.AppendNoSync(audit.Event{Type: event, RunID: r.runID, Stage: stage, Data: data}); err != nil {
+		r.log.Error("audit append failed", "event", event, "err", err)
+	}
+}
+
+func (r *Runner) auditSync() {
+	if r.al == nil {
+		return
+	}
+	if err := r.al.Sync(); err != nil {
+		r.log.Error("audit sync failed", "err", err)
+	}
+}
+
+// stageLog is where a processor's stdout and stderr go:
+// stateDir/logs/<stage>.log, appended per attempt.
+func (r *Runner) stageLog(stage string) io.Writer {
+	dir := filepath.Join(r.p.StateDir, "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return io.Discard
+	}
+	f, err := os.OpenFile(filepath.Join(dir, stage+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return io.Discard
+	}
+	fmt.Fprintf(f, "--- run %s stage %s at %s\n", r.runID, stage, r.now().Format(time.RFC3339))
+	return f
+}
+
+// schedule runs stages in dependency order, concurrently within the budget.
+func (r *Runner) schedule(ctx context.Context) []stageResult {
+	p := r.p
+	n := len(p.Stages)
+	results := make([]stageResult, n)
+	status := make([]string, n)
+	for i := range status {
+		status[i] = StagePending
+		results[i] = stageResult{idx: i, status: StagePending}
+	}
+	index := map[string]int{}
+	for i, st := range p.Stages {
+		index[st.Name] = i
+	}
+	order := p.Order()
+	jobs := r.opts.Jobs
+	if jobs <= 0 {
+		jobs = n
+	}
+	var cpus float64
+	var mem int64
+	var io, running int
+	done := make(chan stageResult)
+	fits := func(st *pipeline.Stage) bool {
+		if running == 0 {
+			return true // a stage larger than the budget still runs, alone
+		}
+		if running >= jobs || cpus+st.Resources.CPUs > p.Budget.CPUs+1e-9 || mem+st.Resources.MemoryMB > p.Budget.MemoryMB {
+			return false
+		}
+		return !st.IOHeavy || io < p.Budget.IOConcurrency
+	}
+	for {
+		if ctx.Err() == nil {
+			for _, i := range order {
+				if status[i] != StagePending {
+					continue
+				}
+				st := &p.Stages[i]
+				ready, blocked := true, ""
+				for _, d := range st.DependsOn {
+					switch status[index[d]] {
+					case StageSucceeded, StageSkipped:
+					case StageFailed, StageBlocked:
+						blocked = d
+					default:
+						ready = false
+					}
+				}
+				if blocked != "" {
+					status[i] = StageBlocked
+					results[i] = stageResult{idx: i, status: StageBlocked, err: fmt.Errorf("not run: upstream %s did not succeed", blocked)}
+					r.emit(Event{Type: EvStageBlocked, Stage: st.Name, Status: StageBlocked, Detail: blocked})
+					r.audit(EvStageBlocked, st.Name, map[string]any{"upstream": blocked})
+					continue
+				}
+				if !ready || !fits(st) {
+					continue
+				}
+				status[i] = StageRunning
+				running++
+				cpus += st.Resources.CPUs
+				mem += st.Resources.MemoryMB
+				if st.IOHeavy {
+					io++
+				}
+				go func(i int) { done <- r.execStage(ctx, i) }(i)
+			}
+		}
+		if running == 0 {
+			break
+		}
+		res := <-done
+		st := &p.Stages[res.idx]
+		running--
+		cpus -= st.Resources.CPUs
+		mem -= st.Resources.MemoryMB
+		if st.IOHeavy {
+			io--
+		}
+		status[res.idx] = res.status
+		results[res.idx] = res
+		if res.status == StageSkipped {
+			r.audit(EvStageSkip, st.Name, nil)
+		}
+	}
+	return results
+}
+
+// summarize fills the run state from the stage results and returns the
+// run's error.
+func (r *Runner) summarize(ctx context.Context, rs *RunState, results []stageResult) error {
+	var failed, blocked []string
+	var coded error
+	interrupted := ctx.Err() != nil
+	for i, res := range results {
+		s := &rs.Stages[i]
+		s.Status = res.status
+		s.Attempts = len(res.attempts)
+		s.Reasons = reasonStrings(res.reasons)
+		if res.err != nil {
+			s.Error = res.err.Error()
+		}
+		switch res.status {
+		case StageFailed:
+			failed = append(failed, s.Name)
+			var c interface{ Code() int }
+			if errors.As(res.err, &c) && coded == nil {
+				coded = res.err
+			}
+		case StageBlocked:
+			blocked = append(blocked, s.Name)
+		case StageInterrupted:
+			interrupted = true
+		}
+	}
+	switch {
+	case interrupted:
+		rs.Status = RunInterrupted
+		rs.Error = "interrupted"
+		return &InterruptedError{RunID: r.runID}
+	case coded != nil:
+		rs.Status = RunFailed
+		rs.Error = coded.Error()
+		return coded
+	case len(failed) > 0:
+		rs.Status = RunFailed
+		err := &StageFailedError{Failed: failed, Blocked: blocked}
+		for _, res := range results {
+			if res.status == StageFailed && res.err != nil {
+				err.First = fmt.Sprintf("%s: %v", r.p.Stages[res.idx].Name, res.err)
+				break
+			}
+		}
+		rs.Error = err.Error()
+		return err
+	}
+	rs.Status = RunSucceeded
+	return nil
+}
