@@ -83,10 +83,14 @@ func TestCrashSafety(t *testing.T) {
 	docs := crashDocs()
 	want := [2][]byte{encoded(t, docs[0]), encoded(t, docs[1])}
 
-	const iterations = 30
+	// 30 kills, continued (up to 200) until at least one kill has landed
+	// during a write: a slow machine or -race may spend most of the random
+	// window encoding JSON.
+	const iterations, maxIterations = 30, 200
 	seen := map[string]int{}
 	killedMidWrite := 0
-	for i := 0; i < iterations; i++ {
+	i := 0
+	for ; i < iterations || (killedMidWrite == 0 && i < maxIterations); i++ {
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), helperEnv+"=1", helperPathEnv+"="+path)
 		var stderr bytes.Buffer
@@ -95,8 +99,11 @@ func TestCrashSafety(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
 		line, err := bufio.NewReader(out).ReadString('\n')
-		require.NoError(t, err, "helper did not get ready: %s", stderr.String())
-		require.Equal(t, "ready\n", line)
+		if err != nil || line != "ready\n" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait() // stderr may be read only after Wait
+			t.Fatalf("helper did not get ready: %q, %v: %s", line, err, stderr.String())
+		}
 
 		time.Sleep(time.Duration(1+rand.IntN(30)) * time.Millisecond)
 		require.NoError(t, cmd.Process.Kill())
@@ -132,7 +139,7 @@ func TestCrashSafety(t *testing.T) {
 		assert.ElementsMatch(t, leftovers, removed)
 		require.Equal(t, []string{"state.json"}, listDir(t, dir), "iteration %d: sweep left files", i)
 	}
-	t.Logf("%d kills: final content A=%d B=%d, %d kills left a temp file behind", iterations, seen["A"], seen["B"], killedMidWrite)
+	t.Logf("%d kills: final content A=%d B=%d, %d kills left a temp file behind", i, seen["A"], seen["B"], killedMidWrite)
 	// The test proves nothing unless some kills hit the write window.
 	assert.Positive(t, killedMidWrite, "no kill landed during a write")
 }
