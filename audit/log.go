@@ -92,10 +92,7 @@ func open(path string, key []byte, now func() time.Time) (_ *Log, err error) {
 		l.seq, l.hash = t.head.Seq, t.head.Hash
 	}
 	if t.dropped > 0 {
-		if err := f.Truncate(t.end); err != nil {
-			return nil, fmt.Errorf("repairing audit log %s: %w", path, err)
-		}
-		if err := f.Sync(); err != nil {
+		if err := truncateFile(path, t.end); err != nil {
 			return nil, fmt.Errorf("repairing audit log %s: %w", path, err)
 		}
 		rec, err := l.Append(Event{Type: EventRepaired, Data: map[string]any{
@@ -110,6 +107,23 @@ func open(path string, key []byte, now func() time.Time) (_ *Log, err error) {
 		l.repaired = &rec
 	}
 	return l, nil
+}
+
+// truncateFile cuts path to size and fsyncs it through a handle of its own:
+// on Windows a handle opened with O_APPEND lacks the right to truncate.
+func truncateFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // tail is what readTail found at the end of the file.
@@ -255,7 +269,7 @@ func (l *Log) appendLocked(ev Event) (Record, error) {
 		// A partial line (disk full) must not stay in front of the next
 		// record: cut the file back to where this append started.
 		if n > 0 {
-			if terr := l.f.Truncate(l.size); terr != nil {
+			if terr := truncateFile(l.path, l.size); terr != nil {
 				l.err = fmt.Errorf("audit log %s left with a partial record: %w", l.path, terr)
 			}
 		}
