@@ -42,6 +42,22 @@ deny contains violation("GR004", s.name, msg) if {
 	msg := sprintf("%s holds the URL %q; guardrun runs offline and stages may not name network locations: put the data in the workspace and name the file", [field_path(path), first_url(value)])
 }
 
+# GR004: guardrun cleans input and processor paths, which folds "s3://b/k"
+# into "s3:/b/k"; a scheme of two or more letters before ":/" is still a URL
+# (one letter is a Windows drive).
+deny contains violation("GR004", s.name, msg) if {
+	some s in stages
+	some [field, p] in cleaned_paths(s)
+	regex.match(`^[A-Za-z][A-Za-z0-9+.-]+:/`, p)
+	not regex.match(url_pattern, p)
+	msg := sprintf("%s %q is a URL (scheme://); guardrun runs offline and stages may not name network locations: put the data in the workspace and name the file", [field, p])
+}
+
+cleaned_paths(s) := array.concat(
+	[[sprintf("inputs[%d]", [i]), p] | some i, p in inputs_of(s)],
+	[["processor.go", g] | g := object.get(s, ["processor", "go"], ""); is_string(g)],
+)
+
 # GR004: a URL in an env variable's name (values are covered above).
 deny contains violation("GR004", s.name, msg) if {
 	some s in stages

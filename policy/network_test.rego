@@ -70,6 +70,20 @@ test_gr004_input if {
 	denied(set("/pipeline/stages/0/inputs/0", "https://example.com/data.csv"), "GR004", "stage_copy")
 }
 
+test_gr004_cleaned_input if {
+	some v in deny_of(set("/pipeline/stages/0/inputs/0", "s3:/bucket/key"))
+	v.rule == "GR004"
+	contains(v.msg, `inputs[0] "s3:/bucket/key" is a URL`)
+}
+
+test_gr004_cleaned_go_dir if {
+	denied(set("/pipeline/stages/0/processor/go", "https:/example.com/mod"), "GR004", "stage_copy")
+}
+
+test_gr004_windows_drive_is_not_a_url if {
+	not "GR004" in denied_rules(set("/pipeline/stages/0/inputs/0", "C:/data/x.txt"))
+}
+
 test_gr004_env_value if {
 	denied(set("/pipeline/stages/0/env/UPSTREAM", "http://10.0.0.1:8080/"), "GR004", "stage_copy")
 }

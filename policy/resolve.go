@@ -20,7 +20,7 @@ func ResolveExec(workspace, argv0 string) string {
 	switch {
 	case filepath.IsAbs(argv0):
 		cand = argv0
-	case workspace != "" && isFile(filepath.Join(workspace, argv0)):
+	case workspace != "" && exists(filepath.Join(workspace, argv0)):
 		cand = filepath.Join(workspace, argv0)
 	case !strings.ContainsAny(argv0, `/\`):
 		p, err := exec.LookPath(argv0)
@@ -31,19 +31,49 @@ func ResolveExec(workspace, argv0 string) string {
 	default:
 		return ""
 	}
-	abs, err := filepath.Abs(cand)
+	return realPath(cand)
+}
+
+// realPath makes p absolute and resolves its symlinks. A dangling symlink
+// resolves to its target, so a link to an outside path that does not exist
+// yet is still seen as leaving the workspace.
+func realPath(p string) string {
+	abs, err := filepath.Abs(p)
 	if err != nil {
 		return ""
 	}
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+		return filepath.ToSlash(real)
+	}
+	followed := false
+	for range 8 { // follow a chain of dangling links a few hops
+		fi, err := os.Lstat(abs)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		target, err := os.Readlink(abs)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(abs), target)
+		}
+		abs, followed = filepath.Clean(target), true
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			return filepath.ToSlash(real)
+		}
+	}
+	if !followed {
+		return "" // does not exist (yet): nothing to judge
 	}
 	return filepath.ToSlash(abs)
 }
 
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir()
+// exists reports whether p is there, as a file or a (possibly dangling)
+// symlink.
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 // ResolvePath returns the absolute, symlink-free path of a spec path
@@ -59,12 +89,5 @@ func ResolvePath(workspace, p string) string {
 		}
 		p = filepath.Join(workspace, p)
 	}
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return ""
-	}
-	if abs, err := filepath.Abs(real); err == nil {
-		real = abs
-	}
-	return filepath.ToSlash(real)
+	return realPath(p)
 }
