@@ -469,3 +469,42 @@ func TestReadHolder(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestZeroHolderKeepsPredecessorTrace is the runner's start-up sequence:
+// take the lock with a zero Holder so the file keeps naming the crashed
+// predecessor, recover, then record itself with SetHolder.
+func TestZeroHolderKeepsPredecessorTrace(t *testing.T) {
+	path := lockPath(t)
+	cmd, _ := holdInOtherProcess(t, path, "crashed-run")
+	pid := cmd.Process.Pid
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	l, got, err := flock.TryAcquire(path, flock.Holder{})
+	require.NoError(t, err)
+	assert.Equal(t, flock.Holder{}, got)
+	prev := flock.ReadHolder(path)
+	assert.Equal(t, "crashed-run", prev.RunID, "the dead holder is still recorded while we hold the lock")
+	assert.Equal(t, pid, prev.PID)
+
+	// Held, even before SetHolder: others are excluded and see the old
+	// description.
+	r := tryFromOtherProcess(t, path)
+	assert.True(t, r.Locked)
+	assert.Equal(t, "crashed-run", r.Holder.RunID)
+
+	me := mainHolder("recovering-run")
+	require.NoError(t, l.SetHolder(me))
+	assert.Equal(t, me, flock.ReadHolder(path))
+	r = tryFromOtherProcess(t, path)
+	assert.True(t, r.Locked)
+	assert.Equal(t, me, r.Holder)
+
+	// A shorter holder replaces a longer one completely.
+	short := flock.Holder{RunID: "s", PID: 1}
+	require.NoError(t, l.SetHolder(short))
+	assert.Equal(t, short, flock.ReadHolder(path))
+
+	require.NoError(t, l.Release())
+	assert.Equal(t, flock.Holder{}, flock.ReadHolder(path))
+}
