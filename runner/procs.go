@@ -40,10 +40,11 @@ type procs struct {
 	// goEnv is the environment of `go build`.
 	goEnv []string
 
-	mu    sync.Mutex
-	execs map[string]*proc          // argv0 -> resolved (Args unset)
-	gos   map[string]*goBuildResult // pkg dir -> result
-	once  map[string]*sync.Once     // pkg dir -> build once
+	mu      sync.Mutex
+	sources map[string]sourceResult   // pkg dir -> source hash
+	execs   map[string]*proc          // argv0 -> resolved (Args unset)
+	gos     map[string]*goBuildResult // pkg dir -> result
+	once    map[string]*sync.Once     // pkg dir -> build once
 }
 
 type goBuildResult struct {
@@ -53,7 +54,7 @@ type goBuildResult struct {
 
 func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs {
 	return &procs{p: p, cache: cache, vet: vet, goEnv: os.Environ(),
-		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}}
+		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}, sources: map[string]sourceResult{}}
 }
 
 // versionOnly returns the processor version without building anything; used
@@ -141,11 +142,31 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-// goSource computes the source hash of the Go main package in dir: every
+type sourceResult struct {
+	hash, root string
+	err        error
+}
+
+// goSource returns the source hash of a Go package, computed once per run.
+func (ps *procs) goSource(dir string) (string, string, error) {
+	ps.mu.Lock()
+	r, ok := ps.sources[dir]
+	ps.mu.Unlock()
+	if ok {
+		return r.hash, r.root, r.err
+	}
+	h, root, err := ps.computeGoSource(dir)
+	ps.mu.Lock()
+	ps.sources[dir] = sourceResult{h, root, err}
+	ps.mu.Unlock()
+	return h, root, err
+}
+
+// computeGoSource computes the source hash of the Go main package in dir: every
 // build-relevant file of the package and of the packages of the same module
 // it imports (transitively), go.mod and go.sum, the Go version and the
 // target platform. It returns the hash and the module root.
-func (ps *procs) goSource(dir string) (string, string, error) {
+func (ps *procs) computeGoSource(dir string) (string, string, error) {
 	root, modPath, err := findModule(dir)
 	if err != nil {
 		return "", "", err

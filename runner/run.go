@@ -29,8 +29,11 @@ type Options struct {
 	Force []string
 	// Wait waits for the pipeline lock instead of failing with exit 4.
 	Wait bool
-	// Sandbox starts processors; nil uses sandbox.New with default options.
-	Sandbox sandbox.Sandbox
+	// Sandbox starts processors. When nil, the runner calls
+	// sandbox.New(SandboxOptions) the first time a stage actually runs, so a
+	// no-op run pays nothing for probing namespaces and cgroups.
+	Sandbox        sandbox.Sandbox
+	SandboxOptions sandbox.Options
 	// Vet vets Go processors before they are built (netlint); may be nil.
 	Vet VetFunc
 	// OnEvent receives progress events (serialised); may be nil.
@@ -55,6 +58,7 @@ const (
 	EvLock         = "lock.acquired"
 	EvLockWait     = "lock.wait"
 	EvPolicy       = "policy.verdict"
+	EvSandbox      = "sandbox.report"
 	EvSweep        = "sweep"
 	EvStageSkip    = "stage.skip"
 	EvStageStart   = "stage.start"
@@ -95,6 +99,38 @@ type Runner struct {
 	evMu    sync.Mutex
 	host    string
 	al      *audit.Log
+
+	sbOnce    sync.Once
+	sbErr     error
+	sbStarted bool
+}
+
+// getSandbox returns the sandbox, creating it on first use.
+func (r *Runner) getSandbox() (sandbox.Sandbox, error) {
+	r.sbOnce.Do(func() {
+		r.sbStarted = true
+		if r.sandbox != nil {
+			return
+		}
+		r.sandbox, r.sbErr = sandbox.New(r.opts.SandboxOptions)
+		if r.sbErr == nil {
+			rep := r.sandbox.Report()
+			r.audit(EvSandbox, "", map[string]any{"network": rep.Network, "memory": rep.Memory, "cpu": rep.CPU,
+				"pids": rep.Pids, "io": rep.IO, "tree": rep.Tree, "bestEffort": rep.BestEffort, "notes": rep.Notes})
+		}
+	})
+	return r.sandbox, r.sbErr
+}
+
+// sandboxIfStarted returns the sandbox when some stage needed it.
+func (r *Runner) sandboxIfStarted() (sandbox.Sandbox, error) {
+	var started bool
+	r.sbOnce.Do(func() {}) // no further creation after the run
+	started = r.sbStarted
+	if !started {
+		return nil, nil
+	}
+	return r.sandbox, r.sbErr
 }
 
 // Result is the outcome of Run.
@@ -132,11 +168,6 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}
 	defer lock.Release()
 	r.sandbox = opts.Sandbox
-	if r.sandbox == nil {
-		if r.sandbox, err = sandbox.New(sandbox.Options{BestEffort: opts.BestEffort}); err != nil {
-			return nil, err
-		}
-	}
 	r.al, err = audit.Open(filepath.Join(p.StateDir, "audit.jsonl"), opts.AuditKey)
 	if err != nil {
 		return nil, fmt.Errorf("opening audit log: %w", err)
@@ -150,18 +181,18 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	if err := lock.SetHolder(r.holder("pipeline " + p.Name)); err != nil {
 		return nil, fmt.Errorf("recording lock holder: %w", err)
 	}
-	if err := r.sweep(); err != nil {
+	if err := r.sweep(prev.RunID != ""); err != nil {
 		return nil, err
 	}
 	r.cache = hashcache.Open(filepath.Join(p.StateDir, "hashcache.json"))
 	r.procs = newProcs(p, r.cache, opts.Vet)
 
 	rs := &RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: RunRunning, PID: os.Getpid(), Host: r.host,
-		StartedAt: r.now(), Enforcement: r.sandbox.Report(), BestEffort: opts.BestEffort, Forced: opts.Force}
+		StartedAt: r.now(), BestEffort: opts.BestEffort, Forced: opts.Force}
 	for _, st := range p.Stages {
 		rs.Stages = append(rs.Stages, RunStage{Name: st.Name, Status: StagePending})
 	}
-	r.audit(EvRunStart, "", map[string]any{"pipeline": p.Name, "specHash": p.SpecHash, "pid": rs.PID, "host": r.host, "enforcement": rs.Enforcement, "bestEffort": opts.BestEffort})
+	r.audit(EvRunStart, "", map[string]any{"pipeline": p.Name, "specHash": p.SpecHash, "pid": rs.PID, "host": r.host, "bestEffort": opts.BestEffort})
 	if err := writeState(runStatePath(p.StateDir, r.runID), rs); err != nil {
 		return nil, err
 	}
@@ -173,6 +204,10 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	runErr := r.summarize(ctx, rs, results)
 	end := r.now()
 	rs.EndedAt = &end
+	if sb, err := r.sandboxIfStarted(); sb != nil && err == nil {
+		rep := sb.Report()
+		rs.Enforcement = &rep
+	}
 	met := r.metrics(rs, results)
 	r.audit(EvRunEnd, "", map[string]any{"status": rs.Status, "error": rs.Error})
 	if err := r.al.Sync(); err != nil && runErr == nil {
@@ -267,9 +302,9 @@ func (r *Runner) recoverPrevious(prev flock.Holder) {
 }
 
 // sweep removes the leftovers of crashes: temp files of atomic writes in
-// the state dir and every output dir, half-built processors, and sandbox
+// the state dir and every output dir, and, after a crash, the sandbox's
 // leftovers (cgroups, processes).
-func (r *Runner) sweep() error {
+func (r *Runner) sweep(crashed bool) error {
 	dirs := map[string]bool{r.p.StateDir: true, r.p.LocksDir: true}
 	for _, st := range r.p.Stages {
 		dirs[r.p.Abs(st.OutputDir)] = true
@@ -282,8 +317,14 @@ func (r *Runner) sweep() error {
 		}
 		removed = append(removed, rm...)
 	}
-	if err := r.sandbox.Sweep(); err != nil {
-		r.log.Warn("sandbox sweep", "err", err)
+	// Sandbox leftovers (cgroups) exist only after a crash; probing the
+	// sandbox is not free, so a clean predecessor means nothing to sweep.
+	if crashed {
+		if sb, err := r.getSandbox(); err == nil {
+			if err := sb.Sweep(); err != nil {
+				r.log.Warn("sandbox sweep", "err", err)
+			}
+		}
 	}
 	if len(removed) > 0 {
 		sort.Strings(removed)

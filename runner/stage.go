@@ -195,7 +195,12 @@ func (se *stageExec) run(ctx context.Context, progress *Progress, reasons []Reas
 	r, st := se.r, se.st
 	se.state = StageState{Name: st.Name, RunID: r.runID, Status: StageRunning, StartedAt: r.now(), Outputs: []OutputRecord{},
 		Reasons: reasonStrings(reasons), Limits: &AppliedLimits{CPUs: st.Resources.CPUs, MemoryMB: st.Resources.MemoryMB, Pids: st.Resources.Pids, TimeoutSeconds: st.TimeoutSeconds}}
-	rep := r.sandbox.Report()
+	sb, err := r.getSandbox()
+	if err != nil {
+		se.state.Error = err.Error()
+		return se.finish(StageFailed, fmt.Errorf("sandbox: %w", err), m)
+	}
+	rep := sb.Report()
 	se.state.Enforcement = &rep
 	if err := writeState(stageStatePath(r.p.StateDir, st.Name), &se.state); err != nil {
 		return StageFailed, nil, err
@@ -413,7 +418,7 @@ func (se *stageExec) attempt(ctx context.Context, a *Attempt) (string, sandbox.R
 		Limits: sandbox.Limits{CPUs: st.Resources.CPUs, MemoryBytes: st.Resources.MemoryMB << 20, Pids: st.Resources.Pids,
 			ReadBps: st.Resources.IO.ReadBps, WriteBps: st.Resources.IO.WriteBps},
 	}
-	p, err := r.sandbox.Start(actx, cmd)
+	p, err := r.sandbox.Start(actx, cmd) // created by run() before any attempt
 	_ = pipeW.Close()
 	if err != nil {
 		return setOutcome(OutcomeStartFailed, -1, fmt.Sprintf("starting processor: %v", err)), sandbox.Result{}

@@ -120,8 +120,9 @@ type RunState struct {
 	StartedAt   time.Time      `json:"startedAt"`
 	EndedAt     *time.Time     `json:"endedAt,omitempty"`
 	Stages      []RunStage     `json:"stages"`
-	Enforcement sandbox.Report `json:"enforcement"`
-	BestEffort  bool           `json:"bestEffort"`
+	// Enforcement is what the sandbox enforced; absent when no stage ran.
+	Enforcement *sandbox.Report `json:"enforcement,omitempty"`
+	BestEffort  bool            `json:"bestEffort"`
 	Forced      []string       `json:"forced,omitempty"`
 	Error       string         `json:"error,omitempty"`
 	Audit       *AuditHead     `json:"audit,omitempty"`

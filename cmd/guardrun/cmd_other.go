@@ -66,7 +66,11 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rep := g.sandbox.Report()
+	sb, err := sandbox.New(g.sandbox)
+	if err != nil {
+		return err
+	}
+	rep := sb.Report()
 	if c.json {
 		writeJSON(stdout, map[string]any{"pipeline": p.Name, "ok": true, "stages": len(p.Stages), "enforcement": rep})
 		return nil

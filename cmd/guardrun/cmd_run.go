@@ -90,7 +90,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logger, closeLog := openLog(p.StateDir)
 	defer closeLog()
 	pr := newPrinter(stderr, *quiet)
-	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, Sandbox: guards.sandbox, Vet: guards.vet,
+	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.sandbox, Vet: guards.vet,
 		OnEvent: pr.event, Logger: logger, BestEffort: *bestEffort, AuditKey: key, Preflight: guards.verdict}
 	res, err := runner.Run(ctx, p, opts)
 	if c.json {

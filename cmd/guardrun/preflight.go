@@ -14,18 +14,16 @@ type preflightOptions struct {
 
 // guards are what preflight prepared for the run.
 type guards struct {
-	sandbox sandbox.Sandbox
+	sandbox sandbox.Options
 	vet     runner.VetFunc
 	// verdict is recorded in the audit chain as the policy verdict.
 	verdict map[string]any
 }
 
 // preflight runs every check that must pass before anything is written:
-// policy, lint hook, and the sandbox's ability to enforce the limits.
+// the policy and the lint hook. The sandbox is probed by the runner when
+// the first stage runs (a no-op run never pays for it) and by `check`.
 func preflight(ctx context.Context, p *pipeline.Pipeline, o preflightOptions) (*guards, error) {
-	sb, err := sandbox.New(sandbox.Options{BestEffort: o.bestEffort})
-	if err != nil {
-		return nil, err
-	}
-	return &guards{sandbox: sb, verdict: map[string]any{"spec": "ok", "specHash": p.SpecHash}}, nil
+	return &guards{sandbox: sandbox.Options{BestEffort: o.bestEffort},
+		verdict: map[string]any{"spec": "ok", "specHash": p.SpecHash}}, nil
 }

@@ -135,6 +135,9 @@ func ReadHolder(path string) Holder {
 		}
 		b, _ := io.ReadAll(io.LimitReader(f, 4096))
 		_ = f.Close()
+		if len(b) == 0 {
+			return Holder{} // released cleanly (or never held)
+		}
 		// Decode into a fresh value each time: a failed Unmarshal may have
 		// filled some fields already, and those must not leak out.
 		var h Holder
