@@ -111,21 +111,21 @@ type AuditHead struct {
 
 // RunState is run_<id>.json.
 type RunState struct {
-	RunID       string         `json:"runId"`
-	Pipeline    string         `json:"pipeline"`
-	SpecHash    string         `json:"specHash"`
-	Status      string         `json:"status"`
-	PID         int            `json:"pid"`
-	Host        string         `json:"host"`
-	StartedAt   time.Time      `json:"startedAt"`
-	EndedAt     *time.Time     `json:"endedAt,omitempty"`
-	Stages      []RunStage     `json:"stages"`
+	RunID     string     `json:"runId"`
+	Pipeline  string     `json:"pipeline"`
+	SpecHash  string     `json:"specHash"`
+	Status    string     `json:"status"`
+	PID       int        `json:"pid"`
+	Host      string     `json:"host"`
+	StartedAt time.Time  `json:"startedAt"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	Stages    []RunStage `json:"stages"`
 	// Enforcement is what the sandbox enforced; absent when no stage ran.
 	Enforcement *sandbox.Report `json:"enforcement,omitempty"`
 	BestEffort  bool            `json:"bestEffort"`
-	Forced      []string       `json:"forced,omitempty"`
-	Error       string         `json:"error,omitempty"`
-	Audit       *AuditHead     `json:"audit,omitempty"`
+	Forced      []string        `json:"forced,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	Audit       *AuditHead      `json:"audit,omitempty"`
 }
 
 // Progress is progress_<stage>.json: the last checkpoint a processor
