@@ -67,7 +67,7 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 		if _, ok := ix.Allowed(pos); ok {
 			return
 		}
-		if _, ok := pol.Except(pass.Pkg.Path(), netpolicy.KindExec, v.tool); ok {
+		if _, ok := pol.Except(pass.Pkg.Path(), pass.Fset.File(pos).Name(), netpolicy.KindExec, v.tool); ok {
 			return
 		}
 		pass.Report(analysis.Diagnostic{Pos: pos, End: end, Category: "netexec", Message: v.message})

@@ -51,7 +51,7 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 			if _, ok := ix.Allowed(spec.Pos()); ok {
 				continue
 			}
-			if _, ok := pol.Except(pass.Pkg.Path(), netpolicy.KindImport, path); ok {
+			if _, ok := pol.Except(pass.Pkg.Path(), pass.Fset.File(spec.Pos()).Name(), netpolicy.KindImport, path); ok {
 				continue
 			}
 			pass.Report(analysis.Diagnostic{

@@ -105,7 +105,11 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 				continue // accepted edge: cut
 			}
 		}
-		if _, ok := pol.Except(self, netpolicy.KindImport, e.path); ok {
+		file := ""
+		if e.spec != nil {
+			file = pass.Fset.File(e.spec.Pos()).Name()
+		}
+		if _, ok := pol.Except(self, file, netpolicy.KindImport, e.path); ok {
 			continue
 		}
 		if better(chain, best) {

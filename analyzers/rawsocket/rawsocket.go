@@ -156,7 +156,7 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 		if _, ok := ix.Allowed(f.pos); ok {
 			continue
 		}
-		if _, ok := pol.Except(pass.Pkg.Path(), netpolicy.KindCall, f.subject); ok {
+		if _, ok := pol.Except(pass.Pkg.Path(), pass.Fset.File(f.pos).Name(), netpolicy.KindCall, f.subject); ok {
 			continue
 		}
 		pass.Report(analysis.Diagnostic{Pos: f.pos, End: f.end, Category: "rawsocket", Message: f.msg})

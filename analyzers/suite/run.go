@@ -339,4 +339,3 @@ func sortFindings(fs []Finding) {
 		return fs[i].Message < fs[j].Message
 	})
 }
-

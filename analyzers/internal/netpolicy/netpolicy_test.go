@@ -85,7 +85,8 @@ func TestConfig(t *testing.T) {
   "exceptions": [
     {"package": "example.com/m/policy/...", "import": "github.com/open-policy-agent/opa/...", "reason": "no http.send"},
     {"package": "example.com/m/sandbox", "call": "golang.org/x/sys/unix.Socket", "reason": "netlink"},
-    {"package": "example.com/m/tools", "exec": "git", "reason": "local git only"}
+    {"package": "example.com/m/tools", "exec": "git", "reason": "local git only"},
+    {"package": "example.com/m/...", "import": "github.com/stretchr/testify/...", "files": "*_test.go", "reason": "assertions"}
   ]
 }`), 0o644))
 	assert.Equal(t, cfg, Discover(sub))
@@ -95,17 +96,23 @@ func TestConfig(t *testing.T) {
 	assert.True(t, p.Forbidden("example.com/telemetry/otlp"))
 	assert.False(t, p.Forbidden("net/textproto"))
 
-	e, ok := p.Except("example.com/m/policy/eval", KindImport, "github.com/open-policy-agent/opa/v1/rego")
+	e, ok := p.Except("example.com/m/policy/eval", "x.go", KindImport, "github.com/open-policy-agent/opa/v1/rego")
 	require.True(t, ok)
 	assert.Equal(t, "no http.send", e.Reason)
-	_, ok = p.Except("example.com/m/other", KindImport, "github.com/open-policy-agent/opa/v1/rego")
+	_, ok = p.Except("example.com/m/other", "x.go", KindImport, "github.com/open-policy-agent/opa/v1/rego")
 	assert.False(t, ok)
-	_, ok = p.Except("example.com/m/sandbox", KindCall, "golang.org/x/sys/unix.Socket")
+	_, ok = p.Except("example.com/m/sandbox", "x.go", KindCall, "golang.org/x/sys/unix.Socket")
 	assert.True(t, ok)
-	_, ok = p.Except("example.com/m/sandbox", KindCall, "golang.org/x/sys/unix.Connect")
+	_, ok = p.Except("example.com/m/sandbox", "x.go", KindCall, "golang.org/x/sys/unix.Connect")
 	assert.False(t, ok)
-	_, ok = p.Except("example.com/m/tools", KindExec, "git")
+	_, ok = p.Except("example.com/m/tools", "x.go", KindExec, "git")
 	assert.True(t, ok)
+	_, ok = p.Except("example.com/m/tests", "/src/a_test.go", KindImport, "github.com/stretchr/testify/require")
+	assert.True(t, ok)
+	_, ok = p.Except("example.com/m/tests", "/src/a.go", KindImport, "github.com/stretchr/testify/require")
+	assert.False(t, ok, "the exception is restricted to test files")
+	_, ok = p.Except("example.com/m/tests", "", KindImport, "github.com/stretchr/testify/require")
+	assert.False(t, ok)
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -118,6 +125,7 @@ func TestConfigErrors(t *testing.T) {
 		"trailing data": `{} {}`,
 		"wrong type":    `{"deny": "net"}`,
 		"blank reason":  `{"exceptions": [{"package": "a", "import": "net", "reason": "  "}]}`,
+		"bad glob":      `{"exceptions": [{"package": "a", "import": "net", "files": "[", "reason": "x"}]}`,
 		"bad pkg":       `{"exceptions": [{"package": "...", "import": "net", "reason": "x"}]}`,
 	}
 	for name, content := range tests {

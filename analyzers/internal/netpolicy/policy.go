@@ -2,6 +2,7 @@ package netpolicy
 
 import (
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -29,8 +30,11 @@ type Exception struct {
 	Import  string `json:"import,omitempty"` // import path pattern
 	Call    string `json:"call,omitempty"`   // qualified function, e.g. golang.org/x/sys/unix.Socket
 	Exec    string `json:"exec,omitempty"`   // program name, e.g. curl
-	Reason  string `json:"reason"`
-	Source  string `json:"-"`
+	// Files, if set, is a glob (path.Match syntax) the base name of the
+	// file holding the finding must match, e.g. "*_test.go".
+	Files  string `json:"files,omitempty"`
+	Reason string `json:"reason"`
+	Source string `json:"-"`
 }
 
 // Kind reports which kind of finding e covers and the subject pattern.
@@ -61,6 +65,11 @@ func (e Exception) validate() error {
 	if e.Import != "" {
 		if err := ValidPattern(e.Import); err != nil {
 			return fmt.Errorf("import: %w", err)
+		}
+	}
+	if e.Files != "" {
+		if _, err := path.Match(e.Files, "x.go"); err != nil {
+			return fmt.Errorf("files: %w", err)
 		}
 	}
 	if strings.TrimSpace(e.Reason) == "" {
@@ -178,9 +187,15 @@ func (p *Policy) Check(path string) Verdict {
 func (p *Policy) Forbidden(path string) bool { return p.Check(path).Forbidden }
 
 // Except returns the exception covering a finding of kind about subject in
-// package pkg, if any. For KindImport the subject is matched as an import
-// path pattern, otherwise it must be equal.
-func (p *Policy) Except(pkg string, kind Kind, subject string) (Exception, bool) {
+// package pkg, in the file named file (a path or base name; "" when the
+// finding has no file, and then exceptions restricted by Files do not apply).
+// For KindImport the subject is matched as an import path pattern, otherwise
+// it must be equal.
+func (p *Policy) Except(pkg, file string, kind Kind, subject string) (Exception, bool) {
+	base := file
+	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
+		base = base[i+1:]
+	}
 	for _, e := range p.exceptions {
 		k, pat := e.Kind()
 		if k != kind {
@@ -188,6 +203,11 @@ func (p *Policy) Except(pkg string, kind Kind, subject string) (Exception, bool)
 		}
 		if _, ok := Match(e.Package, pkg); !ok {
 			continue
+		}
+		if e.Files != "" {
+			if ok, _ := path.Match(e.Files, base); !ok || base == "" {
+				continue
+			}
 		}
 		if kind == KindImport {
 			if _, ok := Match(pat, subject); ok {
