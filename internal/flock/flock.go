@@ -98,11 +98,15 @@ func Acquire(ctx context.Context, path string, h Holder, interval time.Duration,
 // writeHolder replaces the file's content with the holder description. The
 // content is informational only; the lock is the kernel's.
 func (l *Lock) writeHolder(h Holder) error {
+	// Write first, then cut to length: a reader never sees an empty file
+	// while a holder is being recorded (at worst the new text followed by
+	// the tail of the old, which does not parse and is read again).
 	b, _ := json.Marshal(h)
-	if err := l.f.Truncate(0); err != nil {
+	b = append(b, '\n')
+	if _, err := l.f.WriteAt(b, 0); err != nil {
 		return fmt.Errorf("writing lock holder: %w", err)
 	}
-	if _, err := l.f.WriteAt(append(b, '\n'), 0); err != nil {
+	if err := l.f.Truncate(int64(len(b))); err != nil {
 		return fmt.Errorf("writing lock holder: %w", err)
 	}
 	return nil
