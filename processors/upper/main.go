@@ -28,14 +28,27 @@ func run(e *sdk.Env) error {
 		return err
 	}
 	defer out.Close()
-	var scratch []byte // reused: no allocation per line
-	if err := sdk.MapLines(e, out, func(line []byte, w io.Writer) error {
-		scratch = append(scratch[:0], line...)
-		upperASCII(scratch)
-		_, err := w.Write(scratch)
-		return err
-	}); err != nil {
+	if err := sdk.MapLines(e, out, upperLine(out)); err != nil {
 		return err
 	}
 	return out.Close()
+}
+
+// upperLine returns the per-line function: it upper-cases each line straight
+// into out's free buffer space (one copy, no allocation), or into a reused
+// scratch slice when the buffer has no room left for the line.
+func upperLine(out *sdk.Output) func(line []byte, w io.Writer) error {
+	var scratch []byte
+	return func(line []byte, w io.Writer) error {
+		var buf []byte
+		if avail := out.AvailableBuffer(); cap(avail) >= len(line) {
+			buf = append(avail, line...)
+		} else {
+			scratch = append(scratch[:0], line...)
+			buf = scratch
+		}
+		upperASCII(buf)
+		_, err := w.Write(buf)
+		return err
+	}
 }
