@@ -130,7 +130,7 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 				}
 			case inSyscallPkg(fn) && contains(dllFuncs, fn.Name()) && len(call.Args) > 0:
 				if name, ok := constString(pass.TypesInfo, call.Args[0]); ok && isNetworkDLL(name) {
-					found = append(found, finding{call.Pos(), call.End(), "dll:" + strings.ToLower(name),
+					found = append(found, finding{call.Pos(), call.End(), "dll:" + dllBase(name) + ".dll",
 						fmt.Sprintf("%s(%q) loads a Windows networking library", shortName(fn), name)})
 				}
 			}
@@ -221,11 +221,14 @@ func constString(info *types.Info, e ast.Expr) (string, bool) {
 	return constant.StringVal(tv.Value), true
 }
 
-func isNetworkDLL(name string) bool {
+func isNetworkDLL(name string) bool { return contains(NetworkDLLs, dllBase(name)) }
+
+// dllBase reduces a DLL name or path to its lower-case base name without
+// ".dll".
+func dllBase(name string) string {
 	base := strings.ToLower(name)
 	if i := strings.LastIndexAny(base, `\/`); i >= 0 {
 		base = base[i+1:]
 	}
-	base = strings.TrimSuffix(base, ".dll")
-	return contains(NetworkDLLs, base)
+	return strings.TrimSuffix(base, ".dll")
 }

@@ -176,3 +176,12 @@ func TestGlobalFlags(t *testing.T) {
 	_, err = Global()
 	assert.Error(t, err)
 }
+
+// TestDocsListEveryDefault keeps docs/NETLINT.md in step with the lists.
+func TestDocsListEveryDefault(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "NETLINT.md"))
+	require.NoError(t, err)
+	for _, e := range append(append([]Entry(nil), DefaultDeny...), DefaultAllow...) {
+		assert.Contains(t, string(doc), "| `"+e.Pattern+"` | "+e.Reason+" |", e.Pattern)
+	}
+}
