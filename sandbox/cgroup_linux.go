@@ -61,7 +61,9 @@ type cgroupDriver interface {
 	// has reports whether a controller ("memory", "cpu", "pids", "io") can
 	// be limited.
 	has(controller string) bool
-	create(name string, l Limits, dir string) (attemptCgroup, error)
+	// With pidns the kernel kills the tree with its first process, so
+	// the v1 freezer (used to stop fork storms while killing) is skipped.
+	create(name string, l Limits, dir string, pidns bool) (attemptCgroup, error)
 	// sweep kills and removes cgroups left by guardrun processes that no
 	// longer exist.
 	sweep() error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,9 +137,12 @@ func v1Resources(l Limits, memsw bool, major, minor int64, io bool) *specs.Linux
 	return r
 }
 
-func (d *v1Driver) create(name string, l Limits, dir string) (attemptCgroup, error) {
+func (d *v1Driver) create(name string, l Limits, dir string, pidns bool) (attemptCgroup, error) {
 	var notes []string
 	names := append([]cgroup1.Name(nil), v1Wanted...)
+	if pidns {
+		names = slices.DeleteFunc(names, func(n cgroup1.Name) bool { return n == cgroup1.Freezer })
+	}
 	wantIO := l.ReadBps > 0 || l.WriteBps > 0
 	major, minor, haveDev := int64(0), int64(0), false
 	if wantIO {
@@ -192,7 +196,7 @@ func (d *v1Driver) create(name string, l Limits, dir string) (attemptCgroup, err
 		p, _ := path(cgroup1.Cpuacct)
 		a.cpuacctDir = v1Dir(s, p)
 	}
-	if s := d.subs[cgroup1.Freezer]; s != nil {
+	if s := d.subs[cgroup1.Freezer]; s != nil && !pidns {
 		p, _ := path(cgroup1.Freezer)
 		a.freezerDir = v1Dir(s, p)
 	}

@@ -154,7 +154,7 @@ func v2Resources(l Limits, ctrls []string, major, minor int64, io bool) *cgroup2
 	return r
 }
 
-func (d *v2Driver) create(name string, l Limits, dir string) (attemptCgroup, error) {
+func (d *v2Driver) create(name string, l Limits, dir string, _ bool) (attemptCgroup, error) {
 	var notes []string
 	major, minor, haveDev := int64(0), int64(0), false
 	if l.ReadBps > 0 || l.WriteBps > 0 {

@@ -90,7 +90,7 @@ func TestV2AttemptFiles(t *testing.T) {
 	work := t.TempDir()
 	major, minor, haveDev := blockDevice(work)
 
-	a, err := d.create("guardrun-1-2-3-x", Limits{CPUs: 0.5, MemoryBytes: 64 << 20, Pids: 32, WriteBps: 1 << 20}, work)
+	a, err := d.create("guardrun-1-2-3-x", Limits{CPUs: 0.5, MemoryBytes: 64 << 20, Pids: 32, WriteBps: 1 << 20}, work, true)
 	require.NoError(t, err)
 	dir := filepath.Join(root, "guardrun.scope", "guardrun-1-2-3-x")
 	assert.Equal(t, []string{dir}, a.paths())
@@ -121,7 +121,7 @@ func TestV2AttemptFiles(t *testing.T) {
 	assert.Equal(t, "1", read(t, filepath.Join(dir, "cgroup.kill")))
 
 	// No limits: no limit files at all.
-	b, err := d.create("guardrun-1-2-4", Limits{}, work)
+	b, err := d.create("guardrun-1-2-4", Limits{}, work, true)
 	require.NoError(t, err)
 	for _, f := range []string{"cpu.max", "memory.max", "pids.max", "io.max"} {
 		assert.NoFileExists(t, filepath.Join(root, "guardrun.scope", "guardrun-1-2-4", f))

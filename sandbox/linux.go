@@ -126,7 +126,7 @@ func probeCgroups() (cgroupDriver, error) {
 		}
 		d = d1
 	}
-	a, err := d.create(attemptCgroupName("probe"), Limits{}, "")
+	a, err := d.create(attemptCgroupName("probe"), Limits{}, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +364,7 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 	var cg attemptCgroup
 	if s.cg != nil {
 		var err error
-		cg, err = s.cg.create(attemptCgroupName(c.ID), c.Limits, c.Dir)
+		cg, err = s.cg.create(attemptCgroupName(c.ID), c.Limits, c.Dir, s.ns != nil && s.ns.pidns)
 		if err != nil {
 			if !s.opts.BestEffort {
 				return nil, fmt.Errorf("starting %s: %w: %w", c.Path, ErrUnenforceable, err)

@@ -33,8 +33,10 @@ section="$(cat <<MD
 Start+Wait of \`/bin/true\`, ${N} runs each (\`bench/sandbox/run.sh\`; Go benchmark
 \`BenchmarkStart\` in sandbox/bench_linux_test.go). Host: ${host}.
 \`netns\` = user+net+pid namespaces; \`netns+cgroup\` adds a cgroup v1 per attempt
-(memory, cpu, cpuacct, pids, freezer: created, entered, drained, read and removed).
-Goal: under 5 ms median per stage.
+(memory, cpu, cpuacct, pids: created, entered, drained, read and removed).
+Goal: under 5 ms median per stage. All rows are sensitive to host load (the
+child of \`netns+cgroup\` runs in a fresh CPU cgroup that competes with every
+other runnable task); compare rows of the same run, e.g. with bwrap.
 
 | stage | median ms | p90 ms |
 |---|---|---|
