@@ -21,8 +21,8 @@ import (
 )
 
 // VetFunc vets a Go processor package before it is built (netlint). It is
-// called only when the package's source hash has no cached verdict.
-type VetFunc func(ctx context.Context, pkgDir string) error
+// called only when no binary for the package's source hash is cached.
+type VetFunc func(ctx context.Context, pkgDir, sourceHash string) error
 
 // proc is a resolved, runnable processor.
 type proc struct {
@@ -55,6 +55,27 @@ type goBuildResult struct {
 func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs {
 	return &procs{p: p, cache: cache, vet: vet, goEnv: os.Environ(),
 		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}, sources: map[string]sourceResult{}}
+}
+
+// GoSourceHashes returns, for every distinct Go processor package of p, its
+// source hash (the processor version), keyed by absolute package dir. It
+// reads the stat cache but writes nothing.
+func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
+	ps := newProcs(p, hashcache.Open(filepath.Join(p.StateDir, "hashcache.json")), nil)
+	out := map[string]string{}
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		if st.Processor.Kind != "go" {
+			continue
+		}
+		dir := p.Abs(st.Processor.Go)
+		h, _, err := ps.goSource(dir)
+		if err != nil {
+			return nil, fmt.Errorf("stages[%d].processor.go: %w", i, err)
+		}
+		out[dir] = h
+	}
+	return out, nil
 }
 
 // versionOnly returns the processor version without building anything; used
@@ -275,7 +296,7 @@ func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
 		return &proc{Path: bin, Args: []string{bin}, Version: src}, nil
 	}
 	if ps.vet != nil {
-		if err := ps.vet(ctx, dir); err != nil {
+		if err := ps.vet(ctx, dir, src); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -103,6 +104,29 @@ type Runner struct {
 	sbOnce    sync.Once
 	sbErr     error
 	sbStarted bool
+
+	// rs is the run state; it is first written (status running) when a
+	// stage is about to run, so a no-op run writes it once, at the end.
+	rs          *RunState
+	runningOnce sync.Once
+	runningErr  error
+}
+
+// markRunning records run_<id>.json with status running before the first
+// stage does any work, so that a crash is visible in the state files.
+func (r *Runner) markRunning() error {
+	r.runningOnce.Do(func() {
+		r.evMu.Lock()
+		b, err := json.Marshal(r.rs)
+		r.evMu.Unlock()
+		if err == nil {
+			var snap RunState
+			_ = json.Unmarshal(b, &snap)
+			err = writeState(runStatePath(r.p.StateDir, r.runID), &snap)
+		}
+		r.runningErr = err
+	})
+	return r.runningErr
 }
 
 // getSandbox returns the sandbox, creating it on first use.
@@ -193,9 +217,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		rs.Stages = append(rs.Stages, RunStage{Name: st.Name, Status: StagePending})
 	}
 	r.audit(EvRunStart, "", map[string]any{"pipeline": p.Name, "specHash": p.SpecHash, "pid": rs.PID, "host": r.host, "bestEffort": opts.BestEffort})
-	if err := writeState(runStatePath(p.StateDir, r.runID), rs); err != nil {
-		return nil, err
-	}
+	r.rs = rs
 	r.emit(Event{Type: EvRunStart, Detail: r.runID})
 
 	results := r.schedule(ctx)

@@ -195,6 +195,9 @@ func (se *stageExec) run(ctx context.Context, progress *Progress, reasons []Reas
 	r, st := se.r, se.st
 	se.state = StageState{Name: st.Name, RunID: r.runID, Status: StageRunning, StartedAt: r.now(), Outputs: []OutputRecord{},
 		Reasons: reasonStrings(reasons), Limits: &AppliedLimits{CPUs: st.Resources.CPUs, MemoryMB: st.Resources.MemoryMB, Pids: st.Resources.Pids, TimeoutSeconds: st.TimeoutSeconds}}
+	if err := r.markRunning(); err != nil {
+		return se.finish(StageFailed, err, m)
+	}
 	sb, err := r.getSandbox()
 	if err != nil {
 		se.state.Error = err.Error()
@@ -441,6 +444,7 @@ func (se *stageExec) attempt(ctx context.Context, a *Attempt) (string, sandbox.R
 		a.PeakMemoryBytes = &v
 	}
 	a.Signal = res.Signal
+	a.Notes = res.Notes
 	switch {
 	case werr != nil:
 		return setOutcome(OutcomeFailed, res.ExitCode, werr.Error()), res

@@ -61,6 +61,9 @@ type Attempt struct {
 	EndByteOffset   int64     `json:"endByteOffset"`
 	CPUSeconds      *float64  `json:"cpuSeconds,omitempty"`
 	PeakMemoryBytes *int64    `json:"peakMemoryBytes,omitempty"`
+	// Notes say what the sandbox could not enforce for this attempt
+	// (only with --best-effort).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // OutputRecord is one promoted output.

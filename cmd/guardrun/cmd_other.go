@@ -12,6 +12,7 @@ import (
 
 	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/internal/flock"
+	"github.com/guardrun/guardrun/policy"
 	"github.com/guardrun/guardrun/runner"
 	"github.com/guardrun/guardrun/sandbox"
 )
@@ -55,27 +56,59 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c commonFlags
 	c.register(fs)
 	bestEffort := fs.Bool("best-effort", false, "accept limits this host cannot enforce")
+	var policyDirs multiFlag
+	fs.Var(&policyDirs, "policy", "directory of extra .rego policy modules (repeatable)")
+	strict := fs.Bool("strict", false, "policy warnings fail the check")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	type checkOutput struct {
+		OK          bool               `json:"ok"`
+		ExitCode    int                `json:"exitCode"`
+		Error       string             `json:"error,omitempty"`
+		Pipeline    string             `json:"pipeline,omitempty"`
+		Stages      int                `json:"stages,omitempty"`
+		Violations  []policy.Violation `json:"violations"`
+		Enforcement *sandbox.Report    `json:"enforcement,omitempty"`
+	}
+	out := checkOutput{Violations: []policy.Violation{}}
+	fail := func(err error) error {
+		if c.json {
+			out.ExitCode, out.Error = exitCode(err), err.Error()
+			if v := violationRecords(err); v != nil {
+				out.Violations = v
+			}
+			writeJSON(stdout, out)
+		}
 		return err
 	}
 	p, err := loadSpec(c.pipeline)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	g, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort})
-	if err != nil {
-		return err
-	}
-	sb, err := sandbox.New(g.sandbox)
-	if err != nil {
-		return err
-	}
-	rep := sb.Report()
+	out.Pipeline, out.Stages = p.Name, len(p.Stages)
+	var warn io.Writer = stdout
 	if c.json {
-		writeJSON(stdout, map[string]any{"pipeline": p.Name, "ok": true, "stages": len(p.Stages), "enforcement": rep})
+		warn = nil
+	}
+	g, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort, policyDirs: policyDirs, strict: *strict, noCache: true, warnings: warn})
+	if err != nil {
+		return fail(err)
+	}
+	if g.policy != nil {
+		out.Violations = append(out.Violations, g.policy.Violations...)
+	}
+	// What this host can enforce, probed without starting anything.
+	rep := sandbox.Probe()
+	rep.BestEffort = *bestEffort
+	out.OK, out.Enforcement = true, &rep
+	if c.json {
+		writeJSON(stdout, out)
 		return nil
 	}
 	fmt.Fprintf(stdout, "spec      ok (%s, %d stages)\n", p.Name, len(p.Stages))
+	fmt.Fprintf(stdout, "policy    ok (%d warnings)\n", len(g.policy.Warnings()))
+	fmt.Fprintf(stdout, "netlint   %s\n", g.verdict["netlint"])
 	printEnforcement(stdout, rep)
 	return nil
 }

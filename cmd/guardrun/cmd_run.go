@@ -13,6 +13,7 @@ import (
 
 	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/pipeline"
+	"github.com/guardrun/guardrun/policy"
 	"github.com/guardrun/guardrun/runner"
 )
 
@@ -38,10 +39,11 @@ func loadSpec(path string) (*pipeline.Pipeline, error) {
 
 // runOutput is the --json document of `guardrun run` (a documented contract).
 type runOutput struct {
-	ExitCode int              `json:"exitCode"`
-	Error    string           `json:"error,omitempty"`
-	Run      *runner.RunState `json:"run,omitempty"`
-	Metrics  any              `json:"metrics,omitempty"`
+	ExitCode   int                `json:"exitCode"`
+	Error      string             `json:"error,omitempty"`
+	Violations []policy.Violation `json:"violations,omitempty"`
+	Run        *runner.RunState   `json:"run,omitempty"`
+	Metrics    any                `json:"metrics,omitempty"`
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,13 +57,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	wait := fs.Bool("wait", false, "wait for the pipeline lock instead of exiting with code 4")
 	bestEffort := fs.Bool("best-effort", false, "run even where this host cannot enforce isolation or limits (recorded)")
 	quiet := fs.Bool("quiet", false, "print only errors")
+	var policyDirs multiFlag
+	fs.Var(&policyDirs, "policy", "directory of extra .rego policy modules (repeatable)")
+	strict := fs.Bool("strict", false, "policy warnings fail the run")
 	auditKey := fs.String("audit-key", os.Getenv("GUARDRUN_AUDIT_KEY_FILE"), "key file: make the audit chain an HMAC chain (env GUARDRUN_AUDIT_KEY_FILE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	fail := func(err error) error {
 		if c.json {
-			writeJSON(stdout, runOutput{ExitCode: exitCode(err), Error: err.Error()})
+			writeJSON(stdout, runOutput{ExitCode: exitCode(err), Error: err.Error(), Violations: violationRecords(err)})
 		}
 		return err
 	}
@@ -83,9 +88,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fail(err)
 	}
-	guards, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort})
+	guards, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort, policyDirs: policyDirs, strict: *strict, warnings: stderr})
 	if err != nil {
 		return fail(err)
+	}
+	if err := guards.save(); err != nil {
+		return fail(fmt.Errorf("recording preflight verdict: %w", err))
 	}
 	logger, closeLog := openLog(p.StateDir)
 	defer closeLog()

@@ -191,17 +191,27 @@ func TestPythonProcessorSurvivesKill9(t *testing.T) {
 	  {"name": "py", "processor": {"exec": ["python3", "tools/upper.py"]}, "inputs": ["a.txt", "b.txt"], "outputDir": "out",
 	   "outputs": ["result.txt"], "checkpoint": {"everyLines": 1000}}]}`
 	a, b := testutil.Lines(40000), testutil.Lines(20000)+"no newline at the end"
-	dir := workspace(t, map[string]string{"pipeline.json": spec, "a.txt": a, "b.txt": b, "tools/upper.py": pythonUpper})
+	// python3 lives outside the workspace: the default policy refuses it
+	// unless a user policy allows that exact program, as a user would.
+	py, err := exec.LookPath("python3")
+	require.NoError(t, err)
+	if r, err := filepath.EvalSymlinks(py); err == nil {
+		py = r
+	}
+	allow := "package guardrun.config\n\nallowed_outside_paths contains " + strconv.Quote(py) + "\n"
+	dir := workspace(t, map[string]string{"pipeline.json": spec, "a.txt": a, "b.txt": b, "tools/upper.py": pythonUpper, "policy/python.rego": allow})
+	r := guardrun(t, dir, "check")
+	require.Equal(t, 3, r.code, "without --policy the default policy refuses python3 outside the workspace")
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for i := 0; i < 6; i++ {
-		cmd, _ := start(t, dir, "run")
+		cmd, _ := start(t, dir, "run", "--policy", "policy")
 		time.Sleep(time.Duration(50+rng.Intn(400)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		waitFor(t, "python to die with guardrun", 3*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
 		allStateParses(t, filepath.Join(dir, "state"))
 	}
-	r := guardrun(t, dir, "run")
+	r = guardrun(t, dir, "run", "--policy", "policy")
 	require.Equal(t, 0, r.code, r.stderr)
 	got, err := os.ReadFile(filepath.Join(dir, "out", "result.txt"))
 	require.NoError(t, err)
