@@ -19,12 +19,18 @@ func findGOROOT() string {
 	if gr := os.Getenv("GOROOT"); gr != "" {
 		return gr
 	}
+	// The GOROOT netlint was built with (empty for -trimpath builds).
+	if gr := build.Default.GOROOT; gr != "" {
+		if st, err := os.Stat(filepath.Join(gr, "src", "net")); err == nil && st.IsDir() {
+			return gr
+		}
+	}
 	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
 		if gr := strings.TrimSpace(string(out)); gr != "" {
 			return gr
 		}
 	}
-	return build.Default.GOROOT
+	return ""
 }
 
 // IsStd reports whether path is a package of the standard library: its first

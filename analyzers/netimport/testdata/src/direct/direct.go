@@ -2,14 +2,17 @@ package direct
 
 import (
 	"crypto/tls" // want `forbidden network import "crypto/tls" \(TLS connections`
+	"expvar"     // want `forbidden network import "expvar" \(publishes variables over HTTP\)`
 	"fmt"
-	"net"       // want `forbidden network import "net" \(sockets, DNS and dialing\)`
-	"net/http"  // want `forbidden network import "net/http" \(HTTP clients and servers\)`
-	"net/mail"  // allowed: parsing only
-	"net/netip" // allowed: values only
-	"net/rpc"   // want `forbidden network import "net/rpc"`
-	"net/smtp"  // want `forbidden network import "net/smtp"`
-	"net/url"   // allowed: parsing only
+	"log/syslog"    // want `forbidden network import "log/syslog"`
+	"net"           // want `forbidden network import "net" \(sockets, DNS and dialing\)`
+	"net/http"      // want `forbidden network import "net/http" \(HTTP clients and servers\)`
+	"net/mail"      // allowed: parsing only
+	"net/netip"     // allowed: values only
+	"net/rpc"       // want `forbidden network import "net/rpc"`
+	"net/smtp"      // want `forbidden network import "net/smtp"`
+	"net/textproto" // want `forbidden network import "net/textproto" \(text protocol client`
+	"net/url"       // allowed: parsing only
 	"os"
 
 	"golang.org/x/net/html"  // allowed: parser only
@@ -24,6 +27,9 @@ import _ "net/http/pprof" // want `forbidden network import "net/http/pprof"`
 var (
 	_ = tls.Client
 	_ = fmt.Sprint
+	_ = expvar.NewInt
+	_ = syslog.New
+	_ = textproto.NewReader
 	_ = net.Dial
 	_ = http.Get
 	_ = mail.ParseAddress
