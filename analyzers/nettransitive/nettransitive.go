@@ -60,7 +60,7 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 		return nil, err
 	}
 	self := pass.Pkg.Path()
-	if netpolicy.IsStd(self) || pol.Forbidden(self) {
+	if pol.Opaque(self) || pol.Forbidden(self) {
 		return nil, nil
 	}
 	facts := depFacts(pass)
@@ -91,7 +91,7 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 		switch {
 		case forbidden:
 			chain = []string{e.path}
-		case netpolicy.IsStd(e.path):
+		case pol.Opaque(e.path):
 			continue
 		default:
 			r, ok := facts[e.path]

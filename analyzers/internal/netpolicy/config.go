@@ -26,6 +26,9 @@ type Config struct {
 	Deny []string `json:"deny,omitempty"`
 	// Allow adds import path patterns to the allow list.
 	Allow []string `json:"allow,omitempty"`
+	// Opaque adds patterns of packages whose imports -transitive does not
+	// follow (judged by the lists alone, like the standard library).
+	Opaque []string `json:"opaque,omitempty"`
 	// Exceptions exempt findings in given packages, each with a reason.
 	Exceptions []Exception `json:"exceptions,omitempty"`
 }
@@ -66,6 +69,13 @@ func (p *Policy) WithConfig(path string, c *Config) (*Policy, error) {
 	}
 	q, err := p.With(deny, allow, ex)
 	if err != nil {
+		return nil, fmt.Errorf("netlint config: %w", err)
+	}
+	var opaque []Rule
+	for _, s := range c.Opaque {
+		opaque = append(opaque, Rule{Pattern: s, Reason: "opaque by " + path, Source: path})
+	}
+	if q, err = q.WithOpaque(opaque); err != nil {
 		return nil, fmt.Errorf("netlint config: %w", err)
 	}
 	return q, nil

@@ -107,3 +107,10 @@ var DefaultAllow = []Entry{
 	{"golang.org/x/net/idna", "IDNA conversion only"},
 	{"golang.org/x/net/publicsuffix", "public suffix list only"},
 }
+
+// DefaultOpaque lists packages, besides the standard library, whose imports
+// the transitive mode does not follow: they are judged by the deny list
+// alone, like the standard library.
+var DefaultOpaque = []Entry{
+	{"golang.org/x/sys/...", "the system call layer: rawsocket reports its socket calls where they are made; x/sys/windows imports net only for the net.IP type"},
+}

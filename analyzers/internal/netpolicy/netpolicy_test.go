@@ -82,6 +82,7 @@ func TestConfig(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte(`{
   "deny": ["example.com/telemetry/..."],
   "allow": ["net/textproto"],
+  "opaque": ["example.com/vendored/syscalls/..."],
   "exceptions": [
     {"package": "example.com/m/policy/...", "import": "github.com/open-policy-agent/opa/...", "reason": "no http.send"},
     {"package": "example.com/m/sandbox", "call": "golang.org/x/sys/unix.Socket", "reason": "netlink"},
@@ -95,6 +96,10 @@ func TestConfig(t *testing.T) {
 	assert.Equal(t, cfg, path)
 	assert.True(t, p.Forbidden("example.com/telemetry/otlp"))
 	assert.False(t, p.Forbidden("net/textproto"))
+	assert.True(t, p.Opaque("example.com/vendored/syscalls/win"))
+	assert.True(t, p.Opaque("golang.org/x/sys/windows"))
+	assert.True(t, p.Opaque("crypto/x509"))
+	assert.False(t, p.Opaque("example.com/m/a"))
 
 	e, ok := p.Except("example.com/m/policy/eval", "x.go", KindImport, "github.com/open-policy-agent/opa/v1/rego")
 	require.True(t, ok)
@@ -126,6 +131,7 @@ func TestConfigErrors(t *testing.T) {
 		"wrong type":    `{"deny": "net"}`,
 		"blank reason":  `{"exceptions": [{"package": "a", "import": "net", "reason": "  "}]}`,
 		"bad glob":      `{"exceptions": [{"package": "a", "import": "net", "files": "[", "reason": "x"}]}`,
+		"bad opaque":    `{"opaque": ["..."]}`,
 		"bad pkg":       `{"exceptions": [{"package": "...", "import": "net", "reason": "x"}]}`,
 	}
 	for name, content := range tests {
@@ -181,7 +187,7 @@ func TestGlobalFlags(t *testing.T) {
 func TestDocsListEveryDefault(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "NETLINT.md"))
 	require.NoError(t, err)
-	for _, e := range append(append([]Entry(nil), DefaultDeny...), DefaultAllow...) {
+	for _, e := range append(append(append([]Entry(nil), DefaultDeny...), DefaultAllow...), DefaultOpaque...) {
 		assert.Contains(t, string(doc), "| `"+e.Pattern+"` | "+e.Reason+" |", e.Pattern)
 	}
 }

@@ -90,6 +90,7 @@ type Policy struct {
 	layer      int
 	deny       []Rule
 	allow      []Rule
+	opaque     []Rule
 	exceptions []Exception
 }
 
@@ -102,6 +103,9 @@ func Default() *Policy {
 	for _, e := range DefaultAllow {
 		p.allow = append(p.allow, Rule{Pattern: e.Pattern, Reason: e.Reason, Source: "default"})
 	}
+	for _, e := range DefaultOpaque {
+		p.opaque = append(p.opaque, Rule{Pattern: e.Pattern, Reason: e.Reason, Source: "default"})
+	}
 	return p
 }
 
@@ -113,6 +117,7 @@ func (p *Policy) clone() *Policy {
 		layer:      p.layer,
 		deny:       append([]Rule(nil), p.deny...),
 		allow:      append([]Rule(nil), p.allow...),
+		opaque:     append([]Rule(nil), p.opaque...),
 		exceptions: append([]Exception(nil), p.exceptions...),
 	}
 }
@@ -181,6 +186,33 @@ func (p *Policy) Check(path string) Verdict {
 		return Verdict{}
 	}
 	return Verdict{Forbidden: best.denied, Rule: best.rule}
+}
+
+// Opaque reports whether the transitive mode judges path by the lists alone
+// instead of following its imports: the standard library and the opaque
+// patterns (golang.org/x/sys/... by default).
+func (p *Policy) Opaque(path string) bool {
+	if IsStd(path) {
+		return true
+	}
+	for _, r := range p.opaque {
+		if _, ok := Match(r.Pattern, path); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// WithOpaque returns a copy of p with more opaque patterns.
+func (p *Policy) WithOpaque(rules []Rule) (*Policy, error) {
+	q := p.clone()
+	for _, r := range rules {
+		if err := ValidPattern(r.Pattern); err != nil {
+			return nil, fmt.Errorf("opaque (%s): %w", r.Source, err)
+		}
+		q.opaque = append(q.opaque, r)
+	}
+	return q, nil
 }
 
 // Forbidden is shorthand for Check(path).Forbidden.
