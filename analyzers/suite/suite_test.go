@@ -121,3 +121,43 @@ func TestTimings(t *testing.T) {
 		assert.Contains(t, phases, p)
 	}
 }
+
+// TestVetPackageConcurrent runs calls with different modules at once: each
+// call binds its own policy, so the demo's exceptions must not leak into a
+// module without a config.
+func TestVetPackageConcurrent(t *testing.T) {
+	plain := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(plain, "go.mod"), []byte("module example.com/plain\n\ngo 1.22\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(plain, "main.go"), []byte("package main\n\nimport \"net/smtp\"\n\nvar _ = smtp.SendMail\n\nfunc main() {}\n"), 0o644))
+	excepted := filepath.Join(demoDir(t), "excepted")
+
+	type res struct {
+		fs  []suite.Finding
+		err error
+	}
+	results := make([]res, 6)
+	done := make(chan struct{})
+	for i := range results {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			dir := plain
+			if i%2 == 1 {
+				dir = excepted
+			}
+			fs, err := suite.VetPackage(context.Background(), dir, i%3 == 0)
+			results[i] = res{fs, err}
+		}()
+	}
+	for range results {
+		<-done
+	}
+	for i, r := range results {
+		require.NoError(t, r.err)
+		if i%2 == 1 {
+			assert.Empty(t, r.fs, "the demo's .netlint.json excepts net/smtp and git")
+		} else {
+			require.Len(t, r.fs, 1)
+			assert.Equal(t, "main.go:3:8", r.fs[0].Pos)
+		}
+	}
+}
