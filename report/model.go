@@ -1,0 +1,136 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/guardrun/guardrun/metrics"
+	"github.com/guardrun/guardrun/runner"
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+// Model is everything the page shows about one run. Times are UTC; a zero
+// time means "not recorded".
+type Model struct {
+	RunID     string
+	Pipeline  string
+	Status    string
+	SpecHash  string
+	Host      string
+	PID       int
+	StartedAt time.Time
+	EndedAt   time.Time
+	Error     string
+	Forced    []string
+	// BestEffort: the run accepted limits the host could not enforce.
+	BestEffort bool
+	// Enforcement is nil when no stage ran (nothing was sandboxed).
+	Enforcement *sandbox.Report
+	// Policy is the "policy.verdict" audit record's data, sorted by key;
+	// nil when the run recorded none.
+	Policy []KV
+	// AuditHead is the chain head the run stored; HeadCheck says whether
+	// audit.jsonl still holds that record (a spot check, not `verify`).
+	AuditHead *runner.AuditHead
+	HeadCheck string
+	HeadOK    bool
+	Stages    []Stage
+	// Totals are from metrics_<id>.json; nil when that file is missing.
+	Totals *metrics.Totals
+	// Events are this run's audit records in log order.
+	Events []Event
+	// Notes say which inputs were missing or unreadable and what the page
+	// shows instead.
+	Notes       []string
+	GeneratedAt time.Time
+}
+
+// Stage is one stage of the run.
+type Stage struct {
+	Name    string
+	Status  string
+	Reasons []string
+	Error   string
+	// AttemptCount is what run_<id>.json recorded; Attempts are the
+	// details, from stage_<name>.json when it belongs to this run, else
+	// reconstructed from the audit log (Source says which).
+	AttemptCount int
+	Attempts     []Attempt
+	Source       string
+	StartedAt    time.Time
+	EndedAt      time.Time
+	// MarkerAt is when the stage was skipped or blocked (a point in time).
+	MarkerAt time.Time
+	// Upstream is the stage whose failure blocked this one.
+	Upstream       string
+	Processor      string
+	Version        string
+	IdempotencyKey string
+	Limits         *runner.AppliedLimits
+	Outputs        []runner.OutputRecord
+	// Metrics are nil when metrics_<id>.json is missing or lacks the stage.
+	Metrics *metrics.Stage
+}
+
+// Attempt is one try of a stage.
+type Attempt struct {
+	N         int
+	StartedAt time.Time
+	EndedAt   time.Time
+	Outcome   string
+	ExitCode  int
+	Signal    string
+	Error     string
+	DelayMs   int64
+	// Offsets are known only from stage_<name>.json (HasOffsets).
+	HasOffsets      bool
+	StartLineOffset int64
+	StartByteOffset int64
+	EndLineOffset   int64
+	CPUSeconds      *float64
+	PeakMemoryBytes *int64
+	Notes           []string
+	// Approx: the times come from audit record times (when the record was
+	// written), not from the stage state.
+	Approx bool
+}
+
+// Event is one audit record of the run.
+type Event struct {
+	Seq     int64
+	Time    time.Time
+	Event   string
+	Stage   string
+	Details []KV
+}
+
+// KV is one key and its value, formatted for display.
+type KV struct {
+	Key   string
+	Value string
+}
+
+// Sources of stage detail.
+const (
+	SourceStageState = "stage state"
+	SourceAudit      = "audit log"
+	SourceRunState   = "run state only"
+)
+
+// RunNotFoundError: stateDir holds no run_<id>.json for the id.
+type RunNotFoundError struct {
+	RunID     string
+	StateDir  string
+	Available []string
+}
+
+func (e *RunNotFoundError) Error() string {
+	if len(e.Available) == 0 {
+		return fmt.Sprintf("run %q not found in %s: no runs recorded there", e.RunID, e.StateDir)
+	}
+	return fmt.Sprintf("run %q not found in %s: available run ids: %s", e.RunID, e.StateDir, strings.Join(e.Available, ", "))
+}
+
+// Code is the CLI exit code: a usage error.
+func (e *RunNotFoundError) Code() int { return 2 }
