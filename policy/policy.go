@@ -230,14 +230,15 @@ func Input(p *pipeline.Pipeline, host Host) map[string]any {
 	if real == nil {
 		real = map[string][]string{}
 	}
+	r := newResolver()
 	for _, s := range p.Stages {
 		if _, ok := resolved[s.Name]; !ok {
 			var path string
 			switch {
 			case len(s.Processor.Exec) > 0:
-				path = ResolveExec(p.Workspace, s.Processor.Exec[0])
+				path = r.exec(p.Workspace, s.Processor.Exec[0])
 			case s.Processor.Go != "":
-				path = ResolvePath(p.Workspace, s.Processor.Go)
+				path = r.path(p.Workspace, s.Processor.Go)
 			}
 			if path != "" {
 				resolved[s.Name] = path
@@ -246,7 +247,7 @@ func Input(p *pipeline.Pipeline, host Host) map[string]any {
 		if _, ok := real[s.Name]; !ok && len(s.Inputs) > 0 {
 			paths := make([]string, len(s.Inputs))
 			for i, in := range s.Inputs {
-				paths[i] = ResolvePath(p.Workspace, in)
+				paths[i] = r.path(p.Workspace, in)
 			}
 			real[s.Name] = paths
 		}

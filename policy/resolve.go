@@ -13,6 +13,34 @@ import (
 // resolved, so a workspace link to /usr/bin/curl shows up as what it is.
 // It returns "" when nothing is found.
 func ResolveExec(workspace, argv0 string) string {
+	return newResolver().exec(workspace, argv0)
+}
+
+// resolver resolves many paths at once, resolving each parent directory
+// only once: a spec of hundreds of stages would otherwise walk (lstat) every
+// component of every path, which dominated a no-op rerun's policy
+// fingerprint. Only the last component of each path is looked at alone.
+type resolver struct {
+	dirs  map[string]string // abs dir -> symlink-free dir ("" if it does not resolve)
+	look  map[string]string // argv0 -> LookPath result
+	execs map[string]string // workspace + argv0 -> result
+}
+
+func newResolver() *resolver {
+	return &resolver{dirs: map[string]string{}, look: map[string]string{}, execs: map[string]string{}}
+}
+
+func (r *resolver) exec(workspace, argv0 string) string {
+	k := workspace + "\x00" + argv0
+	if v, ok := r.execs[k]; ok {
+		return v
+	}
+	v := r.resolveExec(workspace, argv0)
+	r.execs[k] = v
+	return v
+}
+
+func (r *resolver) resolveExec(workspace, argv0 string) string {
 	if argv0 == "" {
 		return ""
 	}
@@ -23,15 +51,50 @@ func ResolveExec(workspace, argv0 string) string {
 	case workspace != "" && exists(filepath.Join(workspace, argv0)):
 		cand = filepath.Join(workspace, argv0)
 	case !strings.ContainsAny(argv0, `/\`):
-		p, err := exec.LookPath(argv0)
-		if err != nil {
+		p, ok := r.look[argv0]
+		if !ok {
+			p, _ = exec.LookPath(argv0)
+			r.look[argv0] = p
+		}
+		if p == "" {
 			return ""
 		}
 		cand = p
 	default:
 		return ""
 	}
-	return realPath(cand)
+	return r.real(cand)
+}
+
+// real is realPath with the parent directory's resolution memoised. A path
+// whose last component is a symlink, or whose parent does not resolve,
+// takes the full realPath route.
+func (r *resolver) real(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	dir, base := filepath.Split(abs)
+	dir = filepath.Clean(dir)
+	rdir, ok := r.dirs[dir]
+	if !ok {
+		rdir, err = filepath.EvalSymlinks(dir)
+		if err != nil {
+			rdir = ""
+		}
+		r.dirs[dir] = rdir
+	}
+	if rdir == "" || base == "" || base == "." || base == ".." {
+		return realPath(abs)
+	}
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		return "" // does not exist (yet): nothing to judge
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return realPath(abs)
+	}
+	return filepath.ToSlash(filepath.Join(rdir, base))
 }
 
 // realPath makes p absolute and resolves its symlinks. A dangling symlink
@@ -79,6 +142,10 @@ func exists(p string) bool {
 // ResolvePath returns the absolute, symlink-free path of a spec path
 // (workspace-relative or absolute), or "" when it does not exist.
 func ResolvePath(workspace, p string) string {
+	return newResolver().path(workspace, p)
+}
+
+func (r *resolver) path(workspace, p string) string {
 	if p == "" {
 		return ""
 	}
@@ -89,5 +156,5 @@ func ResolvePath(workspace, p string) string {
 		}
 		p = filepath.Join(workspace, p)
 	}
-	return realPath(p)
+	return r.real(p)
 }

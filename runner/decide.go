@@ -117,17 +117,14 @@ func compare(m *Marker, parts *KeyParts) []Reason {
 			rs = append(rs, Reason{Kind: ReasonInputRemoved, Path: in.Path, Old: in.SHA256})
 		}
 	}
-	if len(rs) == 0 && m.Key != parts.Key() {
-		rs = append(rs, Reason{Kind: ReasonMarkerBad, Detail: "key does not match its parts"})
-	}
 	return rs
 }
 
 // checkOutputs verifies that every output the marker recorded is still what
 // was written: same identity (cheap), or failing that same size and hash.
-func checkOutputs(p *pipeline.Pipeline, m *Marker, cache *hashcache.Cache) []Reason {
+func checkOutputs(p *pipeline.Pipeline, outputs []MarkerOutput, cache *hashcache.Cache) []Reason {
 	var rs []Reason
-	for _, o := range m.Outputs {
+	for _, o := range outputs {
 		abs := p.Abs(o.Path)
 		id, _, err := hashcache.Stat(abs)
 		if errors.Is(err, os.ErrNotExist) {

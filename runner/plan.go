@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -9,16 +10,26 @@ import (
 	"github.com/guardrun/guardrun/pipeline"
 )
 
-// decide lists why a stage must run; none means it is up to date. marker
-// and parts may be nil when there is no marker.
-func decide(p *pipeline.Pipeline, st *pipeline.Stage, marker *Marker, parts *KeyParts, cache *hashcache.Cache, forced bool) []Reason {
+// decide lists why a stage must run; none means it is up to date. head and
+// raw are the marker as read by readMarkerHead (nil when there is none);
+// parts may be nil when the inputs were not hashed. Only a key mismatch
+// decodes the whole marker, to say which part changed.
+func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *markerHead, raw []byte, parts *KeyParts, cache *hashcache.Cache, forced bool) []Reason {
 	var rs []Reason
-	if marker == nil || parts == nil {
+	switch {
+	case head == nil || parts == nil:
 		rs = append(rs, Reason{Kind: ReasonNeverRun})
-	} else {
-		rs = append(rs, compare(marker, parts)...)
-		if len(rs) == 0 {
-			rs = append(rs, checkOutputs(p, marker, cache)...)
+	case head.Key == parts.Key():
+		rs = append(rs, checkOutputs(p, head.Outputs, cache)...)
+	default:
+		var m Marker
+		if err := json.Unmarshal(raw, &m); err != nil {
+			rs = append(rs, Reason{Kind: ReasonMarkerBad, Detail: err.Error()})
+			break
+		}
+		rs = append(rs, compare(&m, parts)...)
+		if len(rs) == 0 { // parts equal but key differs: a forged or stale marker
+			rs = append(rs, Reason{Kind: ReasonMarkerBad, Detail: "key does not match its parts"})
 		}
 	}
 	if !st.Idempotent {
@@ -63,7 +74,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 		}
 		forced[f] = true
 	}
-	cache := hashcache.Open(filepath.Join(p.StateDir, "hashcache.json"))
+	cache := hashcache.Open(filepath.Join(p.StateDir, hashCacheFile))
 	ps := newProcs(p, cache, nil)
 	plans := make([]StagePlan, len(p.Stages))
 	willRun := map[string]bool{}
@@ -122,18 +133,18 @@ func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hash
 }
 
 func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool) ([]Reason, error) {
-	marker, err := readMarker(p.Abs(st.OutputDir), st.Name)
+	head, raw, err := readMarkerHead(p.Abs(st.OutputDir), st.Name)
 	if err != nil {
 		return []Reason{{Kind: ReasonMarkerBad, Detail: err.Error()}}, nil
 	}
 	if !st.Idempotent {
-		marker = nil
+		head = nil
 	}
 	parts, err := stageParts(p, st, ps, cache)
 	if err != nil {
 		return nil, err
 	}
-	return decide(p, st, marker, parts, cache, forced), nil
+	return decide(p, st, head, raw, parts, cache, forced), nil
 }
 
 func resumeKeyMatches(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, pr *Progress) bool {

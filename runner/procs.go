@@ -61,12 +61,15 @@ func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs 
 // source hash (the processor version), keyed by absolute package dir. It
 // reads the stat cache but writes nothing.
 func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
-	ps := newProcs(p, hashcache.Open(filepath.Join(p.StateDir, "hashcache.json")), nil)
 	out := map[string]string{}
+	var ps *procs
 	for i := range p.Stages {
 		st := &p.Stages[i]
 		if st.Processor.Kind != "go" {
 			continue
+		}
+		if ps == nil {
+			ps = newProcs(p, hashcache.Open(filepath.Join(p.StateDir, hashCacheFile)), nil)
 		}
 		dir := p.Abs(st.Processor.Go)
 		h, _, err := ps.goSource(dir)

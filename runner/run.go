@@ -208,7 +208,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	if err := r.sweep(prev.RunID != ""); err != nil {
 		return nil, err
 	}
-	r.cache = hashcache.Open(filepath.Join(p.StateDir, "hashcache.json"))
+	r.cache = hashcache.Open(filepath.Join(p.StateDir, hashCacheFile))
 	r.procs = newProcs(p, r.cache, opts.Vet)
 
 	rs := &RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: RunRunning, PID: os.Getpid(), Host: r.host,
@@ -403,20 +403,44 @@ func (r *Runner) stageLog(stage string) io.Writer {
 }
 
 // schedule runs stages in dependency order, concurrently within the budget.
+// Each stage waits for its upstream stages (remaining counts), ready stages
+// are started in topological order as the budget allows, and a stage whose
+// upstream did not succeed is blocked, which blocks its own downstream.
 func (r *Runner) schedule(ctx context.Context) []stageResult {
 	p := r.p
 	n := len(p.Stages)
 	results := make([]stageResult, n)
 	status := make([]string, n)
-	for i := range status {
+	index := make(map[string]int, n)
+	for i, st := range p.Stages {
+		index[st.Name] = i
 		status[i] = StagePending
 		results[i] = stageResult{idx: i, status: StagePending}
 	}
-	index := map[string]int{}
-	for i, st := range p.Stages {
-		index[st.Name] = i
+	rank := make([]int, n) // position in the topological order
+	for pos, i := range p.Order() {
+		rank[i] = pos
 	}
-	order := p.Order()
+	remaining := make([]int, n)
+	downstream := make([][]int, n)
+	for i, st := range p.Stages {
+		remaining[i] = len(st.DependsOn)
+		for _, d := range st.DependsOn {
+			downstream[index[d]] = append(downstream[index[d]], i)
+		}
+	}
+	var ready []int // kept sorted by rank
+	push := func(i int) {
+		k := sort.Search(len(ready), func(j int) bool { return rank[ready[j]] > rank[i] })
+		ready = append(ready, 0)
+		copy(ready[k+1:], ready[k:])
+		ready[k] = i
+	}
+	for i := range p.Stages {
+		if remaining[i] == 0 {
+			push(i)
+		}
+	}
 	jobs := r.opts.Jobs
 	if jobs <= 0 {
 		jobs = n
@@ -434,31 +458,36 @@ func (r *Runner) schedule(ctx context.Context) []stageResult {
 		}
 		return !st.IOHeavy || io < p.Budget.IOConcurrency
 	}
+	// finish records a stage's end and releases or blocks its downstream.
+	var finish func(i int, res stageResult)
+	finish = func(i int, res stageResult) {
+		status[i], results[i] = res.status, res
+		ok := res.status == StageSucceeded || res.status == StageSkipped
+		for _, d := range downstream[i] {
+			if status[d] != StagePending {
+				continue
+			}
+			if !ok && (res.status == StageFailed || res.status == StageBlocked) {
+				st := &p.Stages[d]
+				r.emit(Event{Type: EvStageBlocked, Stage: st.Name, Status: StageBlocked, Detail: p.Stages[i].Name})
+				r.audit(EvStageBlocked, st.Name, map[string]any{"upstream": p.Stages[i].Name})
+				finish(d, stageResult{idx: d, status: StageBlocked, err: fmt.Errorf("not run: upstream %s did not succeed", p.Stages[i].Name)})
+				continue
+			}
+			if remaining[d]--; remaining[d] == 0 && ok {
+				push(d)
+			}
+		}
+	}
 	for {
 		if ctx.Err() == nil {
-			for _, i := range order {
-				if status[i] != StagePending {
-					continue
-				}
+			kept := ready[:0]
+			for _, i := range ready {
 				st := &p.Stages[i]
-				ready, blocked := true, ""
-				for _, d := range st.DependsOn {
-					switch status[index[d]] {
-					case StageSucceeded, StageSkipped:
-					case StageFailed, StageBlocked:
-						blocked = d
-					default:
-						ready = false
+				if status[i] != StagePending || !fits(st) {
+					if status[i] == StagePending {
+						kept = append(kept, i)
 					}
-				}
-				if blocked != "" {
-					status[i] = StageBlocked
-					results[i] = stageResult{idx: i, status: StageBlocked, err: fmt.Errorf("not run: upstream %s did not succeed", blocked)}
-					r.emit(Event{Type: EvStageBlocked, Stage: st.Name, Status: StageBlocked, Detail: blocked})
-					r.audit(EvStageBlocked, st.Name, map[string]any{"upstream": blocked})
-					continue
-				}
-				if !ready || !fits(st) {
 					continue
 				}
 				status[i] = StageRunning
@@ -470,6 +499,7 @@ func (r *Runner) schedule(ctx context.Context) []stageResult {
 				}
 				go func(i int) { done <- r.execStage(ctx, i) }(i)
 			}
+			ready = kept
 		}
 		if running == 0 {
 			break
@@ -482,11 +512,10 @@ func (r *Runner) schedule(ctx context.Context) []stageResult {
 		if st.IOHeavy {
 			io--
 		}
-		status[res.idx] = res.status
-		results[res.idx] = res
 		if res.status == StageSkipped {
 			r.audit(EvStageSkip, st.Name, nil)
 		}
+		finish(res.idx, res)
 	}
 	return results
 }

@@ -109,9 +109,10 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 	}
 
 	forced := r.forced[st.Name]
-	var marker *Marker
+	var marker *markerHead
+	var rawMarker []byte
 	if st.Idempotent {
-		if marker, err = readMarker(se.outDir, st.Name); err != nil {
+		if marker, rawMarker, err = readMarkerHead(se.outDir, st.Name); err != nil {
 			r.log.Warn("unreadable marker", "stage", st.Name, "err", err)
 			res.reasons = append(res.reasons, Reason{Kind: ReasonMarkerBad, Detail: err.Error()})
 			marker = nil
@@ -137,14 +138,14 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 		se.key = se.parts.Key()
 	}
 	if marker == nil && progress == nil {
-		res.reasons = append(res.reasons, decide(r.p, st, nil, nil, r.cache, forced)...)
+		res.reasons = append(res.reasons, decide(r.p, st, nil, nil, nil, r.cache, forced)...)
 		go hash()
 	} else {
 		hash()
 		if se.keyErr != nil {
 			return fail(se.keyErr)
 		}
-		res.reasons = append(res.reasons, decide(r.p, st, marker, &se.parts, r.cache, forced)...)
+		res.reasons = append(res.reasons, decide(r.p, st, marker, rawMarker, &se.parts, r.cache, forced)...)
 		if len(res.reasons) == 0 {
 			res.status = StageSkipped
 			res.metrics.BytesIn = se.total

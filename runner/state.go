@@ -230,6 +230,29 @@ func ReadProgress(stateDir, stage string) (*Progress, error) {
 	return &p, nil
 }
 
+// markerHead is what a skip decision needs from a marker: when the key
+// matches, the parts (the bulk of the file) are never decoded.
+type markerHead struct {
+	Key     string          `json:"key"`
+	Outputs []MarkerOutput  `json:"outputs"`
+	Metrics *MarkerCounters `json:"counters,omitempty"`
+}
+
+func readMarkerHead(outDir, stage string) (*markerHead, []byte, error) {
+	b, err := os.ReadFile(markerPath(outDir, stage))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var h markerHead
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, nil, fmt.Errorf("parsing %s: %w", markerPath(outDir, stage), err)
+	}
+	return &h, b, nil
+}
+
 func readMarker(outDir, stage string) (*Marker, error) {
 	var m Marker
 	err := readJSON(markerPath(outDir, stage), &m)
@@ -243,3 +266,7 @@ func readMarker(outDir, stage string) (*Marker, error) {
 }
 
 func writeState(path string, v any) error { return atomicfile.WriteJSON(path, v) }
+
+// hashCacheFile is the stat/hash cache in the state dir (a text file; see
+// package hashcache).
+const hashCacheFile = "hashcache.txt"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/guardrun/guardrun/runner"
@@ -16,13 +17,33 @@ import (
 func main() {
 	ctx, stop := signalContext()
 	defer stop()
+	stopProfile := startProfile()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile()
 	code := exitCode(err)
 	if err != nil && !errors.Is(err, errSilent) {
 		fmt.Fprintln(os.Stderr, "guardrun: "+err.Error())
 	}
 	stop()
 	os.Exit(code)
+}
+
+// startProfile writes a CPU profile to $GUARDRUN_CPUPROFILE (a debugging
+// aid for performance work; see docs/BENCHMARKS.md).
+func startProfile() func() {
+	path := os.Getenv("GUARDRUN_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }
 
 // signalContext cancels on the first SIGINT/SIGTERM (the run checkpoints

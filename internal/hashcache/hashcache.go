@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,10 +58,15 @@ type Cache struct {
 	now     func() time.Time
 }
 
-type fileFormat struct {
-	Version int              `json:"version"`
-	Entries map[string]Entry `json:"entries"`
-}
+// The cache file is plain text, one entry per line, because a no-op rerun
+// reads it whole and encoding/json would cost more than everything else:
+//
+//	guardrun-hashcache 2
+//	<sha256 hex> <dev> <ino> <size> <mtimeNs> <ctimeNs> <hashedAtNs> <produced 0|1> <path>
+//
+// The path comes last and runs to the end of the line (it may contain
+// spaces; it never contains a newline: such paths are not cached).
+const fileHeader = "guardrun-hashcache 2"
 
 // Open loads the cache stored at path; a missing or unreadable cache starts
 // empty (it is only an optimisation).
@@ -69,11 +76,82 @@ func Open(path string) *Cache {
 	if err != nil {
 		return c
 	}
-	var ff fileFormat
-	if json.Unmarshal(b, &ff) == nil && ff.Version == 1 && ff.Entries != nil {
-		c.entries = ff.Entries
+	if entries, ok := decode(b); ok {
+		c.entries = entries
 	}
 	return c
+}
+
+// decode parses the cache file; any malformed line invalidates the whole
+// file (it is only a cache: starting empty is always safe).
+func decode(b []byte) (map[string]Entry, bool) {
+	text := string(b)
+	nl := strings.IndexByte(text, '\n')
+	if nl < 0 || text[:nl] != fileHeader {
+		return nil, false
+	}
+	text = text[nl+1:]
+	entries := make(map[string]Entry, strings.Count(text, "\n"))
+	for len(text) > 0 {
+		nl = strings.IndexByte(text, '\n')
+		if nl < 0 {
+			return nil, false
+		}
+		line := text[:nl]
+		text = text[nl+1:]
+		var f [8]string
+		for i := range f {
+			sp := strings.IndexByte(line, ' ')
+			if sp < 0 {
+				return nil, false
+			}
+			f[i], line = line[:sp], line[sp+1:]
+		}
+		var n [6]int64
+		for i := range n {
+			v, err := strconv.ParseInt(f[i+1], 10, 64)
+			if err != nil {
+				return nil, false
+			}
+			n[i] = v
+		}
+		if len(f[0]) != 64 || line == "" || (f[7] != "0" && f[7] != "1") {
+			return nil, false
+		}
+		entries[line] = Entry{
+			ID:     FileID{Dev: uint64(n[0]), Ino: uint64(n[1]), Size: n[2], MtimeNs: n[3], CtimeNs: n[4]},
+			SHA256: f[0], HashedAtNs: n[5], Produced: f[7] == "1",
+		}
+	}
+	return entries, true
+}
+
+func encode(entries map[string]Entry) []byte {
+	paths := make([]string, 0, len(entries))
+	for p := range entries {
+		if !strings.ContainsAny(p, "\n\r") {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	b := make([]byte, 0, 64+len(paths)*192)
+	b = append(b, fileHeader+"\n"...)
+	for _, p := range paths {
+		e := entries[p]
+		b = append(b, e.SHA256...)
+		for _, v := range []int64{int64(e.ID.Dev), int64(e.ID.Ino), e.ID.Size, e.ID.MtimeNs, e.ID.CtimeNs, e.HashedAtNs} {
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, v, 10)
+		}
+		if e.Produced {
+			b = append(b, " 1 "...)
+		} else {
+			b = append(b, " 0 "...)
+		}
+		b = append(b, p...)
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // Lookup returns a trusted cached hash for path with identity id.
@@ -135,16 +213,10 @@ func (c *Cache) Save() error {
 		c.mu.Unlock()
 		return nil
 	}
-	ff := fileFormat{Version: 1, Entries: make(map[string]Entry, len(c.entries))}
-	for k, v := range c.entries {
-		ff.Entries[k] = v
-	}
+	b := encode(c.entries)
 	c.dirty = false
 	c.mu.Unlock()
-	b, err := json.Marshal(ff)
-	if err == nil {
-		err = atomicfile.WriteFile(c.path, b, 0o644)
-	}
+	err := atomicfile.WriteFile(c.path, b, 0o644)
 	if err != nil {
 		// Keep the changes for the next Save.
 		c.mu.Lock()

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,13 +383,13 @@ func TestSaveAndOpen(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Save())
 
-	var ff fileFormat
 	raw, err := os.ReadFile(cachePath)
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, &ff))
-	assert.Equal(t, 1, ff.Version)
-	assert.Len(t, ff.Entries, 2)
-	assert.Equal(t, sumA, ff.Entries[a].SHA256)
+	ents, ok := decode(raw)
+	require.True(t, ok)
+	assert.True(t, strings.HasPrefix(string(raw), fileHeader+"\n"))
+	assert.Len(t, ents, 2)
+	assert.Equal(t, sumA, ents[a].SHA256)
 
 	// No change since the last Save: nothing is written.
 	id0, raw0 := cacheFileState(t, cachePath)
@@ -434,9 +434,24 @@ func TestSaveAndOpen(t *testing.T) {
 	assert.Len(t, entries, 1, "no temp files next to the cache")
 }
 
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	in := map[string]Entry{
+		"/plain":              {ID: FileID{Dev: 2049, Ino: 1 << 40, Size: 12, MtimeNs: 1700000000123456789, CtimeNs: -5}, SHA256: strings.Repeat("0f", 32), HashedAtNs: 42},
+		"/with space/a b.txt": {ID: FileID{Size: 0}, SHA256: strings.Repeat("ff", 32), Produced: true},
+		"C:\\windows\\path":   {SHA256: strings.Repeat("12", 32)},
+	}
+	out, ok := decode(encode(in))
+	require.True(t, ok)
+	assert.Equal(t, in, out)
+	// A path with a newline cannot be represented: it is not cached.
+	out, ok = decode(encode(map[string]Entry{"/a\nb": {SHA256: strings.Repeat("00", 32)}}))
+	require.True(t, ok)
+	assert.Empty(t, out)
+}
+
 func TestOpenUnusableStartsEmpty(t *testing.T) {
-	valid, err := json.Marshal(fileFormat{Version: 1, Entries: map[string]Entry{"x": {SHA256: "ab"}}})
-	require.NoError(t, err)
+	valid := encode(map[string]Entry{"/x": {SHA256: strings.Repeat("ab", 32), ID: FileID{Size: 1}}})
+	good := string(valid)
 	tests := []struct {
 		name    string
 		content *string // nil: missing
@@ -444,12 +459,15 @@ func TestOpenUnusableStartsEmpty(t *testing.T) {
 		{name: "missing"},
 		{name: "empty", content: ptr("")},
 		{name: "garbage", content: ptr("\x00not json")},
-		{name: "truncated", content: ptr(string(valid[:len(valid)/2]))},
-		{name: "wrong version", content: ptr(`{"version":2,"entries":{"x":{"sha256":"ab"}}}`)},
-		{name: "no version", content: ptr(`{"entries":{"x":{"sha256":"ab"}}}`)},
-		{name: "null entries", content: ptr(`{"version":1,"entries":null}`)},
-		{name: "wrong entry type", content: ptr(`{"version":1,"entries":{"x":"ab"}}`)},
-		{name: "json array", content: ptr(`[]`)},
+		{name: "truncated", content: ptr(good[:len(good)/2])},
+		{name: "no final newline", content: ptr(strings.TrimSuffix(good, "\n"))},
+		{name: "wrong version", content: ptr(strings.Replace(good, "hashcache 2", "hashcache 1", 1))},
+		{name: "no header", content: ptr(good[strings.IndexByte(good, '\n')+1:])},
+		{name: "short hash", content: ptr(strings.Replace(good, strings.Repeat("ab", 32), "ab", 1))},
+		{name: "bad number", content: ptr(strings.Replace(good, " 1 ", " x ", 1))},
+		{name: "bad produced flag", content: ptr(strings.Replace(good, " 0 /x", " 2 /x", 1))},
+		{name: "missing path", content: ptr(strings.Replace(good, " 0 /x", " 0 ", 1))},
+		{name: "old json format", content: ptr(`{"version":1,"entries":{"x":{"sha256":"ab"}}}`)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/guardrun/guardrun/internal/testutil"
+	"github.com/guardrun/guardrun/pipeline"
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+// The no-op benchmarks measure what DESIGN §9 bounds: a rerun where
+// everything is up to date, in-process (the CLI adds process start-up;
+// bench/peers.sh measures that end to end). Set GUARDRUN_BENCH_BIG to a
+// large file (e.g. the 1 GiB file of shared/bench/setup_peers.sh) to use it
+// as the input; otherwise 1 GiB of text lines is written.
+
+func benchWorkspace(b *testing.B, spec string, files map[string]string) (string, *pipeline.Pipeline) {
+	b.Helper()
+	dir := testutil.Workspace(b, files)
+	testutil.WriteFile(b, filepath.Join(dir, "pipeline.json"), spec)
+	p, err := pipeline.Load(filepath.Join(dir, "pipeline.json"), pipeline.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir, p
+}
+
+func benchRun(b *testing.B, p *pipeline.Pipeline, sb sandbox.Sandbox, id string) *Result {
+	res, err := Run(context.Background(), p, Options{RunID: id, Sandbox: sb})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res
+}
+
+func BenchmarkNoopRun1GiB2Stages(b *testing.B) {
+	spec := `{"version": 1, "name": "big", "stages": [
+	  {"name": "copy", "processor": {"exec": ["bin/copy"]}, "inputs": ["input/big.txt"], "outputDir": "work", "outputs": ["copy.txt"]},
+	  {"name": "upper", "processor": {"exec": ["bin/upper"]}, "inputs": ["work/copy.txt"], "outputDir": "output", "outputs": ["result.txt"]}]}`
+	dir, p := benchWorkspace(b, spec, nil)
+	big := filepath.Join(dir, "input", "big.txt")
+	if src := os.Getenv("GUARDRUN_BENCH_BIG"); src != "" {
+		if err := os.MkdirAll(filepath.Dir(big), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Link(src, big); err != nil {
+			testutil.CopyFile(b, src, big, 0o644)
+		}
+	} else {
+		writeBig(b, big, 1<<30)
+	}
+	// Stat-cache entries are trusted once a file is older than the racy
+	// window: age the inputs and processors instead of sleeping.
+	ageFiles(b, dir)
+	sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+	benchRun(b, p, sb, "cold") // hashes 1 GiB once and produces the outputs
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res := benchRun(b, p, sb, fmt.Sprintf("noop%d", i))
+		if res.State.Stages[0].Status != StageSkipped || res.State.Stages[1].Status != StageSkipped {
+			b.Fatalf("not a no-op: %+v", res.State.Stages)
+		}
+	}
+}
+
+func BenchmarkNoopRun400Stages(b *testing.B) {
+	const n = 200
+	var stages []string
+	files := map[string]string{}
+	for i := 1; i <= n; i++ {
+		files[fmt.Sprintf("input/f%d.txt", i)] = testutil.Lines(60)
+		stages = append(stages,
+			fmt.Sprintf(`{"name": "copy%d", "processor": {"exec": ["bin/copy"]}, "inputs": ["input/f%d.txt"], "outputDir": "work", "outputs": ["f%d.txt"], "dependsOn": []}`, i, i, i),
+			fmt.Sprintf(`{"name": "upper%d", "processor": {"exec": ["bin/upper"]}, "inputs": ["work/f%d.txt"], "outputDir": "output", "outputs": ["f%d.txt"], "dependsOn": []}`, i, i, i))
+	}
+	spec := `{"version": 1, "name": "many", "resources": {"cpus": 2}, "stages": [` + strings.Join(stages, ",\n") + `]}`
+	dir, p := benchWorkspace(b, spec, files)
+	ageFiles(b, dir)
+	sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+	benchRun(b, p, sb, "cold")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res := benchRun(b, p, sb, fmt.Sprintf("noop%d", i))
+		if res.Metrics.Totals.StagesSkipped != 2*n {
+			b.Fatalf("not a no-op: %d skipped", res.Metrics.Totals.StagesSkipped)
+		}
+	}
+}
+
+// BenchmarkColdRunMemory reports guardrun's own peak heap while a stage
+// streams its input (DESIGN §9: flat whatever the input size).
+func BenchmarkColdRunMemory(b *testing.B) {
+	for _, mb := range []int{16, 256} {
+		b.Run(fmt.Sprintf("input=%dMiB", mb), func(b *testing.B) {
+			spec := `{"version": 1, "name": "mem", "stages": [
+			  {"name": "upper", "processor": {"exec": ["bin/upper"]}, "inputs": ["in.txt"], "outputDir": "out", "outputs": ["result.txt"]}]}`
+			line := testutil.Lines(1)
+			content := strings.Repeat(line, (mb<<20)/len(line))
+			dir, p := benchWorkspace(b, spec, map[string]string{"in.txt": content})
+			content = ""
+			runtime.GC()
+			sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+			var peak uint64
+			for i := 0; i < b.N; i++ {
+				_ = os.RemoveAll(filepath.Join(dir, "out"))
+				_ = os.RemoveAll(filepath.Join(dir, "state"))
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				benchRun(b, p, sb, fmt.Sprintf("m%d", i))
+				var after runtime.MemStats
+				runtime.ReadMemStats(&after)
+				if d := after.TotalAlloc - before.TotalAlloc; d > peak {
+					peak = d
+				}
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "MiB-allocated/run")
+		})
+	}
+}
+
+// writeBig writes size bytes of text lines to path.
+func writeBig(b *testing.B, path string, size int) {
+	b.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	block := []byte(testutil.Lines(16000)) // about 1 MiB
+	for n := 0; n < size; n += len(block) {
+		if _, err := f.Write(block); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// ageFiles moves every file's mtime 10 s into the past so that stat-cache
+// entries made now are not "racily clean" (outputs made later are trusted
+// as produced by guardrun).
+func ageFiles(b *testing.B, dir string) {
+	b.Helper()
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			t := fi.ModTime().Add(-10e9)
+			_ = os.Chtimes(p, t, t)
+		}
+		return nil
+	})
+}
