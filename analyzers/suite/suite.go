@@ -40,3 +40,8 @@ func RegisterFlags(fs *flag.FlagSet) { netpolicy.RegisterFlags(fs) }
 // ConfigName is the name of the config file netlint discovers at the module
 // root.
 const ConfigName = netpolicy.ConfigName
+
+// ConfigPath returns the .netlint.json that VetPackage(dir) uses ("" if
+// none), so that a caller caching verdicts by source hash can mix the
+// config's content into its key.
+func ConfigPath(dir string) string { return netpolicy.Discover(dir) }

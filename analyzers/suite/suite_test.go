@@ -161,3 +161,8 @@ func TestVetPackageConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigPath(t *testing.T) {
+	assert.Equal(t, filepath.Join(demoDir(t), suite.ConfigName), suite.ConfigPath(filepath.Join(demoDir(t), "cmd", "proc")))
+	assert.Empty(t, suite.ConfigPath(t.TempDir()))
+}
