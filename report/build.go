@@ -118,11 +118,12 @@ func validRunID(id string) bool {
 }
 
 func notFound(stateDir, runID string) error {
-	return &RunNotFoundError{RunID: runID, StateDir: stateDir, Available: availableRuns(stateDir)}
+	return &RunNotFoundError{RunID: runID, StateDir: stateDir, Available: AvailableRuns(stateDir)}
 }
 
-// availableRuns lists the run ids that have a run_<id>.json, sorted.
-func availableRuns(stateDir string) []string {
+// AvailableRuns lists the run ids stateDir has a run_<id>.json for, sorted
+// (time-based ids sort oldest first).
+func AvailableRuns(stateDir string) []string {
 	ents, err := os.ReadDir(stateDir)
 	if err != nil {
 		return nil
