@@ -5,7 +5,8 @@ $min = if ($env:MIN_COVERAGE) { [double]$env:MIN_COVERAGE } else { 70 }
 function Check { if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE } }
 go mod download; Check
 go vet ./...; Check
-if (Test-Path cmd/netlint) { go run ./cmd/netlint ./...; Check; go run ./cmd/netlint -transitive ./...; Check }
+go run ./cmd/netlint ./...; Check
+go run ./cmd/netlint -transitive ./...; Check
 foreach ($t in @('linux/amd64', 'darwin/arm64')) {
   $env:GOOS, $env:GOARCH = $t.Split('/'); go build -o NUL ./cmd/guardrun; Check
 }

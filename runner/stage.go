@@ -79,9 +79,12 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 
 	se := &stageExec{r: r, st: st, outDir: r.p.Abs(st.OutputDir)}
 	se.staging = stagingPath(se.outDir, st.Name)
+	// fail ends a stage that failed before any attempt (processor, inputs,
+	// params): the audit chain records it like any other stage end.
 	fail := func(err error) stageResult {
 		res.status, res.err = StageFailed, err
 		r.emit(Event{Type: EvStageEnd, Stage: st.Name, Status: StageFailed, Err: err})
+		r.audit(EvStageEnd, st.Name, map[string]any{"status": StageFailed, "attempts": 0, "error": err.Error()})
 		return res
 	}
 

@@ -26,6 +26,7 @@ commands:
   check   validate the spec, the policy and Go processors; show what this host enforces
   status  show the last run (or --run-id) and who holds the lock
   verify  verify the audit chain
+  report  write a self-contained HTML report of a run
   version print the version
 
 exit codes: 0 ok, 1 a stage failed, 2 usage or invalid spec, 3 policy or lint violation,
@@ -57,6 +58,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return cmdStatus(ctx, rest, stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, rest, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "guardrun "+version)
 		return nil

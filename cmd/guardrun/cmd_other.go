@@ -13,6 +13,7 @@ import (
 	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/internal/flock"
 	"github.com/guardrun/guardrun/policy"
+	"github.com/guardrun/guardrun/report"
 	"github.com/guardrun/guardrun/runner"
 	"github.com/guardrun/guardrun/sandbox"
 )
@@ -273,4 +274,40 @@ func short(h string) string {
 		return h[:16]
 	}
 	return h
+}
+
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", stderr)
+	var c commonFlags
+	c.register(fs)
+	runID := fs.String("run-id", "", "run to report (default: the latest)")
+	out := fs.String("out", "", "output file (default: <stateDir>/report_<id>.html)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := loadSpec(c.pipeline)
+	if err != nil {
+		return err
+	}
+	id := *runID
+	if id == "" {
+		if id = latestRun(p.StateDir); id == "" {
+			return &usageError{msg: fmt.Sprintf("no runs in %s yet", p.StateDir)}
+		}
+	} else if !runIDRe.MatchString(id) {
+		return &usageError{msg: fmt.Sprintf("--run-id %q is not a valid run id", id)}
+	}
+	path := *out
+	if path == "" {
+		path = report.DefaultPath(p.StateDir, id)
+	}
+	if err := report.Write(p.StateDir, id, path); err != nil {
+		return err
+	}
+	if c.json {
+		writeJSON(stdout, map[string]any{"runId": id, "report": path})
+		return nil
+	}
+	fmt.Fprintln(stdout, path)
+	return nil
 }

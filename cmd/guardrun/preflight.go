@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +65,8 @@ type verdictCache struct {
 	Version  int             `json:"version"`
 	Policy   string          `json:"policyFingerprint"`
 	Warnings []policyVerdict `json:"warnings,omitempty"`
-	// Linted holds "<abs pkg dir>@<source hash>" of processors that passed.
+	// Linted holds "<abs pkg dir>@<source hash>@<config hash>" of
+	// processors that passed.
 	Linted []string `json:"linted"`
 }
 
@@ -143,7 +146,7 @@ func preflight(ctx context.Context, p *pipeline.Pipeline, o preflightOptions) (*
 	}
 	sort.Strings(dirs)
 	for _, dir := range dirs {
-		k := dir + "@" + hashes[dir]
+		k := dir + "@" + hashes[dir] + "@" + lintConfigHash(dir)
 		if !linted[k] {
 			fs, err := suite.VetPackage(ctx, dir, true)
 			if err != nil {
@@ -169,7 +172,7 @@ func preflight(ctx context.Context, p *pipeline.Pipeline, o preflightOptions) (*
 	// The runner vets again only a source that changed after preflight.
 	g.vet = func(ctx context.Context, dir, src string) error {
 		mu.Lock()
-		ok := vetted[dir+"@"+src]
+		ok := vetted[dir+"@"+src+"@"+lintConfigHash(dir)]
 		mu.Unlock()
 		if ok {
 			return nil
@@ -193,6 +196,21 @@ func preflight(ctx context.Context, p *pipeline.Pipeline, o preflightOptions) (*
 		return atomicfile.WriteJSON(cachePath(p), next)
 	}
 	return g, nil
+}
+
+// lintConfigHash identifies the .netlint.json that applies to dir (empty
+// when none): a changed config must invalidate a cached lint verdict.
+func lintConfigHash(dir string) string {
+	path := suite.ConfigPath(dir)
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 func equalCache(a, b verdictCache) bool {
