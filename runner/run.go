@@ -356,7 +356,33 @@ func (r *Runner) sweep(crashed bool) error {
 	return nil
 }
 
+// emit reports an event to the CLI and to the structured log (constant
+// keys: event, run, stage, status, attempt, delay_ms, detail, err).
 func (r *Runner) emit(ev Event) {
+	if ev.Type != EvProgress {
+		attrs := []any{"event", ev.Type, "run", r.runID}
+		if ev.Stage != "" {
+			attrs = append(attrs, "stage", ev.Stage)
+		}
+		if ev.Status != "" {
+			attrs = append(attrs, "status", ev.Status)
+		}
+		if ev.Attempt > 0 {
+			attrs = append(attrs, "attempt", ev.Attempt)
+		}
+		if ev.Delay > 0 {
+			attrs = append(attrs, "delay_ms", ev.Delay.Milliseconds())
+		}
+		if ev.Detail != "" {
+			attrs = append(attrs, "detail", ev.Detail)
+		}
+		if ev.Err != nil {
+			attrs = append(attrs, "err", ev.Err.Error())
+			r.log.Error("stage failed", attrs...)
+		} else {
+			r.log.Info(ev.Type, attrs...)
+		}
+	}
 	if r.opts.OnEvent == nil {
 		return
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/guardrun/guardrun/audit"
@@ -131,7 +133,28 @@ func openLog(stateDir string) (*slog.Logger, func()) {
 	if err != nil {
 		return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}
 	}
-	return slog.New(slog.NewJSONHandler(f, nil)), func() { _ = f.Close() }
+	// Buffered: the log is for people; the audit chain is the durable
+	// record. A crash may lose the last few lines, never a state file.
+	bw := &lockedWriter{w: bufio.NewWriterSize(f, 64<<10)}
+	return slog.New(slog.NewJSONHandler(bw, nil)), func() { bw.flush(); _ = f.Close() }
+}
+
+// lockedWriter serialises writes to a buffered writer shared by goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.w.Flush()
 }
 
 // printer turns runner events into human lines on stderr. On a terminal
