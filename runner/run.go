@@ -54,21 +54,22 @@ type Options struct {
 
 // Event types.
 const (
-	EvRunStart     = "run.start"
-	EvRunEnd       = "run.end"
-	EvLock         = "lock.acquired"
-	EvLockWait     = "lock.wait"
-	EvPolicy       = "policy.verdict"
-	EvSandbox      = "sandbox.report"
-	EvSweep        = "sweep"
-	EvStageSkip    = "stage.skip"
-	EvStageStart   = "stage.start"
-	EvStageAttempt = "stage.attempt"
-	EvStageRetry   = "stage.retry"
-	EvStageResume  = "stage.resume"
-	EvStageEnd     = "stage.end"
-	EvStageBlocked = "stage.blocked"
-	EvProgress     = "stage.progress"
+	EvRunStart        = "run.start"
+	EvRunEnd          = "run.end"
+	EvLock            = "lock.acquired"
+	EvLockWait        = "lock.wait"
+	EvPolicy          = "policy.verdict"
+	EvSandbox         = "sandbox.report"
+	EvSweep           = "sweep"
+	EvStageSkip       = "stage.skip"
+	EvStageStart      = "stage.start"
+	EvStageAttempt    = "stage.attempt"
+	EvStageRetry      = "stage.retry"
+	EvStageResume     = "stage.resume"
+	EvStageCheckpoint = "stage.checkpoint"
+	EvStageEnd        = "stage.end"
+	EvStageBlocked    = "stage.blocked"
+	EvProgress        = "stage.progress"
 )
 
 // Event is a progress notification for the CLI.

@@ -245,8 +245,9 @@ func (se *stageExec) run(ctx context.Context, progress *Progress, reasons []Reas
 			return se.finish(StageFailed, err, m)
 		}
 		a := Attempt{Attempt: n, DelayMs: delay.Milliseconds(), StartLineOffset: startLine, StartByteOffset: startByte, EndLineOffset: startLine, EndByteOffset: startByte}
-		if n == 1 && startByte > 0 {
-			r.emit(Event{Type: EvStageResume, Stage: st.Name, Detail: fmt.Sprintf("line %d, byte %d", startLine, startByte)})
+		if startByte > 0 {
+			r.emit(Event{Type: EvStageResume, Stage: st.Name, Attempt: n, Detail: fmt.Sprintf("line %d, byte %d", startLine, startByte)})
+			r.audit(EvStageResume, st.Name, map[string]any{"attempt": n, "lineOffset": startLine, "byteOffset": startByte})
 		}
 		r.emit(Event{Type: EvStageAttempt, Stage: st.Name, Attempt: n})
 		outcome, res := se.attempt(ctx, &a)
@@ -537,6 +538,11 @@ type checkpointer struct {
 	pending  map[string]int64
 	notify   chan struct{}
 	hashDone chan struct{}
+
+	lastAudit     time.Time
+	audited       int64 // byte offset of the last audited checkpoint
+	lastSaved     int64 // byte offset of the last persisted checkpoint
+	lastSavedLine int64
 }
 
 func newCheckpointer(se *stageExec, a *Attempt) *checkpointer {
@@ -626,6 +632,16 @@ func (cp *checkpointer) persist(rep *report) {
 		se.r.log.Warn("checkpoint not persisted", "stage", se.st.Name, "err", err)
 		return
 	}
+	// The audit chain gets a checkpoint record at most every
+	// auditCheckpointEvery per stage (and the last one of each attempt, in
+	// stop): enough to reconstruct progress without flooding the log.
+	if now := time.Now(); now.Sub(cp.lastAudit) >= auditCheckpointEvery {
+		cp.lastAudit = now
+		cp.audited = p.ByteOffset
+		se.r.audit(EvStageCheckpoint, se.st.Name, map[string]any{"attempt": cp.a.Attempt, "lineOffset": p.LineOffset, "byteOffset": p.ByteOffset})
+	}
+	cp.lastSaved = p.ByteOffset
+	cp.lastSavedLine = p.LineOffset
 	cp.mu.Lock()
 	cp.pending = outs
 	cp.mu.Unlock()
@@ -658,7 +674,13 @@ func (cp *checkpointer) hashLoop() {
 func (cp *checkpointer) stop() {
 	close(cp.notify)
 	<-cp.hashDone
+	if cp.lastSaved > cp.audited {
+		cp.se.r.audit(EvStageCheckpoint, cp.se.st.Name, map[string]any{"attempt": cp.a.Attempt, "lineOffset": cp.lastSavedLine, "byteOffset": cp.lastSaved})
+	}
 }
+
+// auditCheckpointEvery throttles checkpoint records in the audit chain.
+const auditCheckpointEvery = 5 * time.Second
 
 // promote moves staged outputs into the output dir and writes the marker
 // last: fsync each staged file, rename it over its target, fsync the dirs,
