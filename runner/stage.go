@@ -70,6 +70,19 @@ func (se *stageExec) waitKey() error {
 	return se.keyErr
 }
 
+// keyIfReady returns the key and input size when hashing has finished
+// (without waiting); "" otherwise.
+func (se *stageExec) keyIfReady() (string, int64) {
+	select {
+	case <-se.keyReady:
+		if se.keyErr == nil {
+			return se.key, se.total
+		}
+	default:
+	}
+	return "", 0
+}
+
 // execStage decides whether a stage is up to date and runs it when not.
 func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 	st := &r.p.Stages[idx]
@@ -172,7 +185,9 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 	defer lock.Release()
 
 	status, attempts, runErr := se.run(ctx, progress, res.reasons, &res.metrics)
-	res.metrics.BytesIn = se.total
+	if key, total := se.keyIfReady(); key != "" {
+		res.metrics.BytesIn = total
+	}
 	res.status, res.attempts, res.err = status, attempts, runErr
 	r.emit(Event{Type: EvStageEnd, Stage: st.Name, Status: status, Err: runErr, Attempts: len(attempts)})
 	return res
@@ -306,7 +321,10 @@ func (se *stageExec) finish(status string, err error, m *StageMetrics) (string, 
 	now := se.r.now()
 	se.state.Status = status
 	se.state.EndedAt = &now
-	se.state.IdempotencyKey = se.key
+	// A stage can end (timeout, interrupt, start failure) before its
+	// inputs are hashed: the key is recorded only once it is known.
+	key, _ := se.keyIfReady()
+	se.state.IdempotencyKey = key
 	if err != nil {
 		se.state.Error = err.Error()
 	}
@@ -315,7 +333,7 @@ func (se *stageExec) finish(status string, err error, m *StageMetrics) (string, 
 		err, status = werr, StageFailed
 	}
 	se.r.audit(EvStageEnd, se.st.Name, map[string]any{"status": status, "attempts": len(se.state.Attempts), "error": se.state.Error,
-		"idempotencyKey": se.key, "outputs": outputsForAudit(se.state.Outputs)})
+		"idempotencyKey": key, "outputs": outputsForAudit(se.state.Outputs)})
 	se.r.auditSync()
 	return status, se.state.Attempts, err
 }
