@@ -81,7 +81,7 @@ func TestDocPythonExample(t *testing.T) {
 	py := string(bytes.TrimSpace(exe))
 	dir := t.TempDir()
 	src := writeFile(t, filepath.Join(dir, "upper.py"), []byte(docBlock(t, "python")))
-	inputs, all := corpus(t, dir, 100000)
+	inputs, all := corpus(t, dir, 300000)
 	testKills(t, []string{py, src}, inputs, all, upperASCII(all), "result.txt", 300*time.Millisecond)
 }
 
@@ -95,8 +95,14 @@ func testKills(t *testing.T, argv, inputs []string, all, want []byte, output str
 	outDir := t.TempDir()
 	r := &runner{t: t, job: job{argv: argv, inputs: inputs, outDir: outDir, outputs: []string{output}, cpLines: 1000, cpSeconds: "0.01"}}
 	for range 6 {
-		res := r.attempt(killSpec{after: time.Duration(rng.Int64N(int64(maxKill))) + time.Millisecond,
-			sig: syscall.SIGKILL, fromFirstReport: r.attempts%2 == 1})
+		// Even attempts (the first included) are killed shortly after their
+		// first progress report, so that at least one kill lands mid-stream
+		// however fast the machine is; odd ones at a random moment.
+		after := time.Duration(rng.Int64N(int64(maxKill))) + time.Millisecond
+		if r.attempts%2 == 0 {
+			after = after/10 + time.Millisecond
+		}
+		res := r.attempt(killSpec{after: after, sig: syscall.SIGKILL, fromFirstReport: r.attempts%2 == 0})
 		if res.code == 0 {
 			break
 		}
