@@ -54,7 +54,7 @@ mkdir -p "$covdir/e2e"
 # End-to-end tests build the real binary with -cover and write its coverage
 # here, so the binary's code counts too.
 export GUARDRUN_E2E_COVERDIR="$covdir/e2e"
-go test -race -covermode=atomic -coverpkg=./... -coverprofile="$covdir/unit.out" -timeout 20m ./... 2>&1 | tee "$covdir/test.log"
+go test -count=1 -race -covermode=atomic -coverpkg=./... -coverprofile="$covdir/unit.out" -timeout 20m ./... 2>&1 | tee "$covdir/test.log"
 status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ]; then echo "tests failed"; exit "$status"; fi
 
