@@ -41,8 +41,8 @@ go build -o "$work/netlint" ./cmd/netlint
 GOOS=windows "$work/netlint" ./...
 GOOS=windows "$work/netlint" -transitive ./...
 
-step "cross-compile (windows/amd64, darwin/arm64, linux/arm64)"
-for target in windows/amd64 darwin/arm64 linux/arm64; do
+step "cross-compile (windows/amd64, darwin/arm64)"
+for target in windows/amd64 darwin/arm64; do
   GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/guardrun
   GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/netlint
   echo "ok $target"
