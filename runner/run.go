@@ -233,14 +233,15 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}
 	met := r.metrics(rs, results)
 	r.audit(EvRunEnd, "", map[string]any{"status": rs.Status, "error": rs.Error})
-	if err := r.al.Sync(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("syncing audit log: %w", err)
-	}
+	// The head is known once run.end is appended; syncing the log runs in
+	// parallel with the state writes (independent files, one journal
+	// commit on most filesystems).
 	seq, h := r.al.Head()
 	rs.Audit = &AuditHead{Seq: seq, Hash: h}
 	var wg sync.WaitGroup
-	errs := make([]error, 4)
+	errs := make([]error, 5)
 	for i, f := range []func() error{
+		func() error { return r.al.Sync() },
 		func() error { return writeState(runStatePath(p.StateDir, r.runID), rs) },
 		func() error { return r.cache.Save() },
 		func() error { return writeMetricsJSON(p.StateDir, met) },

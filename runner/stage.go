@@ -63,11 +63,25 @@ type stageExec struct {
 	// keyErr): inputs may be hashed while the processor already runs.
 	keyReady chan struct{}
 	keyErr   error
+	// startWrite delivers the result of the asynchronous "running" write.
+	startWrite chan error
 }
 
 func (se *stageExec) waitKey() error {
 	<-se.keyReady
 	return se.keyErr
+}
+
+// saveState writes stage_<name>.json after the pending "running" record.
+func (se *stageExec) saveState() error {
+	if se.startWrite != nil {
+		err := <-se.startWrite
+		se.startWrite = nil
+		if err != nil {
+			return err
+		}
+	}
+	return writeState(stageStatePath(se.r.p.StateDir, se.st.Name), &se.state)
 }
 
 // keyIfReady returns the key and input size when hashing has finished
@@ -224,9 +238,12 @@ func (se *stageExec) run(ctx context.Context, progress *Progress, reasons []Reas
 	}
 	rep := sb.Report()
 	se.state.Enforcement = &rep
-	if err := writeState(stageStatePath(r.p.StateDir, st.Name), &se.state); err != nil {
-		return StageFailed, nil, err
-	}
+	// The "running" record is written while the stage gets ready and the
+	// processor starts; every later write of the file waits for it
+	// (saveState), so the records cannot overtake one another.
+	se.startWrite = make(chan error, 1)
+	snap := se.state
+	go func() { se.startWrite <- writeState(stageStatePath(r.p.StateDir, st.Name), &snap) }()
 	// An old marker must not outlive the outputs it describes.
 	if err := removeIfExists(markerPath(se.outDir, st.Name)); err != nil {
 		return se.finish(StageFailed, fmt.Errorf("removing old marker: %w", err), m)
@@ -283,7 +300,7 @@ func (se *stageExec) run(ctx context.Context, progress *Progress, reasons []Reas
 		case !retryable(st.Retry, outcome) || n == st.Retry.MaxAttempts:
 			return se.finish(StageFailed, errors.New(a.Error), m)
 		}
-		if err := writeState(stageStatePath(r.p.StateDir, st.Name), &se.state); err != nil {
+		if err := se.saveState(); err != nil {
 			return se.finish(StageFailed, err, m)
 		}
 	}
@@ -329,12 +346,17 @@ func (se *stageExec) finish(status string, err error, m *StageMetrics) (string, 
 		se.state.Error = err.Error()
 	}
 	m.LinesIn = se.linesIn
-	if werr := writeState(stageStatePath(se.r.p.StateDir, se.st.Name), &se.state); werr != nil && err == nil {
-		err, status = werr, StageFailed
-	}
+	// The stage's record and the audit records of its attempts (stage.end
+	// included) are made durable together.
 	se.r.audit(EvStageEnd, se.st.Name, map[string]any{"status": status, "attempts": len(se.state.Attempts), "error": se.state.Error,
 		"idempotencyKey": key, "outputs": outputsForAudit(se.state.Outputs)})
-	se.r.auditSync()
+	synced := make(chan struct{})
+	go func() { se.r.auditSync(); close(synced) }()
+	if werr := se.saveState(); werr != nil && err == nil {
+		err, status = werr, StageFailed
+		se.r.audit(EvStageEnd, se.st.Name, map[string]any{"status": status, "error": "recording the stage state: " + werr.Error()})
+	}
+	<-synced
 	return status, se.state.Attempts, err
 }
 
