@@ -42,7 +42,8 @@ type procs struct {
 
 	mu      sync.Mutex
 	sources map[string]sourceResult   // pkg dir -> source hash
-	execs   map[string]*proc          // argv0 -> resolved (Args unset)
+	bins    map[string]execBin        // argv0 -> resolved program
+	execs   map[string]*proc          // whole argv -> resolved
 	gos     map[string]*goBuildResult // pkg dir -> result
 	once    map[string]*sync.Once     // pkg dir -> build once
 }
@@ -54,7 +55,7 @@ type goBuildResult struct {
 
 func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs {
 	return &procs{p: p, cache: cache, vet: vet, goEnv: os.Environ(),
-		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}, sources: map[string]sourceResult{}}
+		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}, sources: map[string]sourceResult{}, bins: map[string]execBin{}}
 }
 
 // GoSourceHashes returns, for every distinct Go processor package of p, its
@@ -110,27 +111,39 @@ func (ps *procs) resolveExec(argv []string) (*proc, error) {
 		ps.mu.Unlock()
 		return pr, nil
 	}
+	bin, ok := ps.bins[argv[0]]
 	ps.mu.Unlock()
-	path, err := lookExec(ps.p.Workspace, argv[0])
-	if err != nil {
-		return nil, err
-	}
-	sum, _, err := ps.cache.Sum(path)
-	if err != nil {
-		return nil, fmt.Errorf("hashing processor %s: %w", path, err)
+	// The program is resolved and hashed once per argv[0]; many stages
+	// usually share one (sh, python3, a tool of the workspace).
+	if !ok {
+		path, err := lookExec(ps.p.Workspace, argv[0])
+		if err != nil {
+			return nil, err
+		}
+		sum, _, err := ps.cache.Sum(path)
+		if err != nil {
+			return nil, fmt.Errorf("hashing processor %s: %w", path, err)
+		}
+		bin = execBin{path: path, sum: sum}
+		ps.mu.Lock()
+		ps.bins[argv[0]] = bin
+		ps.mu.Unlock()
 	}
 	h := sha256.New()
-	h.Write([]byte("exec\x00" + sum))
+	h.Write([]byte("exec\x00" + bin.sum))
 	for _, a := range argv {
 		h.Write([]byte{0})
 		h.Write([]byte(a))
 	}
-	pr := &proc{Path: path, Args: argv, Version: hex.EncodeToString(h.Sum(nil))}
+	pr := &proc{Path: bin.path, Args: argv, Version: hex.EncodeToString(h.Sum(nil))}
 	ps.mu.Lock()
 	ps.execs[key] = pr
 	ps.mu.Unlock()
 	return pr, nil
 }
+
+// execBin is a resolved exec program and its content hash.
+type execBin struct{ path, sum string }
 
 // lookExec resolves argv[0]: a path with a separator or a file present in
 // the workspace is taken relative to the workspace; otherwise PATH.

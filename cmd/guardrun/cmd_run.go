@@ -91,7 +91,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fail(err)
 	}
-	guards, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort, policyDirs: policyDirs, strict: *strict, warnings: stderr})
+	var warnTo io.Writer = stderr
+	if *quiet {
+		warnTo = nil
+	}
+	guards, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort, policyDirs: policyDirs, strict: *strict, warnings: warnTo})
 	if err != nil {
 		return fail(err)
 	}

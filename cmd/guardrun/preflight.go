@@ -123,9 +123,15 @@ func preflight(ctx context.Context, p *pipeline.Pipeline, o preflightOptions) (*
 		next.Warnings = res.Warnings()
 		g.verdict = map[string]any{"policy": "pass", "fingerprint": fp, "warnings": len(next.Warnings), "waived": len(res.Waived)}
 	}
-	if o.warnings != nil {
-		for _, w := range next.Warnings {
-			fmt.Fprintf(o.warnings, "policy: %s\n", w)
+	// Warnings are listed in full when the verdict is new; a cached verdict
+	// repeats only their number (`guardrun check` lists them again).
+	if o.warnings != nil && len(next.Warnings) > 0 {
+		if g.policy != nil {
+			for _, w := range next.Warnings {
+				fmt.Fprintf(o.warnings, "policy: %s\n", w)
+			}
+		} else {
+			fmt.Fprintf(o.warnings, "policy: %d warning(s), unchanged since they were listed ('guardrun check' lists them)\n", len(next.Warnings))
 		}
 	}
 
