@@ -416,19 +416,24 @@ func (r *Runner) auditSync() {
 }
 
 // stageLog is where a processor's stdout and stderr go:
-// stateDir/logs/<stage>.log, appended per attempt.
-func (r *Runner) stageLog(stage string) io.Writer {
+// stateDir/logs/<stage>.log, appended per attempt. The caller closes it
+// when the attempt has ended.
+func (r *Runner) stageLog(stage string) io.WriteCloser {
 	dir := filepath.Join(r.p.StateDir, "logs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return io.Discard
+		return nopCloser{io.Discard}
 	}
 	f, err := os.OpenFile(filepath.Join(dir, stage+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return io.Discard
+		return nopCloser{io.Discard}
 	}
 	fmt.Fprintf(f, "--- run %s stage %s at %s\n", r.runID, stage, r.now().Format(time.RFC3339))
 	return f
 }
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // schedule runs stages in dependency order, concurrently within the budget.
 // Each stage waits for its upstream stages (remaining counts), ready stages

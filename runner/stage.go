@@ -454,6 +454,7 @@ func (se *stageExec) attempt(ctx context.Context, a *Attempt) (string, sandbox.R
 	actx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
 	defer cancel()
 	logW := r.stageLog(st.Name)
+	defer logW.Close()
 	cmd := &sandbox.Cmd{
 		ID:         fmt.Sprintf("%s-%s-%d", r.runID, st.Name, a.Attempt),
 		Path:       se.pr.Path,
