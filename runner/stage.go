@@ -233,7 +233,9 @@ func (se *stageExec) run(ctx context.Context, progress *Progress, reasons []Reas
 	}
 	sb, err := r.getSandbox()
 	if err != nil {
-		se.state.Error = err.Error()
+		if errors.Is(err, sandbox.ErrUnenforceable) {
+			err = fmt.Errorf("%w (guardrun check shows what this host enforces; --best-effort runs anyway and records what was not enforced)", err)
+		}
 		return se.finish(StageFailed, fmt.Errorf("sandbox: %w", err), m)
 	}
 	rep := sb.Report()
@@ -470,7 +472,11 @@ func (se *stageExec) attempt(ctx context.Context, a *Attempt) (string, sandbox.R
 	p, err := r.sandbox.Start(actx, cmd) // created by run() before any attempt
 	_ = pipeW.Close()
 	if err != nil {
-		return setOutcome(OutcomeStartFailed, -1, fmt.Sprintf("starting processor: %v", err)), sandbox.Result{}
+		msg := fmt.Sprintf("starting processor: %v", err)
+		if errors.Is(err, sandbox.ErrUnenforceable) {
+			msg += " (--best-effort runs anyway and records what was not enforced)"
+		}
+		return setOutcome(OutcomeStartFailed, -1, msg), sandbox.Result{}
 	}
 	cp := newCheckpointer(se, a)
 	readDone := make(chan struct{})
