@@ -461,7 +461,7 @@ func (se *stageExec) attempt(ctx context.Context, a *Attempt) (string, sandbox.R
 		ID:         fmt.Sprintf("%s-%s-%d", r.runID, st.Name, a.Attempt),
 		Path:       se.pr.Path,
 		Args:       se.pr.Args,
-		Env:        se.env(a, inputs),
+		Env:        se.env(a, inputs, progressFD(pipeW)),
 		Dir:        r.p.Workspace,
 		Stdout:     logW,
 		Stderr:     logW,
@@ -522,7 +522,7 @@ func (se *stageExec) attempt(ctx context.Context, a *Attempt) (string, sandbox.R
 }
 
 // env is the processor's minimal environment (DESIGN §5).
-func (se *stageExec) env(a *Attempt, inputs []string) []string {
+func (se *stageExec) env(a *Attempt, inputs []string, progressFD string) []string {
 	st := se.st
 	var env []string
 	keep := []string{"PATH", "HOME", "TMPDIR", "LANG"}
@@ -558,7 +558,7 @@ func (se *stageExec) env(a *Attempt, inputs []string) []string {
 		"PIPELINE_PARAMS="+params,
 		"PIPELINE_LINE_OFFSET="+strconv.FormatInt(a.StartLineOffset, 10),
 		"PIPELINE_BYTE_OFFSET="+strconv.FormatInt(a.StartByteOffset, 10),
-		"PIPELINE_PROGRESS_FD=3",
+		"PIPELINE_PROGRESS_FD="+progressFD,
 		"PIPELINE_CHECKPOINT_LINES="+cpLines,
 		"PIPELINE_CHECKPOINT_SECONDS="+cpSecs,
 	)
@@ -571,6 +571,16 @@ func (se *stageExec) env(a *Attempt, inputs []string) []string {
 		env = append(env, k+"="+st.Env[k])
 	}
 	return env
+}
+
+// progressFD is how a processor finds the progress pipe: fd 3 on Unix
+// (the first extra file), the inherited handle's value on Windows, where
+// the sandbox passes it as an additional inherited handle.
+func progressFD(w *os.File) string {
+	if runtime.GOOS == "windows" {
+		return strconv.FormatUint(uint64(w.Fd()), 10)
+	}
+	return "3"
 }
 
 // checkpointer turns progress reports into progress_<stage>.json and keeps
