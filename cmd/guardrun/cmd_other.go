@@ -149,6 +149,16 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	// While a run is going on, its run file holds a snapshot from its start:
+	// each stage's own record says what it is doing now.
+	if rs != nil && rs.Status == runner.RunRunning {
+		for i := range rs.Stages {
+			ss, err := runner.ReadStageState(p.StateDir, rs.Stages[i].Name)
+			if err == nil && ss.RunID == rs.RunID {
+				rs.Stages[i].Status, rs.Stages[i].Attempts, rs.Stages[i].Error = ss.Status, len(ss.Attempts), ss.Error
+			}
+		}
+	}
 	lockPath := filepath.Join(p.LocksDir, "pipeline.lock")
 	var holder *flock.Holder
 	if _, err := os.Stat(lockPath); err == nil {

@@ -230,8 +230,14 @@ func TestConcurrentRuns(t *testing.T) {
 	r := guardrun(t, dir, "run", "--run-id", "second")
 	assert.Equal(t, 4, r.code)
 	assert.Regexp(t, `locked by run first, pid \d+ on .*, since \d{4}-\d\d-\d\dT`, r.stderr)
+	waitFor(t, "the first stage to start", 20*time.Second, func() bool {
+		ss, err := runner.ReadStageState(filepath.Join(dir, "state"), "slow")
+		return err == nil && ss.RunID == "first"
+	})
 	r = guardrun(t, dir, "status")
 	assert.Regexp(t, `locked by run first`, r.stdout)
+	assert.Regexp(t, `run first: running`, r.stdout)
+	assert.Regexp(t, `slow\s+(running|succeeded)`, r.stdout, "status shows what the running run is doing now")
 
 	third := guardrun(t, dir, "run", "--run-id", "third", "--wait")
 	require.NoError(t, first.Wait(), se.String())
