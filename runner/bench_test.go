@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -157,4 +158,70 @@ func ageFiles(b *testing.B, dir string) {
 		}
 		return nil
 	})
+}
+
+// BenchmarkColdTinyStages runs 100 independent stages over 4 KiB files from
+// scratch, with the kernel sandbox (namespaces + cgroup per attempt) and
+// without it (process group only), to split a tiny stage's cost between
+// isolation and the runner's own work (staging, fsyncs, marker, state).
+func BenchmarkColdTinyStages(b *testing.B) {
+	const n = 100
+	var stages []string
+	files := map[string]string{}
+	for i := 1; i <= n; i++ {
+		files[fmt.Sprintf("input/f%d.txt", i)] = testutil.Lines(60)
+		stages = append(stages, fmt.Sprintf(`{"name": "copy%d", "processor": {"exec": ["bin/copy"]}, "inputs": ["input/f%d.txt"], "outputDir": "work", "outputs": ["f%d.txt"], "dependsOn": []}`, i, i, i))
+	}
+	spec := `{"version": 1, "name": "tiny", "resources": {"cpus": 2}, "stages": [` + strings.Join(stages, ",\n") + `]}`
+	for _, kind := range []string{"plain", "kernel"} {
+		b.Run("sandbox="+kind, func(b *testing.B) {
+			if kind == "kernel" && os.Getuid() != 0 {
+				b.Skip("the kernel sandbox needs root here")
+			}
+			dir, p := benchWorkspace(b, spec, files)
+			ageFiles(b, dir)
+			var sb sandbox.Sandbox = plainExec{}
+			if kind == "kernel" {
+				var err error
+				if sb, err = sandbox.New(sandbox.Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				_ = os.RemoveAll(filepath.Join(dir, "work"))
+				_ = os.RemoveAll(filepath.Join(dir, "state"))
+				b.StartTimer()
+				benchRun(b, p, sb, fmt.Sprintf("c%d", i))
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/n, "ms/stage")
+		})
+	}
+}
+
+// plainExec starts processors as plain child processes (no namespaces, no
+// cgroup): the baseline of BenchmarkColdTinyStages. Benchmarks only.
+type plainExec struct{}
+
+func (plainExec) Report() sandbox.Report {
+	return sandbox.Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none"}
+}
+func (plainExec) Sweep() error { return nil }
+func (plainExec) Start(ctx context.Context, c *sandbox.Cmd) (sandbox.Process, error) {
+	cmd := exec.CommandContext(ctx, c.Path, c.Args[1:]...)
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = c.Env, c.Dir, c.Stdout, c.Stderr, c.ExtraFiles
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &plainProcess{cmd: cmd}, nil
+}
+
+type plainProcess struct{ cmd *exec.Cmd }
+
+func (p *plainProcess) Pid() int    { return p.cmd.Process.Pid }
+func (p *plainProcess) Kill() error { return p.cmd.Process.Kill() }
+func (p *plainProcess) Wait() (sandbox.Result, error) {
+	_ = p.cmd.Wait()
+	return sandbox.Result{ExitCode: p.cmd.ProcessState.ExitCode()}, nil
 }
