@@ -53,11 +53,17 @@ type result struct {
 // guardrun runs the real binary in dir.
 func guardrun(t testing.TB, dir string, args ...string) result {
 	t.Helper()
+	return guardrunEnv(t, dir, nil, args...)
+}
+
+// guardrunEnv runs the real binary in dir with extra environment variables.
+func guardrunEnv(t testing.TB, dir string, extra []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, guardrunBin, args...)
 	cmd.Dir = dir
-	cmd.Env = e2eEnv()
+	cmd.Env = append(e2eEnv(), extra...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -27,6 +27,7 @@ var update = flag.Bool("update", false, "rewrite golden files in script tests (c
 // comment is a script of commands, one per line:
 //
 //	guardrun ARGS...       run the real binary; must exit 0
+//	env-run K=V ARGS...    the same with one more environment variable
 //	! guardrun ARGS...     must exit non-zero
 //	status N               the last guardrun exited with N
 //	stdout|stderr REGEXP   the last output matches (! negates)
@@ -35,7 +36,7 @@ var update = flag.Bool("update", false, "rewrite golden files in script tests (c
 //	cmp-golden PATH GOLDEN PATH equals the archive file GOLDEN (-update rewrites it)
 //	json PATH FIELD VALUE  a JSON field (dotted path, numbers index arrays) equals
 //	                       VALUE, or matches it when VALUE is ~REGEXP
-//	cp SRC DST | write PATH TEXT | rm PATH
+//	cp SRC DST | write PATH TEXT | rm PATH | chmod OCTAL PATH
 //	snapshot NAME          remember identity (inode, size, mtime) of every file under data/
 //	unchanged NAME         nothing under data/ was rewritten since the snapshot
 //	sleep DURATION
@@ -165,6 +166,11 @@ func (s *scriptState) exec(line string) {
 		if neg != (s.last.code != 0) {
 			s.errorf("guardrun %s: exit %d", strings.Join(args, " "), s.last.code)
 		}
+	case "env-run": // env-run NAME=VALUE ARGS...: guardrun with one more variable
+		s.last = guardrunEnv(t, s.dir, []string{args[0]}, args[1:]...)
+		if neg != (s.last.code != 0) {
+			s.errorf("%s guardrun %s: exit %d", args[0], strings.Join(args[1:], " "), s.last.code)
+		}
 	case "status":
 		want, _ := strconv.Atoi(args[0])
 		if s.last.code != want {
@@ -241,6 +247,14 @@ func (s *scriptState) exec(line string) {
 		testutil.WriteFile(t, s.path(args[1]), string(b))
 	case "write":
 		testutil.WriteFile(t, s.path(args[0]), strings.ReplaceAll(args[1], `\n`, "\n"))
+	case "chmod":
+		mode, err := strconv.ParseUint(args[0], 8, 32)
+		if err == nil {
+			err = os.Chmod(s.path(args[1]), os.FileMode(mode))
+		}
+		if err != nil {
+			s.errorf("chmod: %v", err)
+		}
 	case "rm":
 		if err := os.RemoveAll(s.path(args[0])); err != nil {
 			s.errorf("%v", err)
