@@ -55,7 +55,7 @@ func TestHostileProcessorsAreContained(t *testing.T) {
 		stage("net_tcp", fmt.Sprintf(`exec 3<>/dev/tcp/127.0.0.1/%d && exit 0 || exit 7`, port), ""),
 		stage("net_udp", `exec 3>/dev/udp/127.0.0.1/53 && echo x >&3 && exit 0 || exit 7`, ""),
 		stage("memhog", `a=$(head -c 400000000 /dev/zero | tr '\0' x); echo ${#a}`, `, "resources": {"memoryMB": 48}`),
-		stage("forkbomb", `f(){ f | f & }; f; sleep 100`, `, "resources": {"pids": 32}, "timeoutSeconds": 3`),
+		stage("forkbomb", `f(){ f | f & }; f; while :; do :; done`, `, "resources": {"pids": 32}, "timeoutSeconds": 3`),
 		stage("hang", `sleep 1000`, `, "timeoutSeconds": 1`),
 	}, ",\n") + `]}`
 	allow := fmt.Sprintf("package guardrun.config\n\nallowed_outside_paths contains %q\n", bash)
