@@ -90,7 +90,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 				sp.Reasons = append(sp.Reasons, Reason{Kind: ReasonUpstream, Detail: d})
 			}
 		}
-		reasons, err := planStage(p, st, ps, cache, forced[st.Name])
+		reasons, parts, err := planStage(p, st, ps, cache, forced[st.Name])
 		if err != nil && len(sp.Reasons) == 0 {
 			sp.Action, sp.Error = "error", err.Error()
 		}
@@ -100,7 +100,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 		}
 		if sp.Action == "run" {
 			willRun[st.Name] = true
-			if pr, _ := ReadProgress(p.StateDir, st.Name); pr != nil && st.Checkpoint.Enabled && pr.ByteOffset > 0 && resumeKeyMatches(p, st, ps, cache, pr) {
+			if pr, _ := ReadProgress(p.StateDir, st.Name); pr != nil && st.Checkpoint.Enabled && pr.ByteOffset > 0 && parts != nil && parts.Key() == pr.IdempotencyKey {
 				sp.Resume = &ResumePoint{LineOffset: pr.LineOffset, ByteOffset: pr.ByteOffset}
 				sp.Reasons = append(sp.Reasons, Reason{Kind: ReasonResume, Detail: fmt.Sprintf("line %d (byte %d)", pr.LineOffset, pr.ByteOffset)})
 			}
@@ -132,22 +132,20 @@ func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hash
 	return &parts, nil
 }
 
-func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool) ([]Reason, error) {
+// planStage returns why a stage would run, and its key parts when its
+// inputs could be hashed (to check a checkpoint against without hashing
+// them again).
+func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool) ([]Reason, *KeyParts, error) {
+	parts, err := stageParts(p, st, ps, cache)
+	if err != nil {
+		return nil, nil, err
+	}
 	head, raw, err := readMarkerHead(p.Abs(st.OutputDir), st.Name)
 	if err != nil {
-		return []Reason{{Kind: ReasonMarkerBad, Detail: err.Error()}}, nil
+		return []Reason{{Kind: ReasonMarkerBad, Detail: err.Error()}}, parts, nil
 	}
 	if !st.Idempotent {
 		head = nil
 	}
-	parts, err := stageParts(p, st, ps, cache)
-	if err != nil {
-		return nil, err
-	}
-	return decide(p, st, head, raw, parts, cache, forced), nil
-}
-
-func resumeKeyMatches(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, pr *Progress) bool {
-	parts, err := stageParts(p, st, ps, cache)
-	return err == nil && parts.Key() == pr.IdempotencyKey
+	return decide(p, st, head, raw, parts, cache, forced), parts, nil
 }

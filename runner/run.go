@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -116,16 +115,10 @@ type Runner struct {
 // markRunning records run_<id>.json with status running before the first
 // stage does any work, so that a crash is visible in the state files.
 func (r *Runner) markRunning() error {
+	// Nothing changes r.rs while stages run (summarize fills it in after
+	// the last one ended), so it is written as it is.
 	r.runningOnce.Do(func() {
-		r.evMu.Lock()
-		b, err := json.Marshal(r.rs)
-		r.evMu.Unlock()
-		if err == nil {
-			var snap RunState
-			_ = json.Unmarshal(b, &snap)
-			err = writeState(runStatePath(r.p.StateDir, r.runID), &snap)
-		}
-		r.runningErr = err
+		r.runningErr = writeState(runStatePath(r.p.StateDir, r.runID), r.rs)
 	})
 	return r.runningErr
 }

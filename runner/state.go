@@ -253,18 +253,6 @@ func readMarkerHead(outDir, stage string) (*markerHead, []byte, error) {
 	return &h, b, nil
 }
 
-func readMarker(outDir, stage string) (*Marker, error) {
-	var m Marker
-	err := readJSON(markerPath(outDir, stage), &m)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
 func writeState(path string, v any) error { return atomicfile.WriteJSON(path, v) }
 
 // hashCacheFile is the stat/hash cache in the state dir (a text file; see

@@ -109,9 +109,6 @@ func Default() *Policy {
 	return p
 }
 
-// Empty returns a policy with no rules at all (for tests and -nodefaults).
-func Empty() *Policy { return &Policy{} }
-
 func (p *Policy) clone() *Policy {
 	return &Policy{
 		layer:      p.layer,
@@ -253,11 +250,3 @@ func (p *Policy) Except(pkg, file string, kind Kind, subject string) (Exception,
 	}
 	return Exception{}, false
 }
-
-// Rules returns the deny and allow rules in the order they were added.
-func (p *Policy) Rules() (deny, allow []Rule) {
-	return append([]Rule(nil), p.deny...), append([]Rule(nil), p.allow...)
-}
-
-// Exceptions returns the exceptions of p.
-func (p *Policy) Exceptions() []Exception { return append([]Exception(nil), p.exceptions...) }
