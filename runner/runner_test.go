@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -453,4 +455,65 @@ func TestManyStagesDoNotLeakFileDescriptors(t *testing.T) {
 	_, err = Run(context.Background(), load(t, dir), Options{RunID: "again", Sandbox: sb, Force: forced})
 	require.NoError(t, err)
 	assert.LessOrEqual(t, fds(), before+2, "file descriptors leaked by a run of 40 stages")
+}
+
+// TestConcurrencyFollowsBudgetJobsAndOrder: independent stages run at
+// the same time only as far as the run's cpus budget and --jobs allow, and
+// stages without declared edges run one after another in list order.
+func TestConcurrencyFollowsBudgetJobsAndOrder(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	require.NoError(t, err)
+	script := `date +%s%N > "$PIPELINE_OUTPUT_DIR/start"; sleep 0.4; date +%s%N > "$PIPELINE_OUTPUT_DIR/end"`
+	spec := func(deps string) string {
+		var stages []string
+		for i := 0; i < 4; i++ {
+			stages = append(stages, fmt.Sprintf(`{"name": "s%d", "processor": {"exec": [%q, "-c", %q]}, "outputDir": "out/s%d", "outputs": ["start", "end"], "resources": {"cpus": 1}%s}`, i, sh, script, i, deps))
+		}
+		return `{"version": 1, "name": "c", "resources": {"cpus": 2}, "stages": [` + strings.Join(stages, ",") + `]}`
+	}
+	maxOverlap := func(dir string) int {
+		type span struct{ a, b int64 }
+		var spans []span
+		for i := 0; i < 4; i++ {
+			var sp span
+			for _, f := range []struct {
+				name string
+				v    *int64
+			}{{"start", &sp.a}, {"end", &sp.b}} {
+				b, err := os.ReadFile(filepath.Join(dir, "out", fmt.Sprintf("s%d", i), f.name))
+				require.NoError(t, err)
+				*f.v, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+				require.NoError(t, err)
+			}
+			spans = append(spans, sp)
+		}
+		most := 0
+		for _, s := range spans {
+			n := 0
+			for _, o := range spans {
+				if o.a <= s.a && s.a < o.b {
+					n++
+				}
+			}
+			most = max(most, n)
+		}
+		return most
+	}
+	for _, tc := range []struct {
+		name string
+		deps string
+		jobs int
+		want int
+	}{
+		{"budget of 2 cpus", `, "dependsOn": []`, 0, 2},
+		{"jobs 1", `, "dependsOn": []`, 1, 1},
+		{"list order without edges", ``, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec(tc.deps)})
+			_, err := runOnce(t, dir, Options{RunID: "c", Jobs: tc.jobs})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, maxOverlap(dir))
+		})
+	}
 }
