@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -139,15 +138,9 @@ func (s *jobSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 		windows.CloseHandle(port)
 		return fail(fmt.Errorf("starting %s: %w", c.Path, err))
 	}
-	p := &jobProc{cmd: cmd, proc: proc, job: job, port: port, start: start, limit: c.Limits.MemoryBytes, notes: notes, done: make(chan struct{})}
+	p := &jobProc{cmd: cmd, proc: proc, job: job, port: port, start: start, limit: c.Limits.MemoryBytes, notes: notes}
+	p.supervisor = supervise(ctx, p.kill, p.reap)
 	go p.watchPort()
-	go func() {
-		select {
-		case <-ctx.Done():
-			p.kill(errors.Is(ctx.Err(), context.DeadlineExceeded))
-		case <-p.done:
-		}
-	}()
 	return p, nil
 }
 
@@ -200,6 +193,7 @@ func resumeInJob(job, h windows.Handle, pid uint32) error {
 }
 
 type jobProc struct {
+	*supervisor
 	cmd   *exec.Cmd
 	proc  windows.Handle
 	job   windows.Handle
@@ -207,32 +201,16 @@ type jobProc struct {
 	start time.Time
 	limit int64
 	notes []string
-	done  chan struct{}
-
-	mu       sync.Mutex
-	killed   bool
-	timedOut bool
-	oom      bool
-	closed   bool
-
-	waitOnce sync.Once
-	res      Result
-	err      error
+	oom   bool // the job hit its memory limit; guarded by the supervisor
 }
 
 func (p *jobProc) Pid() int { return p.cmd.Process.Pid }
 
-func (p *jobProc) Kill() error { p.kill(false); return nil }
-
-func (p *jobProc) kill(timeout bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.killed = true
-	p.timedOut = p.timedOut || timeout
+// kill terminates the job; the supervisor never calls it once the job
+// handle was closed (the handle value may be reused).
+func (p *jobProc) kill() error {
 	_ = windows.TerminateJobObject(p.job, 1)
+	return nil
 }
 
 // watchPort turns a job memory limit violation into a kill of the whole
@@ -247,34 +225,26 @@ func (p *jobProc) watchPort() {
 		}
 		switch msg {
 		case jobMsgJobMemoryLimit, jobMsgProcessMemoryLimit:
-			p.mu.Lock()
-			if !p.closed {
+			// Like any kill, not once the job handle is closed.
+			p.unlessReaped(func() {
 				p.oom = true
 				_ = windows.TerminateJobObject(p.job, 137)
-			}
-			p.mu.Unlock()
+			})
 		}
 	}
 }
 
-func (p *jobProc) Wait() (Result, error) {
-	p.waitOnce.Do(p.wait)
-	return p.res, p.err
-}
-
-func (p *jobProc) wait() {
+func (p *jobProc) reap() (Result, error) {
 	// Wait for the first process, kill the rest of the job (so pipes it
 	// holds close), then let exec reap and drain the pipes.
 	_, _ = windows.WaitForSingleObject(p.proc, windows.INFINITE)
 	_ = windows.TerminateJobObject(p.job, 1)
 	err := p.cmd.Wait()
 	windows.CloseHandle(p.proc)
-	p.mu.Lock()
 	// Kill what the first process left behind, then read the job's own
 	// accounting before closing it.
 	_ = windows.TerminateJobObject(p.job, 1)
-	res := Result{Wall: time.Since(p.start), Notes: p.notes, Killed: p.killed, TimedOut: p.timedOut, OOMKilled: p.oom}
-	p.mu.Unlock()
+	res := Result{Wall: time.Since(p.start), Notes: p.notes}
 	fillFromState(&res, p.cmd.ProcessState)
 	var ext windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION
 	if windows.QueryInformationJobObject(p.job, windows.JobObjectExtendedLimitInformation, uintptr(unsafe.Pointer(&ext)), uint32(unsafe.Sizeof(ext)), nil) == nil {
@@ -289,18 +259,21 @@ func (p *jobProc) wait() {
 	if p.limit > 0 && res.ExitCode != 0 && res.PeakMemoryBytes >= p.limit-(1<<20) {
 		res.OOMKilled = true
 	}
-	p.mu.Lock()
-	p.closed = true
-	windows.CloseHandle(p.job)
-	windows.CloseHandle(p.port)
-	p.mu.Unlock()
-	close(p.done)
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		p.err = fmt.Errorf("waiting for %s: %w", p.cmd.Path, err)
-	}
-	if strings.TrimSpace(res.Signal) == "" && res.Killed {
+	// Close the job with kills shut out; after it no kill, not even
+	// watchPort's memory kill, uses its handle.
+	var oom bool
+	killed, _ := p.markReaped(func() {
+		oom = p.oom
+		windows.CloseHandle(p.job)
+		windows.CloseHandle(p.port)
+	})
+	res.OOMKilled = res.OOMKilled || oom
+	if strings.TrimSpace(res.Signal) == "" && killed {
 		res.Signal = "killed"
 	}
-	p.res = res
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return res, fmt.Errorf("waiting for %s: %w", p.cmd.Path, err)
+	}
+	return res, nil
 }

@@ -411,47 +411,24 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 		}
 		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 	}
-	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes, done: make(chan struct{}), pidns: s.ns != nil && s.ns.pidns}
-	go func() {
-		select {
-		case <-ctx.Done():
-			p.kill(errors.Is(ctx.Err(), context.DeadlineExceeded))
-		case <-p.done:
-		}
-	}()
+	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes}
+	p.supervisor = supervise(ctx, p.kill, p.reap)
 	return p, nil
 }
 
 type linuxProc struct {
+	*supervisor
 	cmd   *exec.Cmd
 	cg    attemptCgroup
 	start time.Time
 	notes []string
-	pidns bool
-	done  chan struct{}
-
-	mu       sync.Mutex
-	exited   bool // first process reaped; its pid may be reused
-	killed   bool
-	timedOut bool
-
-	waitOnce sync.Once
-	res      Result
-	err      error
 }
 
 func (p *linuxProc) Pid() int { return p.cmd.Process.Pid }
 
-func (p *linuxProc) Kill() error { p.kill(false); return nil }
-
-func (p *linuxProc) kill(timeout bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.exited {
-		return
-	}
-	p.killed = true
-	p.timedOut = p.timedOut || timeout
+// kill kills the tree; the supervisor never calls it once the first
+// process was reaped (its pid may be reused).
+func (p *linuxProc) kill() error {
 	pid := p.cmd.Process.Pid
 	// With a pid namespace, killing its first process makes the kernel
 	// kill every process in it.
@@ -460,14 +437,10 @@ func (p *linuxProc) kill(timeout bool) {
 	if p.cg != nil {
 		p.cg.killOnce()
 	}
+	return nil
 }
 
-func (p *linuxProc) Wait() (Result, error) {
-	p.waitOnce.Do(p.wait)
-	return p.res, p.err
-}
-
-func (p *linuxProc) wait() {
+func (p *linuxProc) reap() (Result, error) {
 	pid := p.cmd.Process.Pid
 	// Wait for the first process to exit without reaping it (its pid and
 	// process group stay reserved), kill what is left of the tree, then
@@ -486,20 +459,16 @@ func (p *linuxProc) wait() {
 			errs = append(errs, err)
 		}
 	}
+	// Only the unreaped first process is left, so a kill has nothing left
+	// to do; end kills before cmd.Wait frees its pid for reuse.
+	killed, _ := p.markReaped(nil)
 	err := p.cmd.Wait()
-	p.mu.Lock()
-	p.exited = true
-	p.mu.Unlock()
-	close(p.done)
 	res := Result{Wall: time.Since(p.start), Notes: p.notes}
 	fillFromState(&res, p.cmd.ProcessState)
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		errs = append(errs, fmt.Errorf("waiting for %s: %w", p.cmd.Path, err))
 	}
-	p.mu.Lock()
-	res.Killed, res.TimedOut = p.killed, p.timedOut
-	p.mu.Unlock()
 	if p.cg != nil {
 		st := p.cg.stats()
 		if st.haveCPU {
@@ -514,11 +483,11 @@ func (p *linuxProc) wait() {
 		default:
 			// Kernels without an oom_kill counter: the limit was hit and
 			// the tree died by SIGKILL that guardrun did not send.
-			res.OOMKilled = st.failcnt > 0 && res.Signal == syscall.SIGKILL.String() && !res.Killed
+			res.OOMKilled = st.failcnt > 0 && res.Signal == syscall.SIGKILL.String() && !killed
 		}
 		if err := p.cg.remove(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	p.res, p.err = res, errors.Join(errs...)
+	return res, errors.Join(errs...)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -51,52 +50,29 @@ func (p *plain) Start(ctx context.Context, c *Cmd) (Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 	}
-	pr := &plainProc{cmd: cmd, start: start, notes: notes, done: make(chan struct{})}
-	go func() {
-		select {
-		case <-ctx.Done():
-			pr.mu.Lock()
-			pr.killed = true
-			pr.timedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
-			pr.mu.Unlock()
-			_ = killTree(pr.cmd)
-		case <-pr.done:
-		}
-	}()
+	pr := &plainProc{cmd: cmd, start: start, notes: notes}
+	pr.supervisor = supervise(ctx, func() error { return killTree(cmd) }, pr.reap)
 	return pr, nil
 }
 
 type plainProc struct {
+	*supervisor
 	cmd   *exec.Cmd
 	start time.Time
 	notes []string
-	done  chan struct{}
-	once  sync.Once
-
-	mu       sync.Mutex
-	killed   bool
-	timedOut bool
 }
 
 func (p *plainProc) Pid() int { return p.cmd.Process.Pid }
 
-func (p *plainProc) Kill() error {
-	p.mu.Lock()
-	p.killed = true
-	p.mu.Unlock()
-	return killTree(p.cmd)
-}
-
-func (p *plainProc) Wait() (Result, error) {
+func (p *plainProc) reap() (Result, error) {
+	// There is no portable wait without reaping here: kills stay possible
+	// until cmd.Wait returns.
 	err := p.cmd.Wait()
-	p.once.Do(func() { close(p.done) })
+	p.markReaped(nil)
 	// Reap anything left in the group (children that outlived the leader).
 	_ = killTree(p.cmd)
 	res := Result{Wall: time.Since(p.start), Notes: p.notes}
 	fillFromState(&res, p.cmd.ProcessState)
-	p.mu.Lock()
-	res.Killed, res.TimedOut = p.killed, p.timedOut
-	p.mu.Unlock()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return res, fmt.Errorf("waiting for %s: %w", p.cmd.Path, err)
