@@ -55,7 +55,8 @@ type Options struct {
 }
 
 // Error is a failure to lint (as opposed to findings): an invalid config, a
-// package that does not load or type-check, or an analyzer failure.
+// package that does not load or type-check, or an analyzer failure. Which
+// exit code it means is for each command to decide.
 type Error struct {
 	Op  string // "config", "load" or "analyze"
 	Err error
@@ -63,10 +64,6 @@ type Error struct {
 
 func (e *Error) Error() string { return "netlint " + e.Op + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
-
-// Code maps the failure to guardrun's exit codes: 2, the code of an invalid
-// spec or input.
-func (e *Error) Code() int { return 2 }
 
 // VetPackage lints the Go package in dir (a main package inside some module)
 // the way guardrun needs before building a go processor: the default lists

@@ -25,6 +25,64 @@ const (
 	exitFindings = 3
 )
 
+// findingsError: the linted code has findings (exit 3). They are on stdout
+// already; the error is the summary line for stderr.
+type findingsError struct {
+	count int
+	// json: the JSON document on stdout says it all; nothing goes to
+	// stderr.
+	json bool
+}
+
+func (e *findingsError) Error() string {
+	return fmt.Sprintf("netlint: %d finding(s); suppress one only with //netlint:allow <reason>", e.count)
+}
+
+// usageError is a command-line mistake (exit 2).
+type usageError struct {
+	err error
+	// reported: the flag package has printed it with the usage already.
+	reported bool
+}
+
+func (e *usageError) Error() string { return "netlint: " + e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitCode is the one place errors become exit codes. A failure to lint
+// (*suite.Error: a bad config, a package that does not load, an analyzer
+// failure) is exit 1 in the standalone mode, like any other error.
+func exitCode(err error) int {
+	var (
+		fe *findingsError
+		ue *usageError
+	)
+	switch {
+	case err == nil:
+		return exitClean
+	case errors.As(err, &fe):
+		return exitFindings
+	case errors.As(err, &ue):
+		return exitUsage
+	default:
+		return exitError
+	}
+}
+
+// report prints err on stderr unless it has been reported already.
+func report(stderr io.Writer, err error) {
+	var (
+		fe *findingsError
+		ue *usageError
+	)
+	switch {
+	case err == nil:
+	case errors.As(err, &fe) && fe.json:
+	case errors.As(err, &ue) && ue.reported:
+	default:
+		fmt.Fprintln(stderr, err)
+	}
+}
+
 func main() {
 	if vetMode(os.Args[1:]) {
 		// The go command speaks the unitchecker protocol: -V=full, -flags,
@@ -38,7 +96,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	report(os.Stderr, err)
+	stop()
+	os.Exit(exitCode(err))
 }
 
 // vetMode reports whether the go command is driving netlint as a vet tool.
@@ -68,7 +129,9 @@ func transitiveArg(args []string) bool {
 	return on
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run is the standalone mode. Its error says what went wrong (main prints
+// it and maps it to the exit code).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("netlint", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -86,9 +149,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitClean
+			return nil
 		}
-		return exitUsage
+		return &usageError{err: err, reported: true}
 	}
 	opts := suite.Options{
 		Dir:        *dir,
@@ -108,8 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *dir != "" {
 		// Relative config paths and discovery follow -C like go -C does.
 		if err := os.Chdir(*dir); err != nil {
-			fmt.Fprintf(stderr, "netlint: %v\n", err)
-			return exitUsage
+			return &usageError{err: err}
 		}
 		opts.Dir = ""
 	}
@@ -119,8 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netlint: %-8s %v\n", "total", time.Since(start).Round(time.Millisecond))
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitError
+		return err
 	}
 	if *jsonOut {
 		if findings == nil {
@@ -131,8 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := enc.Encode(struct {
 			Findings []suite.Finding `json:"findings"`
 		}{findings}); err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitError
+			return err
 		}
 	} else {
 		for _, f := range findings {
@@ -140,10 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(findings) > 0 {
-		if !*jsonOut {
-			fmt.Fprintf(stderr, "netlint: %d finding(s); suppress one only with //netlint:allow <reason>\n", len(findings))
-		}
-		return exitFindings
+		return &findingsError{count: len(findings), json: *jsonOut}
 	}
-	return exitClean
+	return nil
 }

@@ -150,7 +150,7 @@ func TestVetModeDetection(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run(t.Context(), []string{"-h"}, &out, &errOut)
+	code := exitCode(run(t.Context(), []string{"-h"}, &out, &errOut))
 	assert.Equal(t, exitClean, code)
 	assert.True(t, strings.Contains(errOut.String(), "-transitive"))
 }
