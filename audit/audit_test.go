@@ -232,7 +232,7 @@ func TestTamperingIsCaughtAtTheFirstBadLine(t *testing.T) {
 			assert.Equal(t, c.line, ce.Line, err.Error())
 			assert.Contains(t, ce.Reason, c.reason)
 			assert.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("line %d: ", c.line)), err.Error())
-			assert.Equal(t, 1, ce.Code())
+			assert.ErrorIs(t, err, ErrBrokenChain)
 		})
 	}
 }
@@ -534,7 +534,7 @@ func TestLoadKey(t *testing.T) {
 			var ke *KeyFileError
 			require.ErrorAs(t, err, &ke)
 			assert.Contains(t, err.Error(), c.errPart)
-			assert.Equal(t, 2, ke.Code())
+			assert.ErrorIs(t, err, ErrKeyFile)
 		})
 	}
 	_, err := LoadKey(filepath.Join(dir, "missing"))

@@ -2,12 +2,17 @@ package audit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 )
 
-// KeyFileError is a key file LoadKey refuses. It is a usage error.
+// ErrKeyFile is what a *KeyFileError is (errors.Is): a key file refused
+// before any record is read or written (a usage error).
+var ErrKeyFile = errors.New("bad audit key file")
+
+// KeyFileError is a key file LoadKey refuses. It is ErrKeyFile.
 type KeyFileError struct {
 	Path   string
 	Reason string
@@ -15,8 +20,8 @@ type KeyFileError struct {
 
 func (e *KeyFileError) Error() string { return fmt.Sprintf("audit key file %s: %s", e.Path, e.Reason) }
 
-// Code is the CLI exit code: 2, a usage error.
-func (e *KeyFileError) Code() int { return 2 }
+// Is makes errors.Is(err, ErrKeyFile) true.
+func (e *KeyFileError) Is(target error) bool { return target == ErrKeyFile }
 
 // LoadKey reads an HMAC key file: its bytes with surrounding whitespace
 // trimmed are the key (not decoded; a line of base64 or hex is fine). An

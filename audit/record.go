@@ -24,13 +24,14 @@ const MaxLineBytes = 1 << 20
 const EventRepaired = "audit.repaired"
 
 // Event is what a caller records. Type is required ("run.start",
-// "stage.end", ...); RunID and Stage may be empty; Data must encode as a JSON
-// object (no NaN or infinities).
+// "stage.end", ...); RunID and Stage may be empty; Data is nil or a value
+// that encodes as a JSON object (a typed payload struct or a map; no NaN or
+// infinities). An empty object is recorded as no data.
 type Event struct {
 	Type  string
 	RunID string
 	Stage string
-	Data  map[string]any
+	Data  any
 }
 
 // Record is one line of audit.jsonl, fields in their on-disk order. Time is
@@ -105,9 +106,9 @@ func line(canon []byte, hash string) []byte {
 
 // normalize round-trips data through JSON so that it holds only the types a
 // reader gets back (maps with sorted keys, []any, string, bool, json.Number,
-// nil). Structs in data therefore hash the same way at append and at verify.
-func normalize(data map[string]any) (map[string]any, error) {
-	if len(data) == 0 {
+// nil). Typed payloads therefore hash the same way at append and at verify.
+func normalize(data any) (map[string]any, error) {
+	if data == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(data)
@@ -119,6 +120,9 @@ func normalize(data map[string]any) (map[string]any, error) {
 	dec.UseNumber()
 	if err := dec.Decode(&out); err != nil {
 		return nil, fmt.Errorf("normalizing event data: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }

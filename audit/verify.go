@@ -18,8 +18,12 @@ type ChainError struct {
 
 func (e *ChainError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
-// Code is the CLI exit code for a log that does not verify.
-func (e *ChainError) Code() int { return 1 }
+// ErrBrokenChain is what a *ChainError is (errors.Is): the log does not
+// verify.
+var ErrBrokenChain = errors.New("audit chain broken")
+
+// Is makes errors.Is(err, ErrBrokenChain) true.
+func (e *ChainError) Is(target error) bool { return target == ErrBrokenChain }
 
 // VerifyResult summarises an intact log.
 type VerifyResult struct {

@@ -41,8 +41,12 @@ func (e *SpecError) Error() string {
 	return b.String()
 }
 
-// Code is the CLI exit code for an invalid spec.
-func (e *SpecError) Code() int { return 2 }
+// ErrInvalidSpec is what every *SpecError and SpecErrors is (errors.Is):
+// a spec that cannot be loaded.
+var ErrInvalidSpec = errors.New("invalid spec")
+
+// Is makes errors.Is(err, ErrInvalidSpec) true.
+func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
 
 // Unwrap returns the underlying error, if any (for example fs.ErrNotExist).
 func (e *SpecError) Unwrap() error { return e.Err }
@@ -58,9 +62,6 @@ func (es SpecErrors) Error() string {
 	}
 	return strings.Join(parts, "\n")
 }
-
-// Code is the CLI exit code for an invalid spec.
-func (es SpecErrors) Code() int { return 2 }
 
 // Unwrap lets errors.As find the individual problems.
 func (es SpecErrors) Unwrap() []error {

@@ -446,12 +446,12 @@ func TestSpecErrorText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.err.Error())
-		assert.Equal(t, 2, tt.err.Code())
+		assert.ErrorIs(t, tt.err, ErrInvalidSpec)
 	}
 
 	many := SpecErrors{tests[0].err, tests[1].err}
 	assert.Equal(t, "p.json: stages[0].name: required\np.json: empty file", many.Error())
-	assert.Equal(t, 2, many.Code())
+	assert.ErrorIs(t, many, ErrInvalidSpec)
 	var first *SpecError
 	require.ErrorAs(t, many, &first)
 	assert.Same(t, tests[0].err, first)

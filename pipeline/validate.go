@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/guardrun/guardrun/internal/runstate"
 )
 
 var (
@@ -522,7 +524,7 @@ func (v *validator) checkWriteConflicts(stages []Stage) {
 	files := map[string]owner{}
 	for i, s := range stages {
 		if v.outDirRes[i] != "" && s.Name != "" {
-			files[path.Join(v.outDirRes[i], "."+s.Name+".done")] = owner{i, -1}
+			files[path.Join(v.outDirRes[i], runstate.MarkerName(s.Name))] = owner{i, -1}
 		}
 	}
 	describe := func(o owner) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -121,14 +122,18 @@ func (r *Result) Err(strict bool) error {
 	return nil
 }
 
-// ViolationError is a spec the policy refused (exit code 3).
+// ErrPolicy is what a refused spec (*ViolationError) and a policy that
+// cannot be used (*Error) are (errors.Is): the run must not start.
+var ErrPolicy = errors.New("policy")
+
+// ViolationError is a spec the policy refused. It is ErrPolicy.
 type ViolationError struct {
 	Result *Result
 	Strict bool
 }
 
-// Code is the CLI exit code for a policy violation.
-func (e *ViolationError) Code() int { return 3 }
+// Is makes errors.Is(err, ErrPolicy) true.
+func (e *ViolationError) Is(target error) bool { return target == ErrPolicy }
 
 func (e *ViolationError) Error() string {
 	var b strings.Builder
@@ -144,8 +149,9 @@ func (e *ViolationError) Error() string {
 	return b.String()
 }
 
-// Error is a policy that cannot be loaded, compiled or evaluated (exit code
-// 3): a user module with a syntax error, a refused builtin, a rule conflict.
+// Error is a policy that cannot be loaded, compiled or evaluated: a user
+// module with a syntax error, a refused builtin, a rule conflict. It is
+// ErrPolicy.
 type Error struct {
 	// File is the module at fault, when known.
 	File string
@@ -154,8 +160,8 @@ type Error struct {
 	Err     error
 }
 
-// Code is the CLI exit code for a broken or refused policy.
-func (e *Error) Code() int { return 3 }
+// Is makes errors.Is(err, ErrPolicy) true.
+func (e *Error) Is(target error) bool { return target == ErrPolicy }
 
 func (e *Error) Error() string { return "policy: " + e.Err.Error() }
 

@@ -199,7 +199,7 @@ func TestDoors(t *testing.T) {
 			}
 			var ve *ViolationError
 			require.ErrorAs(t, res.Err(false), &ve)
-			assert.Equal(t, 3, ve.Code())
+			assert.ErrorIs(t, ve, ErrPolicy)
 			assert.Contains(t, ve.Error(), "deny ["+tc.want.Rule+"] "+tc.want.Stage+": ")
 		})
 	}
@@ -278,7 +278,7 @@ func TestRefusedBuiltins(t *testing.T) {
 			require.Error(t, err)
 			var pe *Error
 			require.ErrorAs(t, err, &pe)
-			assert.Equal(t, 3, pe.Code())
+			assert.ErrorIs(t, pe, ErrPolicy)
 			assert.Equal(t, tc.builtin, pe.Builtin)
 			assert.Equal(t, file, pe.File)
 			assert.Contains(t, err.Error(), file+":4 calls "+tc.builtin)
@@ -331,7 +331,7 @@ func TestUserPolicyErrors(t *testing.T) {
 			require.Error(t, err)
 			var pe *Error
 			require.ErrorAs(t, err, &pe)
-			assert.Equal(t, 3, pe.Code())
+			assert.ErrorIs(t, pe, ErrPolicy)
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
@@ -379,7 +379,7 @@ func TestWarningsFailOnlyWhenStrict(t *testing.T) {
 	err := res.Err(true)
 	var ve *ViolationError
 	require.ErrorAs(t, err, &ve)
-	assert.Equal(t, 3, ve.Code())
+	assert.ErrorIs(t, ve, ErrPolicy)
 	assert.Contains(t, err.Error(), "0 denied, 1 warnings (warnings fail with --strict)")
 	assert.Contains(t, err.Error(), "\n  warn [GR102] stage_a: idempotency is disabled")
 }

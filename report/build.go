@@ -7,28 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/guardrun/guardrun/audit"
-	"github.com/guardrun/guardrun/metrics"
-	"github.com/guardrun/guardrun/runner"
-)
-
-// Audit event types the report reads (written by package runner).
-const (
-	evRunStart     = "run.start"
-	evRunEnd       = "run.end"
-	evPolicy       = "policy.verdict"
-	evStageStart   = "stage.start"
-	evStageAttempt = "stage.attempt"
-	evStageRetry   = "stage.retry"
-	evStageEnd     = "stage.end"
-	evStageSkip    = "stage.skip"
-	evStageBlocked = "stage.blocked"
+	"github.com/guardrun/guardrun/internal/runstate"
 )
 
 // Build collects run runID from stateDir: run_<id>.json (required), the
@@ -39,7 +24,8 @@ func Build(stateDir, runID string) (*Model, error) {
 	if !validRunID(runID) {
 		return nil, notFound(stateDir, runID)
 	}
-	rs, err := runner.ReadRunState(stateDir, runID)
+	layout := runstate.Layout{StateDir: stateDir}
+	rs, err := layout.ReadRun(runID)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, notFound(stateDir, runID)
 	}
@@ -58,7 +44,7 @@ func Build(stateDir, runID string) (*Model, error) {
 		m.EndedAt = rs.EndedAt.UTC()
 	}
 
-	met, err := metrics.ReadJSON(filepath.Join(stateDir, "metrics_"+runID+".json"))
+	met, err := layout.ReadMetrics(runID)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		m.Notes = append(m.Notes, fmt.Sprintf("metrics_%s.json is missing (the run did not finish): no CPU, memory or volume figures", runID))
@@ -68,7 +54,7 @@ func Build(stateDir, runID string) (*Model, error) {
 		m.Totals = &met.Totals
 	}
 
-	recs, note := readAudit(filepath.Join(stateDir, "audit.jsonl"), runID)
+	recs, note := readAudit(layout.AuditLog(), runID)
 	if note != "" {
 		m.Notes = append(m.Notes, note)
 	}
@@ -78,7 +64,7 @@ func Build(stateDir, runID string) (*Model, error) {
 		if r.Stage != "" {
 			byStage[r.Stage] = append(byStage[r.Stage], r)
 		}
-		if r.Event == evPolicy && r.Stage == "" {
+		if r.Event == runstate.EvPolicy && r.Stage == "" {
 			m.Policy = kvs(r.Data)
 		}
 	}
@@ -95,7 +81,7 @@ func Build(stateDir, runID string) (*Model, error) {
 			}
 		}
 		fromAudit(&s, byStage[rst.Name])
-		ss, err := runner.ReadStageState(stateDir, rst.Name)
+		ss, err := layout.ReadStage(rst.Name)
 		switch {
 		case err == nil && ss.RunID == runID:
 			fromStageState(&s, ss)
@@ -118,25 +104,7 @@ func validRunID(id string) bool {
 }
 
 func notFound(stateDir, runID string) error {
-	return &RunNotFoundError{RunID: runID, StateDir: stateDir, Available: AvailableRuns(stateDir)}
-}
-
-// AvailableRuns lists the run ids stateDir has a run_<id>.json for, sorted
-// (time-based ids sort oldest first).
-func AvailableRuns(stateDir string) []string {
-	ents, err := os.ReadDir(stateDir)
-	if err != nil {
-		return nil
-	}
-	var ids []string
-	for _, e := range ents {
-		n := e.Name()
-		if e.Type().IsRegular() && strings.HasPrefix(n, "run_") && strings.HasSuffix(n, ".json") && len(n) > len("run_.json") {
-			ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(n, "run_"), ".json"))
-		}
-	}
-	sort.Strings(ids)
-	return ids
+	return &RunNotFoundError{RunID: runID, StateDir: stateDir, Available: runstate.Layout{StateDir: stateDir}.RunIDs()}
 }
 
 // readAudit returns the records of runID, in log order. It streams the
@@ -245,73 +213,60 @@ func formatValue(v any) string {
 	return strings.TrimSpace(b.String())
 }
 
-func dataInt(d map[string]any, k string) (int64, bool) {
-	switch x := d[k].(type) {
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	case float64:
-		return int64(x), true
-	}
-	return 0, false
-}
-
-func dataString(d map[string]any, k string) string {
-	s, _ := d[k].(string)
-	return s
-}
-
 // fromAudit fills times, markers and reconstructed attempts from the
 // stage's audit records: an attempt starts at stage.start (the first) or
 // at its stage.retry plus the delay, and ends when its stage.attempt
-// record was written.
+// record was written. A record whose data does not decode as its event's
+// payload is left out of the reconstruction (the event list still shows
+// it).
 func fromAudit(s *Stage, recs []*audit.Record) {
 	if len(recs) == 0 {
 		return
 	}
 	var atts []Attempt
-	index := map[int64]int{}
-	get := func(n int64) *Attempt {
+	index := map[int]int{}
+	get := func(n int) *Attempt {
 		if i, ok := index[n]; ok {
 			return &atts[i]
 		}
 		index[n] = len(atts)
-		atts = append(atts, Attempt{N: int(n), Approx: true})
+		atts = append(atts, Attempt{N: n, Approx: true})
 		return &atts[len(atts)-1]
 	}
 	for _, r := range recs {
 		t := recTime(r)
 		switch r.Event {
-		case evStageStart:
+		case runstate.EvStageStart:
 			s.StartedAt = t
-			s.Processor = dataString(r.Data, "processor")
-			s.Version = dataString(r.Data, "version")
-		case evStageRetry:
-			n, _ := dataInt(r.Data, "attempt")
-			d, _ := dataInt(r.Data, "delayMs")
-			a := get(n)
-			a.DelayMs = d
-			a.StartedAt = t.Add(time.Duration(d) * time.Millisecond)
-		case evStageAttempt:
-			n, _ := dataInt(r.Data, "attempt")
-			a := get(n)
-			a.EndedAt = t
-			a.Outcome = dataString(r.Data, "outcome")
-			if c, ok := dataInt(r.Data, "exitCode"); ok {
-				a.ExitCode = int(c)
+			if d, err := runstate.DecodeData[runstate.StageStart](r.Data); err == nil {
+				s.Processor, s.Version = d.Processor, d.Version
 			}
-			a.Error = dataString(r.Data, "error")
-			if a.N == 1 && a.StartedAt.IsZero() {
-				a.StartedAt = s.StartedAt
+		case runstate.EvStageRetry:
+			if d, err := runstate.DecodeData[runstate.StageRetry](r.Data); err == nil {
+				a := get(d.Attempt)
+				a.DelayMs = d.DelayMs
+				a.StartedAt = t.Add(time.Duration(d.DelayMs) * time.Millisecond)
 			}
-		case evStageEnd:
+		case runstate.EvStageAttempt:
+			if d, err := runstate.DecodeData[runstate.StageAttempt](r.Data); err == nil {
+				a := get(d.Attempt)
+				a.EndedAt, a.Outcome, a.ExitCode, a.Error = t, d.Outcome, d.ExitCode, d.Error
+				if a.N == 1 && a.StartedAt.IsZero() {
+					a.StartedAt = s.StartedAt
+				}
+			}
+		case runstate.EvStageEnd:
 			s.EndedAt = t
-			s.IdempotencyKey = dataString(r.Data, "idempotencyKey")
-		case evStageSkip:
+			if d, err := runstate.DecodeData[runstate.StageEnd](r.Data); err == nil {
+				s.IdempotencyKey = d.IdempotencyKey
+			}
+		case runstate.EvStageSkip:
 			s.MarkerAt = t
-		case evStageBlocked:
+		case runstate.EvStageBlocked:
 			s.MarkerAt = t
-			s.Upstream = dataString(r.Data, "upstream")
+			if d, err := runstate.DecodeData[runstate.BlockedByUpstream](r.Data); err == nil {
+				s.Upstream = d.Upstream
+			}
 		}
 	}
 	if len(atts) > 0 && atts[0].N == 1 && atts[0].StartedAt.IsZero() {
@@ -324,7 +279,7 @@ func fromAudit(s *Stage, recs []*audit.Record) {
 
 // fromStageState replaces the audit reconstruction with the stage state's
 // exact attempts (the state belongs to this run).
-func fromStageState(s *Stage, ss *runner.StageState) {
+func fromStageState(s *Stage, ss *runstate.StageState) {
 	s.Source = SourceStageState
 	s.StartedAt = ss.StartedAt.UTC()
 	if ss.EndedAt != nil {
@@ -351,7 +306,7 @@ func fromStageState(s *Stage, ss *runner.StageState) {
 }
 
 // checkHead compares the head the run stored with the run's own records.
-func checkHead(h *runner.AuditHead, recs []*audit.Record) (string, bool) {
+func checkHead(h *runstate.AuditHead, recs []*audit.Record) (string, bool) {
 	if h == nil {
 		return "the run stored no audit head (it did not finish)", false
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/runner"
@@ -97,7 +98,7 @@ func runFixture(t *testing.T) fixture {
 				return
 			}
 			_, err = runner.Run(context.Background(), p, runner.Options{RunID: id, Sandbox: sb, BestEffort: true,
-				Preflight: map[string]any{"policy": "pass", "netlint": "pass (0 go processors)", "warnings": 0}})
+				Preflight: &runstate.PolicyVerdict{Policy: "pass", Netlint: "pass (0 go processors)"}})
 			var sf *runner.StageFailedError
 			if err != nil && !errors.As(err, &sf) {
 				fixtureErr = err

@@ -1,12 +1,13 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/metrics"
-	"github.com/guardrun/guardrun/runner"
 	"github.com/guardrun/guardrun/sandbox"
 )
 
@@ -32,7 +33,7 @@ type Model struct {
 	Policy []KV
 	// AuditHead is the chain head the run stored; HeadCheck says whether
 	// audit.jsonl still holds that record (a spot check, not `verify`).
-	AuditHead *runner.AuditHead
+	AuditHead *runstate.AuditHead
 	HeadCheck string
 	HeadOK    bool
 	Stages    []Stage
@@ -67,8 +68,8 @@ type Stage struct {
 	Processor      string
 	Version        string
 	IdempotencyKey string
-	Limits         *runner.AppliedLimits
-	Outputs        []runner.OutputRecord
+	Limits         *runstate.AppliedLimits
+	Outputs        []runstate.OutputRecord
 	// Metrics are nil when metrics_<id>.json is missing or lacks the stage.
 	Metrics *metrics.Stage
 }
@@ -118,7 +119,11 @@ const (
 	SourceRunState   = "run state only"
 )
 
-// RunNotFoundError: stateDir holds no run_<id>.json for the id.
+// ErrRunNotFound: the state dir holds no record of the run asked for.
+var ErrRunNotFound = errors.New("run not found")
+
+// RunNotFoundError: stateDir holds no run_<id>.json for the id. It is
+// ErrRunNotFound.
 type RunNotFoundError struct {
 	RunID     string
 	StateDir  string
@@ -132,5 +137,5 @@ func (e *RunNotFoundError) Error() string {
 	return fmt.Sprintf("run %q not found in %s: available run ids: %s", e.RunID, e.StateDir, strings.Join(e.Available, ", "))
 }
 
-// Code is the CLI exit code: a usage error.
-func (e *RunNotFoundError) Code() int { return 2 }
+// Is makes errors.Is(err, ErrRunNotFound) true.
+func (e *RunNotFoundError) Is(target error) bool { return target == ErrRunNotFound }

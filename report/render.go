@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/internal/runstate"
 )
 
 //go:embed report.html.tmpl
@@ -230,7 +230,7 @@ func Render(w io.Writer, m *Model) error {
 // DefaultPath is where `guardrun report` writes by default:
 // stateDir/report_<id>.html.
 func DefaultPath(stateDir, runID string) string {
-	return filepath.Join(stateDir, "report_"+runID+".html")
+	return runstate.Layout{StateDir: stateDir}.ReportFile(runID)
 }
 
 // Write builds and renders run runID of stateDir into outPath (when empty,

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
-	"github.com/guardrun/guardrun/runner"
+	"github.com/guardrun/guardrun/internal/runstate"
 )
 
 func stageByName(t *testing.T, m *Model, name string) *Stage {
@@ -41,7 +41,7 @@ func TestBuildFailedRunWithRetriesAndBlockedStage(t *testing.T) {
 
 	assert.Equal(t, "demo", m.Pipeline)
 	assert.Equal(t, "r1", m.RunID)
-	assert.Equal(t, runner.RunFailed, m.Status)
+	assert.Equal(t, runstate.RunFailed, m.Status)
 	assert.False(t, m.EndedAt.IsZero())
 	assert.True(t, m.EndedAt.After(m.StartedAt))
 	status := map[string]string{}
@@ -52,7 +52,7 @@ func TestBuildFailedRunWithRetriesAndBlockedStage(t *testing.T) {
 		"stage_crash": "failed", "stage_bad": "failed", "stage_after": "blocked"}, status)
 
 	// stage_flaky.json still belongs to r1: exact attempts from it.
-	ss, err := runner.ReadStageState(fx.StateDir, "stage_flaky")
+	ss, err := runstate.Layout{StateDir: fx.StateDir}.ReadStage("stage_flaky")
 	require.NoError(t, err)
 	require.Equal(t, "r1", ss.RunID)
 	fl := stageByName(t, m, "stage_flaky")
@@ -74,7 +74,7 @@ func TestBuildFailedRunWithRetriesAndBlockedStage(t *testing.T) {
 	assert.Equal(t, int64(2000), fl.Metrics.LinesOut)
 
 	// r2 rewrote stage_crash.json: r1's attempts come from the audit log.
-	ss, err = runner.ReadStageState(fx.StateDir, "stage_crash")
+	ss, err = runstate.Layout{StateDir: fx.StateDir}.ReadStage("stage_crash")
 	require.NoError(t, err)
 	require.Equal(t, "r2", ss.RunID)
 	cr := stageByName(t, m, "stage_crash")
@@ -134,7 +134,7 @@ func TestBuildSkippedRerun(t *testing.T) {
 	// r3: nothing ran at all, so nothing was sandboxed.
 	m, err = Build(fx.StateDir, "r3")
 	require.NoError(t, err)
-	assert.Equal(t, runner.RunSucceeded, m.Status)
+	assert.Equal(t, runstate.RunSucceeded, m.Status)
 	assert.Nil(t, m.Enforcement)
 	require.Len(t, m.Stages, 3)
 	html := render(t, m)
@@ -148,7 +148,7 @@ func TestMissingRunNamesTheAvailableOnes(t *testing.T) {
 		_, err := Build(fx.StateDir, id)
 		var nf *RunNotFoundError
 		require.ErrorAs(t, err, &nf, id)
-		assert.Equal(t, 2, nf.Code())
+		assert.ErrorIs(t, err, ErrRunNotFound)
 		assert.Contains(t, err.Error(), `run "`+id+`" not found`)
 		assert.Contains(t, err.Error(), "available run ids: r1, r2, r3")
 	}
@@ -226,7 +226,7 @@ func TestBuildCopesWithMissingAndForeignFiles(t *testing.T) {
 	})
 	t.Run("audit head no longer in the log", func(t *testing.T) {
 		dir := copyState(t)
-		rs, err := runner.ReadRunState(dir, "r1")
+		rs, err := runstate.Layout{StateDir: dir}.ReadRun("r1")
 		require.NoError(t, err)
 		rs.Audit.Hash = strings.Repeat("ab", 32)
 		require.NoError(t, atomicfile.WriteJSON(filepath.Join(dir, "run_r1.json"), rs))
@@ -250,9 +250,9 @@ func TestBuildCopesWithMissingAndForeignFiles(t *testing.T) {
 	})
 	t.Run("run without an end", func(t *testing.T) {
 		dir := copyState(t)
-		rs, err := runner.ReadRunState(dir, "r1")
+		rs, err := runstate.Layout{StateDir: dir}.ReadRun("r1")
 		require.NoError(t, err)
-		rs.Status, rs.EndedAt, rs.Audit = runner.RunRunning, nil, nil
+		rs.Status, rs.EndedAt, rs.Audit = runstate.RunRunning, nil, nil
 		require.NoError(t, atomicfile.WriteJSON(filepath.Join(dir, "run_r1.json"), rs))
 		m, err := Build(dir, "r1")
 		require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/sandbox"
@@ -64,7 +65,7 @@ func BenchmarkNoopRun1GiB2Stages(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		res := benchRun(b, p, sb, fmt.Sprintf("noop%d", i))
-		if res.State.Stages[0].Status != StageSkipped || res.State.Stages[1].Status != StageSkipped {
+		if res.State.Stages[0].Status != runstate.StageSkipped || res.State.Stages[1].Status != runstate.StageSkipped {
 			b.Fatalf("not a no-op: %+v", res.State.Stages)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
 )
 
@@ -76,9 +77,8 @@ func short(h string) string {
 
 // compare explains why the marker does not cover parts; nil means up to date
 // as far as the key goes.
-func compare(m *Marker, parts *KeyParts) []Reason {
+func compare(mp *KeyParts, parts *KeyParts) []Reason {
 	var rs []Reason
-	mp := &m.Parts
 	if mp.Format != parts.Format {
 		rs = append(rs, Reason{Kind: ReasonFormat, Detail: fmt.Sprintf("%d -> %d", mp.Format, parts.Format)})
 	}
@@ -122,7 +122,7 @@ func compare(m *Marker, parts *KeyParts) []Reason {
 
 // checkOutputs verifies that every output the marker recorded is still what
 // was written: same identity (cheap), or failing that same size and hash.
-func checkOutputs(p *pipeline.Pipeline, outputs []MarkerOutput, cache *hashcache.Cache) []Reason {
+func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *hashcache.Cache) []Reason {
 	var rs []Reason
 	for _, o := range outputs {
 		abs := p.Abs(o.Path)

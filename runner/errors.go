@@ -1,23 +1,28 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/guardrun/guardrun/internal/flock"
 )
 
-// Exit codes of DESIGN §8, shared with the CLI.
-const (
-	ExitOK          = 0
-	ExitStageFailed = 1
-	ExitUsage       = 2
-	ExitPolicy      = 3
-	ExitLocked      = 4
-	ExitInterrupted = 130
+// Sentinel errors of a run. The CLI maps them to exit codes with errors.Is
+// (DESIGN §8); this package knows no exit codes.
+var (
+	// ErrLocked: another run holds the pipeline lock.
+	ErrLocked = errors.New("pipeline is locked")
+	// ErrStageFailed: one or more stages failed.
+	ErrStageFailed = errors.New("stage failed")
+	// ErrInterrupted: the run was interrupted (SIGINT/SIGTERM); checkpoints
+	// were kept.
+	ErrInterrupted = errors.New("interrupted")
+	// ErrNoSuchStage: an option names a stage the pipeline does not have.
+	ErrNoSuchStage = errors.New("no such stage")
 )
 
-// LockedError: another run holds the pipeline lock.
+// LockedError says who holds the pipeline lock. It is ErrLocked.
 type LockedError struct {
 	Path   string
 	Holder flock.Holder
@@ -27,10 +32,11 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("pipeline is locked by %s (lock %s); use --wait to wait for it", e.Holder, e.Path)
 }
 
-// Code is the exit code.
-func (e *LockedError) Code() int { return ExitLocked }
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
-// StageFailedError: one or more stages failed.
+// StageFailedError names the stages that failed and those they blocked. It
+// is ErrStageFailed.
 type StageFailedError struct {
 	Failed  []string
 	Blocked []string
@@ -51,25 +57,31 @@ func (e *StageFailedError) Error() string {
 	return msg
 }
 
-// Code is the exit code.
-func (e *StageFailedError) Code() int { return ExitStageFailed }
+// Is makes errors.Is(err, ErrStageFailed) true.
+func (e *StageFailedError) Is(target error) bool { return target == ErrStageFailed }
 
 // InterruptedError: the run was interrupted by a signal; checkpoints were
-// kept and the next run resumes.
+// kept and the next run resumes. It is ErrInterrupted.
 type InterruptedError struct{ RunID string }
 
 func (e *InterruptedError) Error() string {
 	return fmt.Sprintf("run %s interrupted; checkpoints kept, run again to resume", e.RunID)
 }
 
-// Code is the exit code.
-func (e *InterruptedError) Code() int { return ExitInterrupted }
+// Is makes errors.Is(err, ErrInterrupted) true.
+func (e *InterruptedError) Is(target error) bool { return target == ErrInterrupted }
 
-// UsageError: bad flags or arguments detected by the runner (e.g. --force of
-// an unknown stage).
-type UsageError struct{ Msg string }
+// VetError is a Go processor refused by the VetFunc (netlint findings, or a
+// package that does not load). A run that hits one fails with it, unwrapped
+// to what the VetFunc returned, instead of a generic stage failure.
+type VetError struct {
+	Dir string
+	Err error
+}
 
-func (e *UsageError) Error() string { return e.Msg }
+func (e *VetError) Error() string { return e.Err.Error() }
+func (e *VetError) Unwrap() error { return e.Err }
 
-// Code is the exit code.
-func (e *UsageError) Code() int { return ExitUsage }
+func noSuchStage(flag, name string) error {
+	return fmt.Errorf("%s %s: %w", flag, name, ErrNoSuchStage)
+}

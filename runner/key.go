@@ -15,8 +15,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/guardrun/guardrun/internal/atomicfile"
 	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
 )
 
@@ -92,7 +92,7 @@ func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error)
 			if err != nil {
 				return err
 			}
-			if path != abs && isArtifact(d.Name()) {
+			if path != abs && runstate.IsArtifact(d.Name()) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
@@ -119,14 +119,6 @@ func joinRel(dir, r string) string {
 		return dir + r
 	}
 	return dir + "/" + r
-}
-
-// isArtifact reports names guardrun itself creates inside output dirs.
-func isArtifact(name string) bool {
-	if !strings.HasPrefix(name, ".") {
-		return false
-	}
-	return strings.HasSuffix(name, ".done") || strings.HasSuffix(name, ".staging") || atomicfile.IsTemp(name)
 }
 
 func unwrapPathErr(err error) error {

@@ -1,15 +1,14 @@
 package runner
 
 import (
-	"path/filepath"
-
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/metrics"
 )
 
 // RunMetrics is the content of metrics_<id>.json.
 type RunMetrics = metrics.Run
 
-func (r *Runner) metrics(rs *RunState, results []stageResult) *RunMetrics {
+func (r *Runner) metrics(rs *runstate.RunState, results []stageResult) *RunMetrics {
 	m := &metrics.Run{RunID: rs.RunID, Pipeline: rs.Pipeline, Status: rs.Status, StartedAt: rs.StartedAt}
 	if rs.EndedAt != nil {
 		m.EndedAt = *rs.EndedAt
@@ -17,7 +16,7 @@ func (r *Runner) metrics(rs *RunState, results []stageResult) *RunMetrics {
 	}
 	for i, res := range results {
 		sm := res.metrics
-		s := metrics.Stage{Name: r.p.Stages[i].Name, Status: res.status, Skipped: res.status == StageSkipped,
+		s := metrics.Stage{Name: r.p.Stages[i].Name, Status: res.status, Skipped: res.status == runstate.StageSkipped,
 			Attempts: len(res.attempts), WallSeconds: sm.WallSeconds, CPUSeconds: sm.CPUSeconds, PeakMemoryBytes: sm.PeakMemoryBytes,
 			BytesIn: sm.BytesIn, BytesOut: sm.BytesOut, LinesIn: sm.LinesIn, LinesOut: sm.LinesOut}
 		if s.Attempts > 1 {
@@ -27,12 +26,4 @@ func (r *Runner) metrics(rs *RunState, results []stageResult) *RunMetrics {
 	}
 	m.ComputeTotals()
 	return m
-}
-
-func writeMetricsJSON(stateDir string, m *RunMetrics) error {
-	return metrics.WriteJSON(filepath.Join(stateDir, "metrics_"+m.RunID+".json"), m)
-}
-
-func writeMetricsProm(stateDir string, m *RunMetrics) error {
-	return metrics.WriteProm(filepath.Join(stateDir, "metrics_"+m.RunID+".prom"), m)
 }

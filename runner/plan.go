@@ -4,17 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
 )
 
-// decide lists why a stage must run; none means it is up to date. head and
-// raw are the marker as read by readMarkerHead (nil when there is none);
-// parts may be nil when the inputs were not hashed. Only a key mismatch
-// decodes the whole marker, to say which part changed.
-func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *markerHead, raw []byte, parts *KeyParts, cache *hashcache.Cache, forced bool) []Reason {
+// decide lists why a stage must run; none means it is up to date. head is
+// the marker (nil when there is none); parts may be nil when the inputs
+// were not hashed. Only a key mismatch decodes the whole marker, to say
+// which part changed.
+func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *runstate.MarkerHead, parts *KeyParts, cache *hashcache.Cache, forced bool) []Reason {
 	var rs []Reason
 	switch {
 	case head == nil || parts == nil:
@@ -22,12 +22,12 @@ func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *markerHead, raw []by
 	case head.Key == parts.Key():
 		rs = append(rs, checkOutputs(p, head.Outputs, cache)...)
 	default:
-		var m Marker
-		if err := json.Unmarshal(raw, &m); err != nil {
+		old, err := markerParts(head)
+		if err != nil {
 			rs = append(rs, Reason{Kind: ReasonMarkerBad, Detail: err.Error()})
 			break
 		}
-		rs = append(rs, compare(&m, parts)...)
+		rs = append(rs, compare(old, parts)...)
 		if len(rs) == 0 { // parts equal but key differs: a forged or stale marker
 			rs = append(rs, Reason{Kind: ReasonMarkerBad, Detail: "key does not match its parts"})
 		}
@@ -70,11 +70,12 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 	forced := map[string]bool{}
 	for _, f := range opts.Force {
 		if _, ok := p.Stage(f); !ok {
-			return nil, &UsageError{Msg: fmt.Sprintf("--force %s: no such stage", f)}
+			return nil, noSuchStage("--force", f)
 		}
 		forced[f] = true
 	}
-	cache := hashcache.Open(filepath.Join(p.StateDir, hashCacheFile))
+	layout := Layout(p)
+	cache := hashcache.Open(layout.HashCache())
 	ps := newProcs(p, cache, nil)
 	plans := make([]StagePlan, len(p.Stages))
 	willRun := map[string]bool{}
@@ -100,7 +101,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 		}
 		if sp.Action == "run" {
 			willRun[st.Name] = true
-			if pr, _ := ReadProgress(p.StateDir, st.Name); pr != nil && st.Checkpoint.Enabled && pr.ByteOffset > 0 && parts != nil && parts.Key() == pr.IdempotencyKey {
+			if pr, _ := layout.ReadProgress(st.Name); pr != nil && st.Checkpoint.Enabled && pr.ByteOffset > 0 && parts != nil && parts.Key() == pr.IdempotencyKey {
 				sp.Resume = &ResumePoint{LineOffset: pr.LineOffset, ByteOffset: pr.ByteOffset}
 				sp.Reasons = append(sp.Reasons, Reason{Kind: ReasonResume, Detail: fmt.Sprintf("line %d (byte %d)", pr.LineOffset, pr.ByteOffset)})
 			}
@@ -140,12 +141,25 @@ func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashc
 	if err != nil {
 		return nil, nil, err
 	}
-	head, raw, err := readMarkerHead(p.Abs(st.OutputDir), st.Name)
+	head, err := runstate.ReadMarkerHead(p.Abs(st.OutputDir), st.Name)
 	if err != nil {
 		return []Reason{{Kind: ReasonMarkerBad, Detail: err.Error()}}, parts, nil
 	}
 	if !st.Idempotent {
 		head = nil
 	}
-	return decide(p, st, head, raw, parts, cache, forced), parts, nil
+	return decide(p, st, head, parts, cache, forced), parts, nil
+}
+
+// markerParts decodes the key parts a marker was written with.
+func markerParts(head *runstate.MarkerHead) (*KeyParts, error) {
+	m, err := head.DecodeMarker()
+	if err != nil {
+		return nil, err
+	}
+	var parts KeyParts
+	if err := json.Unmarshal(m.Parts, &parts); err != nil {
+		return nil, err
+	}
+	return &parts, nil
 }

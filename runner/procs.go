@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/guardrun/guardrun/internal/execpath"
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/pipeline"
 )
@@ -60,7 +61,8 @@ func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs 
 
 // GoSourceHashes returns, for every distinct Go processor package of p, its
 // source hash (the processor version), keyed by absolute package dir. It
-// reads the stat cache but writes nothing.
+// reads the stat cache but writes nothing. A package it cannot hash is a
+// problem of the spec: a *pipeline.SpecError naming the stage's field.
 func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
 	out := map[string]string{}
 	var ps *procs
@@ -70,12 +72,13 @@ func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
 			continue
 		}
 		if ps == nil {
-			ps = newProcs(p, hashcache.Open(filepath.Join(p.StateDir, hashCacheFile)), nil)
+			ps = newProcs(p, hashcache.Open(Layout(p).HashCache()), nil)
 		}
 		dir := p.Abs(st.Processor.Go)
 		h, _, err := ps.goSource(dir)
 		if err != nil {
-			return nil, fmt.Errorf("stages[%d].processor.go: %w", i, err)
+			// An unreadable processor package is a problem of the spec.
+			return nil, &pipeline.SpecError{Field: fmt.Sprintf("stages[%d].processor.go", i), Msg: err.Error(), Err: err}
 		}
 		out[dir] = h
 	}
@@ -116,10 +119,12 @@ func (ps *procs) resolveExec(argv []string) (*proc, error) {
 	// The program is resolved and hashed once per argv[0]; many stages
 	// usually share one (sh, python3, a tool of the workspace).
 	if !ok {
-		path, err := lookExec(ps.p.Workspace, argv[0])
+		// The policy judges the Real of this same resolution.
+		prog, err := execpath.Resolve(ps.p.Workspace, argv[0])
 		if err != nil {
 			return nil, err
 		}
+		path := prog.Path
 		sum, _, err := ps.cache.Sum(path)
 		if err != nil {
 			return nil, fmt.Errorf("hashing processor %s: %w", path, err)
@@ -144,40 +149,6 @@ func (ps *procs) resolveExec(argv []string) (*proc, error) {
 
 // execBin is a resolved exec program and its content hash.
 type execBin struct{ path, sum string }
-
-// lookExec resolves argv[0]: a path with a separator or a file present in
-// the workspace is taken relative to the workspace; otherwise PATH.
-func lookExec(workspace, name string) (string, error) {
-	if filepath.IsAbs(name) {
-		return name, checkExecutable(name)
-	}
-	cand := filepath.Join(workspace, filepath.FromSlash(name))
-	if strings.ContainsAny(name, `/\`) {
-		return cand, checkExecutable(cand)
-	}
-	if fi, err := os.Stat(cand); err == nil && !fi.IsDir() {
-		return cand, checkExecutable(cand)
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("processor %q not found in the workspace or PATH", name)
-	}
-	return filepath.Abs(p)
-}
-
-func checkExecutable(p string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return fmt.Errorf("processor %s: %w", p, unwrapPathErr(err))
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("processor %s is a directory", p)
-	}
-	if runtime.GOOS != "windows" && fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("processor %s is not executable", p)
-	}
-	return nil
-}
 
 type sourceResult struct {
 	hash, root string
@@ -306,14 +277,14 @@ func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
 	if runtime.GOOS == "windows" {
 		name += ".exe"
 	}
-	binDir := filepath.Join(ps.p.StateDir, "bin", src[:24])
+	binDir := Layout(ps.p).BinDir(src)
 	bin := filepath.Join(binDir, name)
 	if _, err := os.Stat(bin); err == nil {
 		return &proc{Path: bin, Args: []string{bin}, Version: src}, nil
 	}
 	if ps.vet != nil {
 		if err := ps.vet(ctx, dir, src); err != nil {
-			return nil, err
+			return nil, &VetError{Dir: dir, Err: err}
 		}
 	}
 	if err := os.MkdirAll(binDir, 0o755); err != nil {

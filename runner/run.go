@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/guardrun/guardrun/internal/atomicfile"
 	"github.com/guardrun/guardrun/internal/flock"
 	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/sandbox"
 )
@@ -27,7 +26,7 @@ type Options struct {
 	Jobs int
 	// Force reruns these stages even when up to date.
 	Force []string
-	// Wait waits for the pipeline lock instead of failing with exit 4.
+	// Wait waits for the pipeline lock instead of failing with ErrLocked.
 	Wait bool
 	// Sandbox starts processors. When nil, the runner calls
 	// sandbox.New(SandboxOptions) the first time a stage actually runs, so a
@@ -36,78 +35,43 @@ type Options struct {
 	SandboxOptions sandbox.Options
 	// Vet vets Go processors before they are built (netlint); may be nil.
 	Vet VetFunc
-	// OnEvent receives progress events (serialised); may be nil.
-	OnEvent func(Event)
+	// OnEvent receives every event of the run (serialised); may be nil.
+	OnEvent func(runstate.Event)
 	// AuditKey, when set, makes the audit chain an HMAC chain.
 	AuditKey []byte
-	// Preflight is recorded as the "policy.verdict" audit event: what the
-	// policy, the linter and the sandbox probe said before the run.
-	Preflight map[string]any
+	// Preflight is recorded as the "policy.verdict" event: what the policy
+	// and the linter said before the run; nil records none.
+	Preflight *runstate.PolicyVerdict
 	// Logger for structured logs; nil discards.
 	Logger *slog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
-	// Extra data recorded in run_<id>.json.
+	// BestEffort is recorded in run_<id>.json.
 	BestEffort bool
-}
-
-// Event types.
-const (
-	EvRunStart        = "run.start"
-	EvRunEnd          = "run.end"
-	EvLock            = "lock.acquired"
-	EvLockWait        = "lock.wait"
-	EvPolicy          = "policy.verdict"
-	EvSandbox         = "sandbox.report"
-	EvSweep           = "sweep"
-	EvStageSkip       = "stage.skip"
-	EvStageStart      = "stage.start"
-	EvStageAttempt    = "stage.attempt"
-	EvStageRetry      = "stage.retry"
-	EvStageResume     = "stage.resume"
-	EvStageCheckpoint = "stage.checkpoint"
-	EvStageEnd        = "stage.end"
-	EvStageBlocked    = "stage.blocked"
-	EvProgress        = "stage.progress"
-)
-
-// Event is a progress notification for the CLI.
-type Event struct {
-	Type       string
-	Stage      string
-	Status     string
-	Attempt    int
-	Attempts   int
-	Delay      time.Duration
-	Err        error
-	Detail     string
-	Lines      int64
-	Bytes      int64
-	TotalBytes int64
 }
 
 // Runner executes one run of a pipeline.
 type Runner struct {
-	p       *pipeline.Pipeline
-	opts    Options
-	runID   string
-	cache   *hashcache.Cache
-	procs   *procs
-	sandbox sandbox.Sandbox
-	log     *slog.Logger
-	forced  map[string]bool
-	now     func() time.Time
-	evMu    sync.Mutex
-	host    string
-	al      *audit.Log
+	p      *pipeline.Pipeline
+	layout runstate.Layout
+	opts   Options
+	runID  string
+	cache  *hashcache.Cache
+	procs  *procs
+	log    *slog.Logger // scoped to the run
+	forced map[string]bool
+	now    func() time.Time
+	host   string
+	events recorder
 
 	sbOnce    sync.Once
+	sandbox   sandbox.Sandbox
 	sbErr     error
 	sbStarted bool
 
 	// rs is the run state; it is first written (status running) when a
 	// stage is about to run, so a no-op run writes it once, at the end.
-	rs          *RunState
+	rs          *runstate.RunState
 	runningOnce sync.Once
 	runningErr  error
 }
@@ -117,9 +81,7 @@ type Runner struct {
 func (r *Runner) markRunning() error {
 	// Nothing changes r.rs while stages run (summarize fills it in after
 	// the last one ended), so it is written as it is.
-	r.runningOnce.Do(func() {
-		r.runningErr = writeState(runStatePath(r.p.StateDir, r.runID), r.rs)
-	})
+	r.runningOnce.Do(func() { r.runningErr = r.layout.WriteRun(r.rs) })
 	return r.runningErr
 }
 
@@ -132,9 +94,7 @@ func (r *Runner) getSandbox() (sandbox.Sandbox, error) {
 		}
 		r.sandbox, r.sbErr = sandbox.New(r.opts.SandboxOptions)
 		if r.sbErr == nil {
-			rep := r.sandbox.Report()
-			r.audit(EvSandbox, "", map[string]any{"network": rep.Network, "memory": rep.Memory, "cpu": rep.CPU,
-				"pids": rep.Pids, "io": rep.IO, "tree": rep.Tree, "bestEffort": rep.BestEffort, "notes": rep.Notes})
+			r.events.record("", runstate.SandboxReport{Report: r.sandbox.Report()})
 		}
 	})
 	return r.sandbox, r.sbErr
@@ -142,10 +102,8 @@ func (r *Runner) getSandbox() (sandbox.Sandbox, error) {
 
 // sandboxIfStarted returns the sandbox when some stage needed it.
 func (r *Runner) sandboxIfStarted() (sandbox.Sandbox, error) {
-	var started bool
 	r.sbOnce.Do(func() {}) // no further creation after the run
-	started = r.sbStarted
-	if !started {
+	if !r.sbStarted {
 		return nil, nil
 	}
 	return r.sandbox, r.sbErr
@@ -153,26 +111,26 @@ func (r *Runner) sandboxIfStarted() (sandbox.Sandbox, error) {
 
 // Result is the outcome of Run.
 type Result struct {
-	State   *RunState
+	State   *runstate.RunState
 	Metrics *RunMetrics
 }
 
-// Run executes the pipeline. The returned error has a Code() for the CLI
-// (1 a stage failed, 4 locked, 130 interrupted) or is an internal error.
+// Run executes the pipeline. The error is ErrStageFailed, ErrLocked,
+// ErrInterrupted, ErrNoSuchStage (errors.Is), a *VetError, or an internal
+// error.
 func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, error) {
-	r := &Runner{p: p, opts: opts, runID: opts.RunID, forced: map[string]bool{}, now: opts.Now, log: opts.Logger}
+	r := &Runner{p: p, layout: Layout(p), opts: opts, runID: opts.RunID, forced: map[string]bool{}, now: opts.Now}
 	if r.now == nil {
 		r.now = func() time.Time { return time.Now().UTC() }
-	}
-	if r.log == nil {
-		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if r.runID == "" {
 		r.runID = NewRunID(r.now())
 	}
+	r.log = runLogger(opts.Logger, r.runID)
+	r.events = recorder{runID: r.runID, log: r.log, onEvent: opts.OnEvent}
 	for _, f := range opts.Force {
 		if _, ok := p.Stage(f); !ok {
-			return nil, &UsageError{Msg: fmt.Sprintf("--force %s: no such stage", f)}
+			return nil, noSuchStage("--force", f)
 		}
 		r.forced[f] = true
 	}
@@ -186,14 +144,15 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}
 	defer lock.Release()
 	r.sandbox = opts.Sandbox
-	r.al, err = audit.Open(filepath.Join(p.StateDir, "audit.jsonl"), opts.AuditKey)
+	al, err := audit.Open(r.layout.AuditLog(), opts.AuditKey)
 	if err != nil {
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
-	defer r.al.Close()
-	r.audit(EvLock, "", map[string]any{"path": lock.Path()})
+	defer al.Close()
+	r.events.setAudit(al)
+	r.events.record("", runstate.LockAcquired{Path: lock.Path()})
 	if opts.Preflight != nil {
-		r.audit(EvPolicy, "", opts.Preflight)
+		r.events.record("", *opts.Preflight)
 	}
 	r.recoverPrevious(prev)
 	if err := lock.SetHolder(r.holder("pipeline " + p.Name)); err != nil {
@@ -202,19 +161,21 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	if err := r.sweep(prev.RunID != ""); err != nil {
 		return nil, err
 	}
-	r.cache = hashcache.Open(filepath.Join(p.StateDir, hashCacheFile))
+	r.cache = hashcache.Open(r.layout.HashCache())
 	r.procs = newProcs(p, r.cache, opts.Vet)
 
-	rs := &RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: RunRunning, PID: os.Getpid(), Host: r.host,
+	rs := &runstate.RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: runstate.RunRunning, PID: os.Getpid(), Host: r.host,
 		StartedAt: r.now(), BestEffort: opts.BestEffort, Forced: opts.Force}
 	for _, st := range p.Stages {
-		rs.Stages = append(rs.Stages, RunStage{Name: st.Name, Status: StagePending})
+		rs.Stages = append(rs.Stages, runstate.RunStage{Name: st.Name, Status: runstate.StagePending})
 	}
-	r.audit(EvRunStart, "", map[string]any{"pipeline": p.Name, "specHash": p.SpecHash, "pid": rs.PID, "host": r.host, "bestEffort": opts.BestEffort})
 	r.rs = rs
-	r.emit(Event{Type: EvRunStart, Detail: r.runID})
+	r.events.record("", runstate.RunStart{Pipeline: p.Name, SpecHash: p.SpecHash, PID: rs.PID, Host: r.host, BestEffort: opts.BestEffort})
 
-	results := r.schedule(ctx)
+	sched := &scheduler{p: p, jobs: opts.Jobs, exec: r.execStage, blocked: func(i, upstream int) {
+		r.events.record(p.Stages[i].Name, runstate.BlockedByUpstream{Upstream: p.Stages[upstream].Name})
+	}}
+	results := sched.run(ctx)
 
 	// Final state: what every stage did, metrics, caches.
 	runErr := r.summarize(ctx, rs, results)
@@ -225,20 +186,20 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		rs.Enforcement = &rep
 	}
 	met := r.metrics(rs, results)
-	r.audit(EvRunEnd, "", map[string]any{"status": rs.Status, "error": rs.Error})
+	r.events.record("", runstate.RunEnd{Status: rs.Status, Error: rs.Error})
 	// The head is known once run.end is appended; syncing the log runs in
 	// parallel with the state writes (independent files, one journal
 	// commit on most filesystems).
-	seq, h := r.al.Head()
-	rs.Audit = &AuditHead{Seq: seq, Hash: h}
+	seq, h := al.Head()
+	rs.Audit = &runstate.AuditHead{Seq: seq, Hash: h}
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
 	for i, f := range []func() error{
-		func() error { return r.al.Sync() },
-		func() error { return writeState(runStatePath(p.StateDir, r.runID), rs) },
-		func() error { return r.cache.Save() },
-		func() error { return writeMetricsJSON(p.StateDir, met) },
-		func() error { return writeMetricsProm(p.StateDir, met) },
+		al.Sync,
+		func() error { return r.layout.WriteRun(rs) },
+		r.cache.Save,
+		func() error { return r.layout.WriteMetricsJSON(met) },
+		func() error { return r.layout.WriteMetricsProm(met) },
 	} {
 		wg.Add(1)
 		go func(i int, f func() error) { defer wg.Done(); errs[i] = f() }(i, f)
@@ -247,8 +208,12 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	if err := errors.Join(errs...); err != nil && runErr == nil {
 		runErr = fmt.Errorf("writing run state: %w", err)
 	}
-	r.emit(Event{Type: EvRunEnd, Status: rs.Status, Detail: r.runID})
 	return &Result{State: rs, Metrics: met}, runErr
+}
+
+// Layout is where p keeps its state and locks.
+func Layout(p *pipeline.Pipeline) runstate.Layout {
+	return runstate.Layout{StateDir: p.StateDir, LocksDir: p.LocksDir}
 }
 
 // NewRunID returns a time-based run id, e.g. 20261122T071551Z-1a2b.
@@ -266,7 +231,7 @@ func (r *Runner) lockPipeline(ctx context.Context) (*flock.Lock, flock.Holder, e
 	// The lock is taken without recording ourselves: what a crashed holder
 	// left in the file must survive until recoverPrevious has used it, even
 	// if we are killed in between (then the next run recovers it).
-	path := filepath.Join(r.p.LocksDir, "pipeline.lock")
+	path := r.layout.PipelineLock()
 	l, holder, err := flock.TryAcquire(path, flock.Holder{})
 	if err != nil && !errors.Is(err, flock.ErrLocked) {
 		return nil, flock.Holder{}, err
@@ -275,7 +240,7 @@ func (r *Runner) lockPipeline(ctx context.Context) (*flock.Lock, flock.Holder, e
 		if !r.opts.Wait {
 			return nil, flock.Holder{}, &LockedError{Path: path, Holder: holder}
 		}
-		r.emit(Event{Type: EvLockWait, Detail: holder.String()})
+		r.events.record("", runstate.LockWait{Holder: holder.String()})
 		l, err = flock.Acquire(ctx, path, flock.Holder{}, 100*time.Millisecond, nil)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -294,27 +259,27 @@ func (r *Runner) recoverPrevious(prev flock.Holder) {
 	if prev.RunID == "" {
 		return
 	}
-	rs, err := ReadRunState(r.p.StateDir, prev.RunID)
-	if err != nil || rs.Status != RunRunning {
+	rs, err := r.layout.ReadRun(prev.RunID)
+	if err != nil || rs.Status != runstate.RunRunning {
 		return
 	}
 	end := r.now()
-	rs.Status, rs.EndedAt, rs.Error = RunInterrupted, &end, "guardrun died (no clean exit was recorded); recovered by run "+r.runID
+	rs.Status, rs.EndedAt, rs.Error = runstate.RunInterrupted, &end, "guardrun died (no clean exit was recorded); recovered by run "+r.runID
 	for i := range rs.Stages {
-		if rs.Stages[i].Status == StageRunning {
-			rs.Stages[i].Status = StageInterrupted
+		if rs.Stages[i].Status == runstate.StageRunning {
+			rs.Stages[i].Status = runstate.StageInterrupted
 		}
 	}
-	if err := writeState(runStatePath(r.p.StateDir, prev.RunID), rs); err == nil {
-		r.audit(EvSweep, "", map[string]any{"recoveredRun": prev.RunID})
+	if err := r.layout.WriteRun(rs); err == nil {
+		r.events.record("", runstate.Sweep{RecoveredRun: prev.RunID})
 	}
 	for _, st := range r.p.Stages {
-		ss, err := ReadStageState(r.p.StateDir, st.Name)
-		if err != nil || ss.Status != StageRunning || ss.RunID != prev.RunID {
+		ss, err := r.layout.ReadStage(st.Name)
+		if err != nil || ss.Status != runstate.StageRunning || ss.RunID != prev.RunID {
 			continue
 		}
-		ss.Status, ss.EndedAt, ss.Error = StageInterrupted, &end, "guardrun died during this stage"
-		_ = writeState(stageStatePath(r.p.StateDir, st.Name), ss)
+		ss.Status, ss.EndedAt, ss.Error = runstate.StageInterrupted, &end, "guardrun died during this stage"
+		_ = r.layout.WriteStage(ss)
 	}
 }
 
@@ -339,218 +304,22 @@ func (r *Runner) sweep(crashed bool) error {
 	if crashed {
 		if sb, err := r.getSandbox(); err == nil {
 			if err := sb.Sweep(); err != nil {
-				r.log.Warn("sandbox sweep", "err", err)
+				r.log.Warn("sandbox sweep", logKeyErr, err)
 			}
 		}
 	}
 	if len(removed) > 0 {
 		sort.Strings(removed)
-		r.log.Info("swept crash leftovers", "files", removed)
-		r.audit(EvSweep, "", map[string]any{"removed": removed})
+		r.events.record("", runstate.Sweep{Removed: removed})
 	}
 	return nil
 }
 
-// emit reports an event to the CLI and to the structured log (constant
-// keys: event, run, stage, status, attempt, delay_ms, detail, err).
-func (r *Runner) emit(ev Event) {
-	if ev.Type != EvProgress {
-		attrs := []any{"event", ev.Type, "run", r.runID}
-		if ev.Stage != "" {
-			attrs = append(attrs, "stage", ev.Stage)
-		}
-		if ev.Status != "" {
-			attrs = append(attrs, "status", ev.Status)
-		}
-		if ev.Attempt > 0 {
-			attrs = append(attrs, "attempt", ev.Attempt)
-		}
-		if ev.Delay > 0 {
-			attrs = append(attrs, "delay_ms", ev.Delay.Milliseconds())
-		}
-		if ev.Detail != "" {
-			attrs = append(attrs, "detail", ev.Detail)
-		}
-		if ev.Err != nil {
-			attrs = append(attrs, "err", ev.Err.Error())
-			r.log.Error("stage failed", attrs...)
-		} else {
-			r.log.Info(ev.Type, attrs...)
-		}
-	}
-	if r.opts.OnEvent == nil {
-		return
-	}
-	r.evMu.Lock()
-	defer r.evMu.Unlock()
-	r.opts.OnEvent(ev)
-}
-
-// audit appends an event to the audit chain. Records are written at once
-// (one write each) and fsynced in batches: at the end of every stage that
-// ran and at the end of the run (auditSync), so a no-op run over many stages
-// costs one fsync, not one per stage.
-func (r *Runner) audit(event, stage string, data map[string]any) {
-	if r.al == nil {
-		return
-	}
-	if _, err := r.al.AppendNoSync(audit.Event{Type: event, RunID: r.runID, Stage: stage, Data: data}); err != nil {
-		r.log.Error("audit append failed", "event", event, "err", err)
-	}
-}
-
-func (r *Runner) auditSync() {
-	if r.al == nil {
-		return
-	}
-	if err := r.al.Sync(); err != nil {
-		r.log.Error("audit sync failed", "err", err)
-	}
-}
-
-// stageLog is where a processor's stdout and stderr go:
-// stateDir/logs/<stage>.log, appended per attempt. The caller closes it
-// when the attempt has ended.
-func (r *Runner) stageLog(stage string) io.WriteCloser {
-	dir := filepath.Join(r.p.StateDir, "logs")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nopCloser{io.Discard}
-	}
-	f, err := os.OpenFile(filepath.Join(dir, stage+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nopCloser{io.Discard}
-	}
-	fmt.Fprintf(f, "--- run %s stage %s at %s\n", r.runID, stage, r.now().Format(time.RFC3339))
-	return f
-}
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
-
-// schedule runs stages in dependency order, concurrently within the budget.
-// Each stage waits for its upstream stages (remaining counts), ready stages
-// are started in topological order as the budget allows, and a stage whose
-// upstream did not succeed is blocked, which blocks its own downstream.
-func (r *Runner) schedule(ctx context.Context) []stageResult {
-	p := r.p
-	n := len(p.Stages)
-	results := make([]stageResult, n)
-	status := make([]string, n)
-	index := make(map[string]int, n)
-	for i, st := range p.Stages {
-		index[st.Name] = i
-		status[i] = StagePending
-		results[i] = stageResult{idx: i, status: StagePending}
-	}
-	rank := make([]int, n) // position in the topological order
-	for pos, i := range p.Order() {
-		rank[i] = pos
-	}
-	remaining := make([]int, n)
-	downstream := make([][]int, n)
-	for i, st := range p.Stages {
-		remaining[i] = len(st.DependsOn)
-		for _, d := range st.DependsOn {
-			downstream[index[d]] = append(downstream[index[d]], i)
-		}
-	}
-	var ready []int // kept sorted by rank
-	push := func(i int) {
-		k := sort.Search(len(ready), func(j int) bool { return rank[ready[j]] > rank[i] })
-		ready = append(ready, 0)
-		copy(ready[k+1:], ready[k:])
-		ready[k] = i
-	}
-	for i := range p.Stages {
-		if remaining[i] == 0 {
-			push(i)
-		}
-	}
-	jobs := r.opts.Jobs
-	if jobs <= 0 {
-		jobs = n
-	}
-	var cpus float64
-	var mem int64
-	var io, running int
-	done := make(chan stageResult)
-	fits := func(st *pipeline.Stage) bool {
-		if running == 0 {
-			return true // a stage larger than the budget still runs, alone
-		}
-		if running >= jobs || cpus+st.Resources.CPUs > p.Budget.CPUs+1e-9 || mem+st.Resources.MemoryMB > p.Budget.MemoryMB {
-			return false
-		}
-		return !st.IOHeavy || io < p.Budget.IOConcurrency
-	}
-	// finish records a stage's end and releases or blocks its downstream.
-	var finish func(i int, res stageResult)
-	finish = func(i int, res stageResult) {
-		status[i], results[i] = res.status, res
-		ok := res.status == StageSucceeded || res.status == StageSkipped
-		for _, d := range downstream[i] {
-			if status[d] != StagePending {
-				continue
-			}
-			if !ok && (res.status == StageFailed || res.status == StageBlocked) {
-				st := &p.Stages[d]
-				r.emit(Event{Type: EvStageBlocked, Stage: st.Name, Status: StageBlocked, Detail: p.Stages[i].Name})
-				r.audit(EvStageBlocked, st.Name, map[string]any{"upstream": p.Stages[i].Name})
-				finish(d, stageResult{idx: d, status: StageBlocked, err: fmt.Errorf("not run: upstream %s did not succeed", p.Stages[i].Name)})
-				continue
-			}
-			if remaining[d]--; remaining[d] == 0 && ok {
-				push(d)
-			}
-		}
-	}
-	for {
-		if ctx.Err() == nil {
-			kept := ready[:0]
-			for _, i := range ready {
-				st := &p.Stages[i]
-				if status[i] != StagePending || !fits(st) {
-					if status[i] == StagePending {
-						kept = append(kept, i)
-					}
-					continue
-				}
-				status[i] = StageRunning
-				running++
-				cpus += st.Resources.CPUs
-				mem += st.Resources.MemoryMB
-				if st.IOHeavy {
-					io++
-				}
-				go func(i int) { done <- r.execStage(ctx, i) }(i)
-			}
-			ready = kept
-		}
-		if running == 0 {
-			break
-		}
-		res := <-done
-		st := &p.Stages[res.idx]
-		running--
-		cpus -= st.Resources.CPUs
-		mem -= st.Resources.MemoryMB
-		if st.IOHeavy {
-			io--
-		}
-		if res.status == StageSkipped {
-			r.audit(EvStageSkip, st.Name, nil)
-		}
-		finish(res.idx, res)
-	}
-	return results
-}
-
 // summarize fills the run state from the stage results and returns the
 // run's error.
-func (r *Runner) summarize(ctx context.Context, rs *RunState, results []stageResult) error {
+func (r *Runner) summarize(ctx context.Context, rs *runstate.RunState, results []stageResult) error {
 	var failed, blocked []string
-	var coded error
+	var vetErr error
 	interrupted := ctx.Err() != nil
 	for i, res := range results {
 		s := &rs.Stages[i]
@@ -561,32 +330,34 @@ func (r *Runner) summarize(ctx context.Context, rs *RunState, results []stageRes
 			s.Error = res.err.Error()
 		}
 		switch res.status {
-		case StageFailed:
+		case runstate.StageFailed:
 			failed = append(failed, s.Name)
-			var c interface{ Code() int }
-			if errors.As(res.err, &c) && coded == nil {
-				coded = res.err
+			var ve *VetError
+			if errors.As(res.err, &ve) && vetErr == nil {
+				vetErr = ve.Err
 			}
-		case StageBlocked:
+		case runstate.StageBlocked:
 			blocked = append(blocked, s.Name)
-		case StageInterrupted:
+		case runstate.StageInterrupted:
 			interrupted = true
 		}
 	}
 	switch {
 	case interrupted:
-		rs.Status = RunInterrupted
+		rs.Status = runstate.RunInterrupted
 		rs.Error = "interrupted"
 		return &InterruptedError{RunID: r.runID}
-	case coded != nil:
-		rs.Status = RunFailed
-		rs.Error = coded.Error()
-		return coded
+	case vetErr != nil:
+		// A Go processor refused by netlint stops the run with the lint
+		// verdict itself, as the preflight would have.
+		rs.Status = runstate.RunFailed
+		rs.Error = vetErr.Error()
+		return vetErr
 	case len(failed) > 0:
-		rs.Status = RunFailed
+		rs.Status = runstate.RunFailed
 		err := &StageFailedError{Failed: failed, Blocked: blocked}
 		for _, res := range results {
-			if res.status == StageFailed && res.err != nil {
+			if res.status == runstate.StageFailed && res.err != nil {
 				err.First = fmt.Sprintf("%s: %v", r.p.Stages[res.idx].Name, res.err)
 				break
 			}
@@ -594,6 +365,6 @@ func (r *Runner) summarize(ctx context.Context, rs *RunState, results []stageRes
 		rs.Error = err.Error()
 		return err
 	}
-	rs.Status = RunSucceeded
+	rs.Status = runstate.RunSucceeded
 	return nil
 }

@@ -3,13 +3,10 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/guardrun/guardrun/internal/flock"
 	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/sandbox"
@@ -72,7 +70,7 @@ func fileID(t *testing.T, path string) hashcache.FileID {
 	return id
 }
 
-func stageStatuses(rs *RunState) map[string]string {
+func stageStatuses(rs *runstate.RunState) map[string]string {
 	m := map[string]string{}
 	for _, s := range rs.Stages {
 		m[s.Name] = s.Status
@@ -85,7 +83,7 @@ func TestRunThenSkipRewritesNothing(t *testing.T) {
 	dir := testutil.Workspace(t, map[string]string{"pipeline.json": twoStages, "data/input/sample.txt": input})
 	res, err := runOnce(t, dir, Options{RunID: "r1"})
 	require.NoError(t, err)
-	assert.Equal(t, RunSucceeded, res.State.Status)
+	assert.Equal(t, runstate.RunSucceeded, res.State.Status)
 	assert.Equal(t, strings.ToUpper(input), readFile(t, filepath.Join(dir, "data/output/result.txt")))
 	assert.Equal(t, input, readFile(t, filepath.Join(dir, "data/work/copy.txt")))
 
@@ -97,7 +95,7 @@ func TestRunThenSkipRewritesNothing(t *testing.T) {
 	}
 	res, err = runOnce(t, dir, Options{RunID: "r2"})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"stage_copy": StageSkipped, "stage_upper": StageSkipped}, stageStatuses(res.State))
+	assert.Equal(t, map[string]string{"stage_copy": runstate.StageSkipped, "stage_upper": runstate.StageSkipped}, stageStatuses(res.State))
 	for _, f := range watched {
 		assert.Equal(t, before[f], fileID(t, filepath.Join(dir, f)), "%s was rewritten by a no-op run", f)
 	}
@@ -105,9 +103,9 @@ func TestRunThenSkipRewritesNothing(t *testing.T) {
 	assert.NoDirExists(t, filepath.Join(dir, "data/work/.stage_copy.staging"))
 	assert.NoFileExists(t, filepath.Join(dir, "state/progress_stage_copy.json"))
 	// State files parse and say what happened.
-	ss, err := ReadStageState(filepath.Join(dir, "state"), "stage_upper")
+	ss, err := stateOf(dir).ReadStage("stage_upper")
 	require.NoError(t, err)
-	assert.Equal(t, StageSucceeded, ss.Status)
+	assert.Equal(t, runstate.StageSucceeded, ss.Status)
 	require.Len(t, ss.Outputs, 1)
 	assert.Equal(t, "data/output/result.txt", ss.Outputs[0].Path)
 	assert.Equal(t, int64(len(input)), ss.Outputs[0].Size)
@@ -130,14 +128,14 @@ func TestChangesRerunExactlyWhatTheyShould(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(dir, "pipeline.json"), spec)
 	res, err := runOnce(t, dir, Options{RunID: "r2"})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"stage_copy": StageSkipped, "stage_upper": StageSucceeded}, stageStatuses(res.State))
+	assert.Equal(t, map[string]string{"stage_copy": runstate.StageSkipped, "stage_upper": runstate.StageSucceeded}, stageStatuses(res.State))
 	assert.Contains(t, res.State.Stages[1].Reasons[0], "params changed")
 
 	// The input: both rerun.
 	testutil.WriteFile(t, filepath.Join(dir, "data/input/sample.txt"), "a\nc\n")
 	res, err = runOnce(t, dir, Options{RunID: "r3"})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"stage_copy": StageSucceeded, "stage_upper": StageSucceeded}, stageStatuses(res.State))
+	assert.Equal(t, map[string]string{"stage_copy": runstate.StageSucceeded, "stage_upper": runstate.StageSucceeded}, stageStatuses(res.State))
 	assert.Equal(t, "A\nC\n", readFile(t, filepath.Join(dir, "data/output/result.txt")))
 
 	// The processor binary: its stage reruns, and downstream only if the
@@ -148,23 +146,23 @@ func TestChangesRerunExactlyWhatTheyShould(t *testing.T) {
 	require.NoError(t, f.Close())
 	res, err = runOnce(t, dir, Options{RunID: "r4"})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"stage_copy": StageSucceeded, "stage_upper": StageSkipped}, stageStatuses(res.State))
+	assert.Equal(t, map[string]string{"stage_copy": runstate.StageSucceeded, "stage_upper": runstate.StageSkipped}, stageStatuses(res.State))
 
 	// An output tampered with: its stage reruns and restores it.
 	testutil.WriteFile(t, filepath.Join(dir, "data/output/result.txt"), "tampered\n")
 	res, err = runOnce(t, dir, Options{RunID: "r5"})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"stage_copy": StageSkipped, "stage_upper": StageSucceeded}, stageStatuses(res.State))
+	assert.Equal(t, map[string]string{"stage_copy": runstate.StageSkipped, "stage_upper": runstate.StageSucceeded}, stageStatuses(res.State))
 	assert.Contains(t, res.State.Stages[1].Reasons[0], "output data/output/result.txt modified")
 	assert.Equal(t, "A\nC\n", readFile(t, filepath.Join(dir, "data/output/result.txt")))
 
 	// --force reruns a stage that is up to date.
 	res, err = runOnce(t, dir, Options{RunID: "r6", Force: []string{"stage_copy"}})
 	require.NoError(t, err)
-	assert.Equal(t, StageSucceeded, stageStatuses(res.State)["stage_copy"])
+	assert.Equal(t, runstate.StageSucceeded, stageStatuses(res.State)["stage_copy"])
 	_, err = runOnce(t, dir, Options{RunID: "r7", Force: []string{"nope"}})
-	var ue *UsageError
-	require.ErrorAs(t, err, &ue)
+	require.ErrorIs(t, err, ErrNoSuchStage)
+	assert.EqualError(t, err, "--force nope: no such stage")
 }
 
 func TestFlakyProcessorSucceedsAfterDeterministicBackoff(t *testing.T) {
@@ -175,7 +173,7 @@ func TestFlakyProcessorSucceedsAfterDeterministicBackoff(t *testing.T) {
 	dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec, "in.txt": "x\ny\n"})
 	res, err := runOnce(t, dir, Options{RunID: "flaky-run"})
 	require.NoError(t, err)
-	ss, err := ReadStageState(filepath.Join(dir, "state"), "flaky")
+	ss, err := stateOf(dir).ReadStage("flaky")
 	require.NoError(t, err)
 	require.Len(t, ss.Attempts, 3)
 	p := load(t, dir)
@@ -183,9 +181,9 @@ func TestFlakyProcessorSucceedsAfterDeterministicBackoff(t *testing.T) {
 		assert.Equal(t, i+1, a.Attempt)
 		assert.Equal(t, Backoff(p.Stages[0].Retry, "flaky-run", "flaky", i+1).Milliseconds(), a.DelayMs, "attempt %d delay", i+1)
 	}
-	assert.Equal(t, OutcomeTransient, ss.Attempts[0].Outcome)
+	assert.Equal(t, runstate.OutcomeTransient, ss.Attempts[0].Outcome)
 	assert.Equal(t, 75, ss.Attempts[0].ExitCode)
-	assert.Equal(t, OutcomeSucceeded, ss.Attempts[2].Outcome)
+	assert.Equal(t, runstate.OutcomeSucceeded, ss.Attempts[2].Outcome)
 	assert.Greater(t, ss.Attempts[1].DelayMs, int64(0))
 	// The wait really happened between the attempts.
 	gap := ss.Attempts[1].StartedAt.Sub(ss.Attempts[0].EndedAt)
@@ -204,12 +202,12 @@ func TestHardFailureIsNotRetriedAndStopsDownstream(t *testing.T) {
 	res, err := runOnce(t, dir, Options{RunID: "f1"})
 	var sf *StageFailedError
 	require.ErrorAs(t, err, &sf)
-	assert.Equal(t, ExitStageFailed, sf.Code())
+	assert.ErrorIs(t, err, ErrStageFailed)
 	assert.Equal(t, []string{"bad"}, sf.Failed)
 	assert.Equal(t, []string{"after"}, sf.Blocked)
-	assert.Equal(t, map[string]string{"bad": StageFailed, "after": StageBlocked, "indep": StageSucceeded}, stageStatuses(res.State))
-	assert.Equal(t, RunFailed, res.State.Status)
-	ss, err := ReadStageState(filepath.Join(dir, "state"), "bad")
+	assert.Equal(t, map[string]string{"bad": runstate.StageFailed, "after": runstate.StageBlocked, "indep": runstate.StageSucceeded}, stageStatuses(res.State))
+	assert.Equal(t, runstate.RunFailed, res.State.Status)
+	ss, err := stateOf(dir).ReadStage("bad")
 	require.NoError(t, err)
 	require.Len(t, ss.Attempts, 1, "exit code 3 is not retryable")
 	assert.Equal(t, "exit code 3", ss.Attempts[0].Error)
@@ -229,11 +227,11 @@ func TestTimeoutKillsAndIsRetriedOnlyWhenAsked(t *testing.T) {
 		var sf *StageFailedError
 		require.ErrorAs(t, err, &sf)
 		assert.Less(t, time.Since(start), 10*time.Second)
-		ss, err := ReadStageState(filepath.Join(dir, "state"), "hang")
+		ss, err := stateOf(dir).ReadStage("hang")
 		require.NoError(t, err)
 		want := map[bool]int{false: 1, true: 2}[retry]
 		require.Len(t, ss.Attempts, want)
-		assert.Equal(t, OutcomeTimeout, ss.Attempts[0].Outcome)
+		assert.Equal(t, runstate.OutcomeTimeout, ss.Attempts[0].Outcome)
 		assert.Equal(t, "killed: timeout after 1s", ss.Attempts[0].Error)
 	}
 }
@@ -247,14 +245,14 @@ func TestLockedRunExitsWithHolderOrWaits(t *testing.T) {
 	_, err = runOnce(t, dir, Options{RunID: "r"})
 	var le *LockedError
 	require.ErrorAs(t, err, &le)
-	assert.Equal(t, ExitLocked, le.Code())
+	assert.ErrorIs(t, err, ErrLocked)
 	assert.Contains(t, le.Error(), "run other, pid 4242 on h, since 2026-01-02T03:04:05Z")
 	assert.NoDirExists(t, filepath.Join(dir, "data/output"), "nothing ran")
 
 	go func() { time.Sleep(300 * time.Millisecond); _ = l.Release() }()
 	res, err := runOnce(t, dir, Options{RunID: "r", Wait: true})
 	require.NoError(t, err)
-	assert.Equal(t, RunSucceeded, res.State.Status)
+	assert.Equal(t, runstate.RunSucceeded, res.State.Status)
 }
 
 func TestRetryResumesFromCheckpoint(t *testing.T) {
@@ -266,7 +264,7 @@ func TestRetryResumesFromCheckpoint(t *testing.T) {
 	dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec, "in.txt": input})
 	_, err := runOnce(t, dir, Options{RunID: "r"})
 	require.NoError(t, err)
-	ss, err := ReadStageState(filepath.Join(dir, "state"), "flaky")
+	ss, err := stateOf(dir).ReadStage("flaky")
 	require.NoError(t, err)
 	require.Len(t, ss.Attempts, 2)
 	assert.Equal(t, int64(0), ss.Attempts[0].StartLineOffset)
@@ -293,7 +291,7 @@ func TestInterruptKeepsCheckpointAndNextRunResumes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for ctx.Err() == nil {
-			if p, _ := ReadProgress(filepath.Join(dir, "state"), "slow"); p != nil && p.LineOffset >= 2000 {
+			if p, _ := stateOf(dir).ReadProgress("slow"); p != nil && p.LineOffset >= 2000 {
 				cancel()
 				return
 			}
@@ -304,10 +302,10 @@ func TestInterruptKeepsCheckpointAndNextRunResumes(t *testing.T) {
 	cancel()
 	var ie *InterruptedError
 	require.ErrorAs(t, err, &ie)
-	assert.Equal(t, ExitInterrupted, ie.Code())
-	assert.Equal(t, RunInterrupted, res.State.Status)
-	assert.Equal(t, map[string]string{"slow": StageInterrupted, "next": StagePending}, stageStatuses(res.State))
-	prog, err := ReadProgress(filepath.Join(dir, "state"), "slow")
+	assert.ErrorIs(t, err, ErrInterrupted)
+	assert.Equal(t, runstate.RunInterrupted, res.State.Status)
+	assert.Equal(t, map[string]string{"slow": runstate.StageInterrupted, "next": runstate.StagePending}, stageStatuses(res.State))
+	prog, err := stateOf(dir).ReadProgress("slow")
 	require.NoError(t, err)
 	require.NotNil(t, prog)
 	assert.GreaterOrEqual(t, prog.LineOffset, int64(2000))
@@ -319,7 +317,7 @@ func TestInterruptKeepsCheckpointAndNextRunResumes(t *testing.T) {
 
 	_, err = runOnce(t, dir, Options{RunID: "i2"})
 	require.NoError(t, err)
-	ss, err := ReadStageState(filepath.Join(dir, "state"), "slow")
+	ss, err := stateOf(dir).ReadStage("slow")
 	require.NoError(t, err)
 	assert.Equal(t, prog.LineOffset, ss.Attempts[0].StartLineOffset)
 	assert.Equal(t, input, readFile(t, filepath.Join(dir, "out/copy.txt")))
@@ -331,7 +329,7 @@ func TestCrashLeftoversAreSweptAndDeadRunRecovered(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	testutil.WriteFile(t, filepath.Join(state, ".run_x.json.123"+".grtmp"), "{")
 	testutil.WriteFile(t, filepath.Join(dir, "data/output/.result.txt.9.grtmp"), "half")
-	dead := RunState{RunID: "dead", Status: RunRunning, StartedAt: time.Now().UTC(), Stages: []RunStage{{Name: "stage_copy", Status: StageRunning}}}
+	dead := runstate.RunState{RunID: "dead", Status: runstate.RunRunning, StartedAt: time.Now().UTC(), Stages: []runstate.RunStage{{Name: "stage_copy", Status: runstate.StageRunning}}}
 	b, _ := json.Marshal(dead)
 	testutil.WriteFile(t, filepath.Join(state, "run_dead.json"), string(b))
 	hb, _ := json.Marshal(flock.Holder{RunID: "dead", PID: 999999, Host: "h", Since: time.Now()})
@@ -341,10 +339,10 @@ func TestCrashLeftoversAreSweptAndDeadRunRecovered(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoFileExists(t, filepath.Join(state, ".run_x.json.123.grtmp"))
 	assert.NoFileExists(t, filepath.Join(dir, "data/output/.result.txt.9.grtmp"))
-	rs, err := ReadRunState(state, "dead")
+	rs, err := stateOf(dir).ReadRun("dead")
 	require.NoError(t, err)
-	assert.Equal(t, RunInterrupted, rs.Status)
-	assert.Equal(t, StageInterrupted, rs.Stages[0].Status)
+	assert.Equal(t, runstate.RunInterrupted, rs.Status)
+	assert.Equal(t, runstate.StageInterrupted, rs.Stages[0].Status)
 	// A clean exit leaves an empty lock file: nothing to recover next time.
 	assert.Equal(t, flock.Holder{}, flock.ReadHolder(filepath.Join(dir, "locks", "pipeline.lock")))
 }
@@ -412,16 +410,6 @@ func TestPlanExplainsEveryReason(t *testing.T) {
 	assert.Contains(t, kinds, ReasonForced)
 }
 
-func TestUnreadableStateIsReportedNotReplaced(t *testing.T) {
-	dir := t.TempDir()
-	testutil.WriteFile(t, filepath.Join(dir, "run_x.json"), "{not json")
-	_, err := ReadRunState(dir, "x")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "parsing")
-	_, err = ReadRunState(dir, "missing")
-	assert.True(t, errors.Is(err, os.ErrNotExist))
-}
-
 // TestManyStagesDoNotLeakFileDescriptors: a run of many stages must not
 // keep a file open per stage (a pipeline larger than the fd limit would
 // fail with EMFILE).
@@ -457,63 +445,7 @@ func TestManyStagesDoNotLeakFileDescriptors(t *testing.T) {
 	assert.LessOrEqual(t, fds(), before+2, "file descriptors leaked by a run of 40 stages")
 }
 
-// TestConcurrencyFollowsBudgetJobsAndOrder: independent stages run at
-// the same time only as far as the run's cpus budget and --jobs allow, and
-// stages without declared edges run one after another in list order.
-func TestConcurrencyFollowsBudgetJobsAndOrder(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	require.NoError(t, err)
-	script := `date +%s%N > "$PIPELINE_OUTPUT_DIR/start"; sleep 0.4; date +%s%N > "$PIPELINE_OUTPUT_DIR/end"`
-	spec := func(deps string) string {
-		var stages []string
-		for i := 0; i < 4; i++ {
-			stages = append(stages, fmt.Sprintf(`{"name": "s%d", "processor": {"exec": [%q, "-c", %q]}, "outputDir": "out/s%d", "outputs": ["start", "end"], "resources": {"cpus": 1}%s}`, i, sh, script, i, deps))
-		}
-		return `{"version": 1, "name": "c", "resources": {"cpus": 2}, "stages": [` + strings.Join(stages, ",") + `]}`
-	}
-	maxOverlap := func(dir string) int {
-		type span struct{ a, b int64 }
-		var spans []span
-		for i := 0; i < 4; i++ {
-			var sp span
-			for _, f := range []struct {
-				name string
-				v    *int64
-			}{{"start", &sp.a}, {"end", &sp.b}} {
-				b, err := os.ReadFile(filepath.Join(dir, "out", fmt.Sprintf("s%d", i), f.name))
-				require.NoError(t, err)
-				*f.v, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-				require.NoError(t, err)
-			}
-			spans = append(spans, sp)
-		}
-		most := 0
-		for _, s := range spans {
-			n := 0
-			for _, o := range spans {
-				if o.a <= s.a && s.a < o.b {
-					n++
-				}
-			}
-			most = max(most, n)
-		}
-		return most
-	}
-	for _, tc := range []struct {
-		name string
-		deps string
-		jobs int
-		want int
-	}{
-		{"budget of 2 cpus", `, "dependsOn": []`, 0, 2},
-		{"jobs 1", `, "dependsOn": []`, 1, 1},
-		{"list order without edges", ``, 0, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec(tc.deps)})
-			_, err := runOnce(t, dir, Options{RunID: "c", Jobs: tc.jobs})
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, maxOverlap(dir))
-		})
-	}
+// stateOf is the state layout of the test workspace dir (the defaults).
+func stateOf(dir string) runstate.Layout {
+	return runstate.Layout{StateDir: filepath.Join(dir, "state"), LocksDir: filepath.Join(dir, "locks")}
 }

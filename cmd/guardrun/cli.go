@@ -12,11 +12,11 @@ import (
 // errSilent marks an error already reported to the user.
 var errSilent = errors.New("")
 
-// usageError is a command-line mistake (exit 2).
+// usageError is a command-line mistake (exit 2). It is the only usage
+// error type: libraries report theirs with sentinels that exitCode maps.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
-func (e *usageError) Code() int     { return 2 }
 
 const usage = `usage: guardrun <command> [flags]
 

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/internal/flock"
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/policy"
+	"github.com/guardrun/guardrun/preflight"
 	"github.com/guardrun/guardrun/report"
 	"github.com/guardrun/guardrun/runner"
 	"github.com/guardrun/guardrun/sandbox"
@@ -76,7 +76,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fail := func(err error) error {
 		if c.json {
 			out.ExitCode, out.Error = exitCode(err), err.Error()
-			if v := violationRecords(err); v != nil {
+			if v := preflight.ViolationRecords(err); v != nil {
 				out.Violations = v
 			}
 			writeJSON(stdout, out)
@@ -92,12 +92,13 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.json {
 		warn = nil
 	}
-	g, err := preflight(ctx, p, preflightOptions{bestEffort: *bestEffort, policyDirs: policyDirs, strict: *strict, noCache: true, warnings: warn})
+	g, err := preflight.Run(ctx, p, preflight.Options{BestEffort: *bestEffort, PolicyDirs: policyDirs, Strict: *strict, NoCache: true, Warnings: warn,
+		CachePath: runner.Layout(p).PreflightFile()})
 	if err != nil {
 		return fail(err)
 	}
-	if g.policy != nil {
-		out.Violations = append(out.Violations, g.policy.Violations...)
+	if g.Policy != nil {
+		out.Violations = append(out.Violations, g.Policy.Violations...)
 	}
 	// What this host can enforce, probed without starting anything.
 	rep := sandbox.Probe()
@@ -108,8 +109,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	fmt.Fprintf(stdout, "spec      ok (%s, %d stages)\n", p.Name, len(p.Stages))
-	fmt.Fprintf(stdout, "policy    ok (%d warnings)\n", len(g.policy.Warnings()))
-	fmt.Fprintf(stdout, "netlint   %s\n", g.verdict["netlint"])
+	fmt.Fprintf(stdout, "policy    ok (%d warnings)\n", len(g.Policy.Warnings()))
+	fmt.Fprintf(stdout, "netlint   %s\n", g.Verdict.Netlint)
 	printEnforcement(stdout, rep)
 	return nil
 }
@@ -133,15 +134,16 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	layout := runner.Layout(p)
 	id := *runID
 	if id == "" {
-		id = latestRun(p.StateDir)
+		id = layout.LatestRun()
 	} else if !runIDRe.MatchString(id) {
 		return &usageError{msg: fmt.Sprintf("--run-id %q is not a valid run id", id)}
 	}
-	var rs *runner.RunState
+	var rs *runstate.RunState
 	if id != "" {
-		rs, err = runner.ReadRunState(p.StateDir, id)
+		rs, err = layout.ReadRun(id)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return &usageError{msg: fmt.Sprintf("no run %q in %s", id, p.StateDir)}
@@ -151,15 +153,15 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// While a run is going on, its run file holds a snapshot from its start:
 	// each stage's own record says what it is doing now.
-	if rs != nil && rs.Status == runner.RunRunning {
+	if rs != nil && rs.Status == runstate.RunRunning {
 		for i := range rs.Stages {
-			ss, err := runner.ReadStageState(p.StateDir, rs.Stages[i].Name)
+			ss, err := layout.ReadStage(rs.Stages[i].Name)
 			if err == nil && ss.RunID == rs.RunID {
 				rs.Stages[i].Status, rs.Stages[i].Attempts, rs.Stages[i].Error = ss.Status, len(ss.Attempts), ss.Error
 			}
 		}
 	}
-	lockPath := filepath.Join(p.LocksDir, "pipeline.lock")
+	lockPath := layout.PipelineLock()
 	var holder *flock.Holder
 	if _, err := os.Stat(lockPath); err == nil {
 		if l, h, err := flock.TryAcquire(lockPath, flock.Holder{}); err == nil {
@@ -168,9 +170,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			holder = &h
 		}
 	}
-	progress := map[string]*runner.Progress{}
+	progress := map[string]*runstate.Progress{}
 	for _, st := range p.Stages {
-		if pr, _ := runner.ReadProgress(p.StateDir, st.Name); pr != nil {
+		if pr, _ := layout.ReadProgress(st.Name); pr != nil {
 			progress[st.Name] = pr
 		}
 	}
@@ -204,34 +206,6 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// latestRun returns the id of the most recently started run in stateDir.
-func latestRun(stateDir string) string {
-	ents, err := os.ReadDir(stateDir)
-	if err != nil {
-		return ""
-	}
-	type cand struct {
-		id string
-		rs *runner.RunState
-	}
-	var cs []cand
-	for _, e := range ents {
-		n := e.Name()
-		if !strings.HasPrefix(n, "run_") || !strings.HasSuffix(n, ".json") {
-			continue
-		}
-		id := strings.TrimSuffix(strings.TrimPrefix(n, "run_"), ".json")
-		if rs, err := runner.ReadRunState(stateDir, id); err == nil {
-			cs = append(cs, cand{id, rs})
-		}
-	}
-	if len(cs) == 0 {
-		return ""
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].rs.StartedAt.Before(cs[j].rs.StartedAt) })
-	return cs[len(cs)-1].id
-}
-
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("verify", stderr)
 	var c commonFlags
@@ -250,15 +224,16 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	path := filepath.Join(p.StateDir, "audit.jsonl")
+	layout := runner.Layout(p)
+	path := layout.AuditLog()
 	if _, err := os.Stat(path); err != nil {
 		return &usageError{msg: fmt.Sprintf("no audit log at %s", path)}
 	}
 	// The head recorded by the latest run catches a log cut short at the end.
 	var res *audit.VerifyResult
 	head := ""
-	if id := latestRun(p.StateDir); id != "" {
-		if rs, err := runner.ReadRunState(p.StateDir, id); err == nil && rs.Audit != nil && rs.EndedAt != nil {
+	if id := layout.LatestRun(); id != "" {
+		if rs, err := layout.ReadRun(id); err == nil && rs.Audit != nil && rs.EndedAt != nil {
 			res, err = audit.VerifyHead(path, key, rs.Audit.Seq, rs.Audit.Hash)
 			if err != nil {
 				return err
@@ -299,9 +274,10 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	layout := runner.Layout(p)
 	id := *runID
 	if id == "" {
-		if id = latestRun(p.StateDir); id == "" {
+		if id = layout.LatestRun(); id == "" {
 			return &usageError{msg: fmt.Sprintf("no runs in %s yet", p.StateDir)}
 		}
 	} else if !runIDRe.MatchString(id) {
@@ -309,7 +285,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	path := *out
 	if path == "" {
-		path = report.DefaultPath(p.StateDir, id)
+		path = layout.ReportFile(id)
 	}
 	if err := report.Write(p.StateDir, id, path); err != nil {
 		return err

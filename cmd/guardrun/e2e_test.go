@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
-	"github.com/guardrun/guardrun/runner"
 )
 
 // start runs guardrun in the background.
@@ -104,7 +104,10 @@ const killSpec = `{"version": 1, "name": "kill", "stages": [
 // TestKill9AtRandomInstantsThenResume kills guardrun with SIGKILL at random
 // moments during checkpointed stages, many times; each time the processors
 // must die with it and the state must parse, and the final output must be
-// byte-identical to an uninterrupted run.
+// byte-identical to an uninterrupted run. Every other kill waits for the
+// run's first checkpoint before its random delay starts, so that on a slow
+// machine the kills do not all land before any checkpoint exists (which
+// would leave resume untested): the test waits for the event, then acts.
 func TestKill9AtRandomInstantsThenResume(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("kill -9 semantics tested on Linux")
@@ -113,25 +116,47 @@ func TestKill9AtRandomInstantsThenResume(t *testing.T) {
 	dir := workspace(t, map[string]string{"pipeline.json": killSpec, "in.txt": input})
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	t.Logf("seed-independent: kills at random instants; logged below")
-	resumed := false
+	checkpointLeft := false
 	for i := 0; i < 12; i++ {
-		cmd, _ := start(t, dir, "run", "--run-id", "k"+string(rune('a'+i)))
+		id := "k" + string(rune('a'+i))
+		cmd, _ := start(t, dir, "run", "--run-id", id)
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
 		delay := time.Duration(20+rng.Intn(700)) * time.Millisecond
-		time.Sleep(delay)
+		after := "start"
+		if i%2 == 1 {
+			after = "first checkpoint"
+			delay = time.Duration(rng.Intn(300)) * time.Millisecond
+			waitFor(t, "a checkpoint of run "+id, 60*time.Second, func() bool {
+				select {
+				case <-exited:
+					return true
+				default:
+				}
+				for _, st := range []string{"slow", "up"} {
+					if p, _ := stateOf(dir).ReadProgress(st); p != nil && p.RunID == id {
+						return true
+					}
+				}
+				return false
+			})
+		}
+		select {
+		case <-exited:
+		case <-time.After(delay):
+		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-exited
 		waitFor(t, "processors to die with guardrun", 3*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
 		allStateParses(t, filepath.Join(dir, "state"))
 		allStateParses(t, filepath.Join(dir, "work"))
 		allStateParses(t, filepath.Join(dir, "out"))
-		if ss, err := runner.ReadStageState(filepath.Join(dir, "state"), "slow"); err == nil {
-			for _, a := range ss.Attempts {
-				if a.StartLineOffset > 0 {
-					resumed = true
-				}
+		for _, st := range []string{"slow", "up"} {
+			if p, _ := stateOf(dir).ReadProgress(st); p != nil && p.ByteOffset > 0 {
+				checkpointLeft = true
 			}
 		}
-		t.Logf("kill %d after %s", i+1, delay)
+		t.Logf("kill %d %s after %s", i+1, delay, after)
 	}
 	r := guardrun(t, dir, "run", "--run-id", "final")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -141,14 +166,18 @@ func TestKill9AtRandomInstantsThenResume(t *testing.T) {
 	got, err = os.ReadFile(filepath.Join(dir, "out", "result.txt"))
 	require.NoError(t, err)
 	assert.True(t, string(got) == strings.ToUpper(input), "result differs after kills")
-	assert.True(t, resumed, "no attempt ever resumed from a checkpoint: kills never hit a checkpointed stage?")
+	// A checkpoint left by a kill must be resumed from by a later run.
+	require.True(t, checkpointLeft, "no kill left a checkpoint behind (every kill after a checkpoint hit a finished stage?)")
+	audit, err := os.ReadFile(stateOf(dir).AuditLog())
+	require.NoError(t, err)
+	assert.Contains(t, string(audit), `"event":"stage.resume"`, "a checkpoint was left but no run resumed from it")
 	// The crashed runs are recorded as interrupted, not left "running".
 	ents, _ := os.ReadDir(filepath.Join(dir, "state"))
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), "run_") {
-			rs, err := runner.ReadRunState(filepath.Join(dir, "state"), strings.TrimSuffix(strings.TrimPrefix(e.Name(), "run_"), ".json"))
+			rs, err := stateOf(dir).ReadRun(strings.TrimSuffix(strings.TrimPrefix(e.Name(), "run_"), ".json"))
 			require.NoError(t, err)
-			assert.NotEqual(t, runner.RunRunning, rs.Status, e.Name())
+			assert.NotEqual(t, runstate.RunRunning, rs.Status, e.Name())
 		}
 	}
 }
@@ -231,7 +260,7 @@ func TestConcurrentRuns(t *testing.T) {
 	assert.Equal(t, 4, r.code)
 	assert.Regexp(t, `locked by run first, pid \d+ on .*, since \d{4}-\d\d-\d\dT`, r.stderr)
 	waitFor(t, "the first stage to start", 20*time.Second, func() bool {
-		ss, err := runner.ReadStageState(filepath.Join(dir, "state"), "slow")
+		ss, err := stateOf(dir).ReadStage("slow")
 		return err == nil && ss.RunID == "first"
 	})
 	r = guardrun(t, dir, "status")
@@ -258,7 +287,7 @@ func TestSIGINTCheckpointsAndExits130(t *testing.T) {
 	dir := workspace(t, map[string]string{"pipeline.json": killSpec, "in.txt": input})
 	cmd, se := start(t, dir, "run", "--run-id", "int1")
 	waitFor(t, "a checkpoint", 30*time.Second, func() bool {
-		p, _ := runner.ReadProgress(filepath.Join(dir, "state"), "slow")
+		p, _ := stateOf(dir).ReadProgress("slow")
 		return p != nil && p.LineOffset >= 2000
 	})
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
@@ -266,17 +295,17 @@ func TestSIGINTCheckpointsAndExits130(t *testing.T) {
 	assert.Equal(t, 130, exitOf(err), se.String())
 	assert.Contains(t, se.String(), "interrupted")
 	waitFor(t, "processors to stop", 3*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
-	rs, err := runner.ReadRunState(filepath.Join(dir, "state"), "int1")
+	rs, err := stateOf(dir).ReadRun("int1")
 	require.NoError(t, err)
-	assert.Equal(t, runner.RunInterrupted, rs.Status)
-	p, err := runner.ReadProgress(filepath.Join(dir, "state"), "slow")
+	assert.Equal(t, runstate.RunInterrupted, rs.Status)
+	p, err := stateOf(dir).ReadProgress("slow")
 	require.NoError(t, err)
 	require.NotNil(t, p)
 
 	r := guardrun(t, dir, "run", "--run-id", "int2")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "resuming from checkpoint at line")
-	ss, err := runner.ReadStageState(filepath.Join(dir, "state"), "slow")
+	ss, err := stateOf(dir).ReadStage("slow")
 	require.NoError(t, err)
 	assert.Equal(t, p.LineOffset, ss.Attempts[0].StartLineOffset)
 	got, _ := os.ReadFile(filepath.Join(dir, "work", "copy.txt"))
@@ -287,4 +316,9 @@ func fmtSscan(s string, pid *int) (int, error) {
 	n, err := strconv.Atoi(s)
 	*pid = n
 	return 1, err
+}
+
+// stateOf is the state layout of a test workspace (the default dirs).
+func stateOf(dir string) runstate.Layout {
+	return runstate.Layout{StateDir: filepath.Join(dir, "state"), LocksDir: filepath.Join(dir, "locks")}
 }

@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/guardrun/guardrun/runner"
 )
 
 // TestHostileProcessorsAreContained runs processors that try to escape
@@ -67,11 +66,11 @@ func TestHostileProcessorsAreContained(t *testing.T) {
 	assert.Less(t, time.Since(start), 60*time.Second)
 	assert.Equal(t, int32(0), accepted.Load(), "a processor reached the host's loopback")
 
-	attempt := func(stage string) runner.Attempt {
-		ss, err := runner.ReadStageState(filepath.Join(dir, "state"), stage)
+	attempt := func(stage string) runstate.Attempt {
+		ss, err := stateOf(dir).ReadStage(stage)
 		require.NoError(t, err, stage)
 		require.Len(t, ss.Attempts, 1, stage)
-		assert.Equal(t, runner.StageFailed, ss.Status, stage)
+		assert.Equal(t, runstate.StageFailed, ss.Status, stage)
 		return ss.Attempts[0]
 	}
 	for _, s := range []string{"net_tcp", "net_udp"} {
@@ -79,15 +78,15 @@ func TestHostileProcessorsAreContained(t *testing.T) {
 		assert.Equal(t, 7, a.ExitCode, "%s: the network attempt must fail inside the sandbox", s)
 	}
 	a := attempt("memhog")
-	assert.Equal(t, runner.OutcomeOOMKill, a.Outcome)
+	assert.Equal(t, runstate.OutcomeOOMKill, a.Outcome)
 	assert.Equal(t, "killed: memory limit 48 MiB exceeded", a.Error)
 	a = attempt("forkbomb")
-	assert.Equal(t, runner.OutcomeTimeout, a.Outcome, "the fork bomb is capped, then killed at its timeout")
+	assert.Equal(t, runstate.OutcomeTimeout, a.Outcome, "the fork bomb is capped, then killed at its timeout")
 	a = attempt("hang")
-	assert.Equal(t, runner.OutcomeTimeout, a.Outcome)
+	assert.Equal(t, runstate.OutcomeTimeout, a.Outcome)
 	assert.Equal(t, "killed: timeout after 1s", a.Error)
 
-	rs, err := runner.ReadRunState(filepath.Join(dir, "state"), "h1")
+	rs, err := stateOf(dir).ReadRun("h1")
 	require.NoError(t, err)
 	require.NotNil(t, rs.Enforcement)
 	assert.Contains(t, rs.Enforcement.Network, "netns")

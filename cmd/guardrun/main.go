@@ -11,6 +11,12 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/guardrun/guardrun/analyzers/suite"
+	"github.com/guardrun/guardrun/audit"
+	"github.com/guardrun/guardrun/pipeline"
+	"github.com/guardrun/guardrun/policy"
+	"github.com/guardrun/guardrun/preflight"
+	"github.com/guardrun/guardrun/report"
 	"github.com/guardrun/guardrun/runner"
 )
 
@@ -62,23 +68,42 @@ func signalContext() (context.Context, func()) {
 				continue
 			}
 			fmt.Fprintln(os.Stderr, "guardrun: aborted")
-			os.Exit(runner.ExitInterrupted)
+			os.Exit(exitInterrupted)
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-// exitCode is the one place errors become exit codes (DESIGN §8).
+// Exit codes (DESIGN §8). Only this package knows them: libraries return
+// sentinel or typed errors and exitCode maps them, in one switch.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // a stage failed, the audit chain is broken, or an internal error
+	exitUsage       = 2 // bad flags, an invalid spec, a run or key file that does not exist
+	exitPolicy      = 3 // the policy or netlint refused
+	exitLocked      = 4 // another run holds the pipeline lock
+	exitInterrupted = 130
+)
+
+// exitCode is the one place errors become exit codes.
 func exitCode(err error) int {
-	if err == nil {
-		return runner.ExitOK
+	var (
+		usage      *usageError
+		lint       *preflight.LintError
+		unlintable *suite.Error
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, runner.ErrInterrupted), errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, runner.ErrLocked):
+		return exitLocked
+	case errors.Is(err, policy.ErrPolicy), errors.As(err, &lint):
+		return exitPolicy
+	case errors.As(err, &usage), errors.Is(err, pipeline.ErrInvalidSpec), errors.Is(err, runner.ErrNoSuchStage),
+		errors.Is(err, report.ErrRunNotFound), errors.Is(err, audit.ErrKeyFile), errors.As(err, &unlintable):
+		return exitUsage
 	}
-	var c interface{ Code() int }
-	if errors.As(err, &c) {
-		return c.Code()
-	}
-	if errors.Is(err, context.Canceled) {
-		return runner.ExitInterrupted
-	}
-	return runner.ExitStageFailed
+	return exitFailed // runner.ErrStageFailed, audit.ErrBrokenChain, anything unexpected
 }

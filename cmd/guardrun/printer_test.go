@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/guardrun/guardrun/runner"
+	"github.com/guardrun/guardrun/internal/runstate"
 )
 
 type fakeClock struct{ t time.Time }
@@ -25,12 +24,12 @@ func newTestPrinter(live bool) (*printer, *bytes.Buffer, *fakeClock) {
 
 func TestPlainProgressLinesArePeriodic(t *testing.T) {
 	p, out, clock := newTestPrinter(false)
-	p.event(runner.Event{Type: runner.EvStageAttempt, Stage: "s", Attempt: 1})
+	p.event(runstate.Event{Stage: "s", Data: runstate.AttemptStart{Attempt: 1}})
 	for i := 1; i <= 12; i++ {
 		clock.t = clock.t.Add(time.Second)
-		p.event(runner.Event{Type: runner.EvProgress, Stage: "s", Lines: int64(i * 1000), Bytes: int64(i) << 20, TotalBytes: 12 << 20})
+		p.event(runstate.Event{Stage: "s", Data: runstate.ProgressReport{Lines: int64(i * 1000), Bytes: int64(i) << 20, TotalBytes: 12 << 20}})
 	}
-	p.event(runner.Event{Type: runner.EvStageEnd, Stage: "s", Status: runner.StageSucceeded})
+	p.event(runstate.Event{Stage: "s", Data: runstate.StageEnd{Status: runstate.StageSucceeded}})
 	got := out.String()
 	assert.NotContains(t, got, "\x1b[", "no escape codes off a terminal")
 	assert.Equal(t, 2, strings.Count(got, "ETA"), "one progress line every 5 s:\n%s", got)
@@ -40,18 +39,18 @@ func TestPlainProgressLinesArePeriodic(t *testing.T) {
 
 func TestLiveBlockIsRedrawnAndErased(t *testing.T) {
 	p, out, clock := newTestPrinter(true)
-	p.event(runner.Event{Type: runner.EvStageAttempt, Stage: "a", Attempt: 1})
-	p.event(runner.Event{Type: runner.EvStageAttempt, Stage: "b", Attempt: 2})
+	p.event(runstate.Event{Stage: "a", Data: runstate.AttemptStart{Attempt: 1}})
+	p.event(runstate.Event{Stage: "b", Data: runstate.AttemptStart{Attempt: 2}})
 	clock.t = clock.t.Add(time.Second)
-	p.event(runner.Event{Type: runner.EvProgress, Stage: "a", Lines: 10, Bytes: 100, TotalBytes: 400})
+	p.event(runstate.Event{Stage: "a", Data: runstate.ProgressReport{Lines: 10, Bytes: 100, TotalBytes: 400}})
 	got := out.String()
 	assert.Contains(t, got, "a                    running\n")
 	assert.Contains(t, got, "b                    running (attempt 2)\n")
 	assert.Contains(t, got, "  > a                   25%  100 B / 400 B, 10 lines  100 B/s  ETA 3s\n")
 	assert.Contains(t, got, "\x1b[2A\x1b[J", "the two live lines are erased before redrawing")
 	out.Reset()
-	p.event(runner.Event{Type: runner.EvStageEnd, Stage: "a", Status: runner.StageFailed, Err: errors.New("exit code 3")})
-	p.event(runner.Event{Type: runner.EvRunEnd, Status: runner.RunFailed, Detail: "r1"})
+	p.event(runstate.Event{Stage: "a", Data: runstate.StageEnd{Status: runstate.StageFailed, Error: "exit code 3"}})
+	p.event(runstate.Event{RunID: "r1", Data: runstate.RunEnd{Status: runstate.RunFailed}})
 	got = out.String()
 	assert.Contains(t, got, "a                    failed: exit code 3\n")
 	assert.NotContains(t, got[strings.LastIndex(got, "\x1b[J"):], "  > ", "the block is gone at the end")
@@ -61,9 +60,9 @@ func TestLiveBlockIsRedrawnAndErased(t *testing.T) {
 func TestQuietPrintsOnlyFailures(t *testing.T) {
 	p, out, _ := newTestPrinter(false)
 	p.quiet = true
-	p.event(runner.Event{Type: runner.EvStageAttempt, Stage: "a", Attempt: 1})
-	p.event(runner.Event{Type: runner.EvStageEnd, Stage: "a", Status: runner.StageSucceeded})
-	p.event(runner.Event{Type: runner.EvStageEnd, Stage: "b", Status: runner.StageFailed, Err: errors.New("boom")})
+	p.event(runstate.Event{Stage: "a", Data: runstate.AttemptStart{Attempt: 1}})
+	p.event(runstate.Event{Stage: "a", Data: runstate.StageEnd{Status: runstate.StageSucceeded}})
+	p.event(runstate.Event{Stage: "b", Data: runstate.StageEnd{Status: runstate.StageFailed, Error: "boom"}})
 	assert.Equal(t, "b                    failed: boom\n", out.String())
 }
 

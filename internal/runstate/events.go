@@ -1,0 +1,214 @@
+package runstate
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+// Event names: the "event" field of audit.jsonl and guardrun.log, and what
+// the progress printer switches on. They are a documented contract
+// (docs/OBSERVABILITY.md): names are only ever added.
+const (
+	EvRunStart        = "run.start"
+	EvRunEnd          = "run.end"
+	EvLock            = "lock.acquired"
+	EvLockWait        = "lock.wait"
+	EvPolicy          = "policy.verdict"
+	EvSandbox         = "sandbox.report"
+	EvSweep           = "sweep"
+	EvStageSkip       = "stage.skip"
+	EvStageStart      = "stage.start"
+	EvAttemptStart    = "stage.attempt.start"
+	EvStageAttempt    = "stage.attempt"
+	EvStageRetry      = "stage.retry"
+	EvStageResume     = "stage.resume"
+	EvStageCheckpoint = "stage.checkpoint"
+	EvStageEnd        = "stage.end"
+	EvStageBlocked    = "stage.blocked"
+	EvProgress        = "stage.progress"
+)
+
+// Payload is the typed data of one event. Each event name has exactly one
+// payload type; the payload's JSON encoding is the "data" object of its
+// audit record.
+type Payload interface {
+	// Event returns the event name.
+	Event() string
+}
+
+// Event is one thing that happened in a run: recorded once by the runner
+// and fanned out to the progress printer, the structured log and (when
+// Audited) the audit chain.
+type Event struct {
+	RunID string
+	Stage string // empty for run-level events
+	Data  Payload
+}
+
+// Type is the event name.
+func (e Event) Type() string { return e.Data.Event() }
+
+// Audited reports whether events named name go into the audit chain. Live
+// progress, the wait for the lock (the audit log is opened only once the
+// lock is held) and the start of an attempt (recorded by stage.start,
+// stage.retry and stage.attempt) are for the terminal and the log only.
+func Audited(name string) bool {
+	switch name {
+	case EvProgress, EvLockWait, EvAttemptStart:
+		return false
+	}
+	return true
+}
+
+// RunStart is run.start.
+type RunStart struct {
+	Pipeline   string `json:"pipeline"`
+	SpecHash   string `json:"specHash"`
+	PID        int    `json:"pid"`
+	Host       string `json:"host"`
+	BestEffort bool   `json:"bestEffort"`
+}
+
+// RunEnd is run.end.
+type RunEnd struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+}
+
+// LockAcquired is lock.acquired.
+type LockAcquired struct {
+	Path string `json:"path"`
+}
+
+// LockWait is lock.wait: another run holds the pipeline lock and --wait
+// waits for it.
+type LockWait struct {
+	Holder string `json:"holder"`
+}
+
+// PolicyVerdict is policy.verdict: what the policy and netlint said before
+// the run (a cached verdict says "pass (cached)" and has no Waived count).
+type PolicyVerdict struct {
+	Policy      string `json:"policy"`
+	Fingerprint string `json:"fingerprint"`
+	Warnings    int    `json:"warnings"`
+	Waived      *int   `json:"waived,omitempty"`
+	Netlint     string `json:"netlint,omitempty"`
+}
+
+// SandboxReport is sandbox.report: what the sandbox enforces, recorded when
+// the first stage needs it.
+type SandboxReport struct {
+	sandbox.Report
+}
+
+// Sweep is sweep: leftovers of a crashed run cleaned up at start.
+type Sweep struct {
+	RecoveredRun string   `json:"recoveredRun,omitempty"`
+	Removed      []string `json:"removed,omitempty"`
+}
+
+// StageSkip is stage.skip: the stage was up to date.
+type StageSkip struct{}
+
+// StageStart is stage.start: the stage will run (after its lock is held).
+type StageStart struct {
+	Reasons   []string `json:"reasons"`
+	Processor string   `json:"processor"`
+	Version   string   `json:"version"`
+}
+
+// AttemptStart is stage.attempt.start: the processor is about to start.
+type AttemptStart struct {
+	Attempt int `json:"attempt"`
+}
+
+// StageAttempt is stage.attempt: one attempt ended.
+type StageAttempt struct {
+	Attempt  int    `json:"attempt"`
+	Outcome  string `json:"outcome"`
+	ExitCode int    `json:"exitCode"`
+	Error    string `json:"error"`
+}
+
+// StageRetry is stage.retry: the next attempt starts after DelayMs.
+type StageRetry struct {
+	Attempt int   `json:"attempt"`
+	DelayMs int64 `json:"delayMs"`
+}
+
+// StageResume is stage.resume: an attempt starts from a checkpoint.
+type StageResume struct {
+	Attempt    int   `json:"attempt"`
+	LineOffset int64 `json:"lineOffset"`
+	ByteOffset int64 `json:"byteOffset"`
+}
+
+// StageCheckpoint is stage.checkpoint: a checkpoint was persisted
+// (throttled: at most one record every few seconds per stage, and the last
+// one of each attempt).
+type StageCheckpoint struct {
+	Attempt    int   `json:"attempt"`
+	LineOffset int64 `json:"lineOffset"`
+	ByteOffset int64 `json:"byteOffset"`
+}
+
+// StageEnd is stage.end.
+type StageEnd struct {
+	Status         string         `json:"status"`
+	Attempts       int            `json:"attempts"`
+	Error          string         `json:"error"`
+	IdempotencyKey string         `json:"idempotencyKey"`
+	Outputs        []OutputRecord `json:"outputs"`
+}
+
+// BlockedByUpstream is stage.blocked: not run because Upstream did not
+// succeed.
+type BlockedByUpstream struct {
+	Upstream string `json:"upstream"`
+}
+
+// ProgressReport is stage.progress: a processor's progress report (live only).
+type ProgressReport struct {
+	Lines      int64 `json:"lines"`
+	Bytes      int64 `json:"bytes"`
+	TotalBytes int64 `json:"totalBytes"`
+}
+
+func (RunStart) Event() string          { return EvRunStart }
+func (RunEnd) Event() string            { return EvRunEnd }
+func (LockAcquired) Event() string      { return EvLock }
+func (LockWait) Event() string          { return EvLockWait }
+func (PolicyVerdict) Event() string     { return EvPolicy }
+func (SandboxReport) Event() string     { return EvSandbox }
+func (Sweep) Event() string             { return EvSweep }
+func (StageSkip) Event() string         { return EvStageSkip }
+func (StageStart) Event() string        { return EvStageStart }
+func (AttemptStart) Event() string      { return EvAttemptStart }
+func (StageAttempt) Event() string      { return EvStageAttempt }
+func (StageRetry) Event() string        { return EvStageRetry }
+func (StageResume) Event() string       { return EvStageResume }
+func (StageCheckpoint) Event() string   { return EvStageCheckpoint }
+func (StageEnd) Event() string          { return EvStageEnd }
+func (BlockedByUpstream) Event() string { return EvStageBlocked }
+func (ProgressReport) Event() string    { return EvProgress }
+
+// DecodeData decodes the "data" object of an audit record (as package
+// audit reads it back) into the payload type of its event. A record
+// without data decodes to the zero payload.
+func DecodeData[T Payload](data map[string]any) (T, error) {
+	var v T
+	if len(data) == 0 {
+		return v, nil
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return v, fmt.Errorf("decoding %s data: %w", v.Event(), err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("decoding %s data: %w", v.Event(), err)
+	}
+	return v, nil
+}

@@ -1,0 +1,183 @@
+package runstate
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+// Run statuses (run_<id>.json "status").
+const (
+	RunRunning     = "running"
+	RunSucceeded   = "succeeded"
+	RunFailed      = "failed"
+	RunInterrupted = "interrupted"
+)
+
+// Stage statuses.
+const (
+	StageRunning     = "running"
+	StageSucceeded   = "succeeded"
+	StageSkipped     = "skipped"
+	StageFailed      = "failed"
+	StageInterrupted = "interrupted"
+	// StageBlocked: not started because an upstream stage failed.
+	StageBlocked = "blocked"
+	// StagePending: not started because the run was interrupted first.
+	StagePending = "pending"
+)
+
+// Attempt outcomes.
+const (
+	OutcomeSucceeded   = "succeeded"
+	OutcomeTransient   = "transient"
+	OutcomeFailed      = "failed"
+	OutcomeTimeout     = "timeout"
+	OutcomeOOMKill     = "oom_kill"
+	OutcomeInterrupted = "interrupted"
+	OutcomeStartFailed = "start_failed"
+)
+
+// RunState is run_<id>.json.
+type RunState struct {
+	RunID     string     `json:"runId"`
+	Pipeline  string     `json:"pipeline"`
+	SpecHash  string     `json:"specHash"`
+	Status    string     `json:"status"`
+	PID       int        `json:"pid"`
+	Host      string     `json:"host"`
+	StartedAt time.Time  `json:"startedAt"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	Stages    []RunStage `json:"stages"`
+	// Enforcement is what the sandbox enforced; absent when no stage ran.
+	Enforcement *sandbox.Report `json:"enforcement,omitempty"`
+	BestEffort  bool            `json:"bestEffort"`
+	Forced      []string        `json:"forced,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	Audit       *AuditHead      `json:"audit,omitempty"`
+}
+
+// RunStage is a stage's line in run_<id>.json.
+type RunStage struct {
+	Name     string   `json:"name"`
+	Status   string   `json:"status"`
+	Attempts int      `json:"attempts"`
+	Reasons  []string `json:"reasons,omitempty"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// AuditHead is the audit chain head at the end of a run.
+type AuditHead struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// StageState is stage_<name>.json: the stage's last execution.
+type StageState struct {
+	Name           string          `json:"name"`
+	RunID          string          `json:"runId"`
+	Status         string          `json:"status"`
+	StartedAt      time.Time       `json:"startedAt"`
+	EndedAt        *time.Time      `json:"endedAt,omitempty"`
+	Attempts       []Attempt       `json:"attempts"`
+	IdempotencyKey string          `json:"idempotencyKey,omitempty"`
+	Reasons        []string        `json:"reasons,omitempty"`
+	Outputs        []OutputRecord  `json:"outputs"`
+	Error          string          `json:"error,omitempty"`
+	Enforcement    *sandbox.Report `json:"enforcement,omitempty"`
+	Limits         *AppliedLimits  `json:"limits,omitempty"`
+}
+
+// Attempt is one try of a stage, as recorded in stage_<name>.json.
+type Attempt struct {
+	Attempt         int       `json:"attempt"`
+	StartedAt       time.Time `json:"startedAt"`
+	EndedAt         time.Time `json:"endedAt"`
+	ExitCode        int       `json:"exitCode"`
+	Signal          string    `json:"signal,omitempty"`
+	Outcome         string    `json:"outcome"`
+	Error           string    `json:"error,omitempty"`
+	DelayMs         int64     `json:"delayMs"`
+	StartLineOffset int64     `json:"startLineOffset"`
+	StartByteOffset int64     `json:"startByteOffset"`
+	EndLineOffset   int64     `json:"endLineOffset"`
+	EndByteOffset   int64     `json:"endByteOffset"`
+	CPUSeconds      *float64  `json:"cpuSeconds,omitempty"`
+	PeakMemoryBytes *int64    `json:"peakMemoryBytes,omitempty"`
+	// Notes say what the sandbox could not enforce for this attempt
+	// (only with --best-effort).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// OutputRecord is one promoted output.
+type OutputRecord struct {
+	Path   string `json:"path"` // workspace-relative
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// AppliedLimits are the limits requested for every attempt of a stage.
+type AppliedLimits struct {
+	CPUs           float64 `json:"cpus"`
+	MemoryMB       int64   `json:"memoryMB"`
+	Pids           int64   `json:"pids"`
+	TimeoutSeconds int     `json:"timeoutSeconds"`
+}
+
+// Progress is progress_<stage>.json: the last checkpoint a processor
+// reported, valid only for the idempotency key it was made under.
+type Progress struct {
+	Stage          string           `json:"stage"`
+	RunID          string           `json:"runId"`
+	Attempt        int              `json:"attempt"`
+	IdempotencyKey string           `json:"idempotencyKey"`
+	LineOffset     int64            `json:"lineOffset"`
+	ByteOffset     int64            `json:"byteOffset"`
+	Outputs        map[string]int64 `json:"outputs"`
+	TotalBytes     int64            `json:"totalBytes,omitempty"`
+	UpdatedAt      time.Time        `json:"updatedAt"`
+}
+
+// MarkerVersion is the format version of markers.
+const MarkerVersion = 1
+
+// Marker is <outputDir>/.<stage>.done, written last on success. Parts are
+// the idempotency key's parts as the runner encodes them (package runner
+// owns the key); they are decoded only to explain a key mismatch.
+type Marker struct {
+	Version     int             `json:"version"`
+	Stage       string          `json:"stage"`
+	Key         string          `json:"key"`
+	Parts       json.RawMessage `json:"parts"`
+	Outputs     []MarkerOutput  `json:"outputs"`
+	RunID       string          `json:"runId"`
+	CompletedAt time.Time       `json:"completedAt"`
+	Counters    *MarkerCounters `json:"counters,omitempty"`
+}
+
+// MarkerOutput records an output with the identity it was promoted with.
+type MarkerOutput struct {
+	OutputRecord
+	ID hashcache.FileID `json:"id"`
+}
+
+// MarkerCounters keep the volume figures of the run that produced the
+// outputs, so that skipped stages can still report them.
+type MarkerCounters struct {
+	BytesIn  int64 `json:"bytesIn"`
+	BytesOut int64 `json:"bytesOut"`
+	LinesIn  int64 `json:"linesIn"`
+	LinesOut int64 `json:"linesOut"`
+}
+
+// MarkerHead is what a skip decision needs from a marker; the bulk of the
+// file (the key parts) is left undecoded in Raw.
+type MarkerHead struct {
+	Key      string          `json:"key"`
+	Outputs  []MarkerOutput  `json:"outputs"`
+	Counters *MarkerCounters `json:"counters,omitempty"`
+	// Raw is the whole file, for DecodeMarker.
+	Raw []byte `json:"-"`
+}

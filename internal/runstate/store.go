@@ -1,0 +1,199 @@
+package runstate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/metrics"
+)
+
+// readJSON reads a state file. A missing file returns an error wrapping
+// os.ErrNotExist; a file that does not parse is reported, never silently
+// replaced.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parsing %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadRun loads run_<id>.json.
+func (l Layout) ReadRun(runID string) (*RunState, error) {
+	var rs RunState
+	if err := readJSON(l.RunFile(runID), &rs); err != nil {
+		return nil, err
+	}
+	return &rs, nil
+}
+
+// WriteRun writes run_<id>.json atomically.
+func (l Layout) WriteRun(rs *RunState) error { return atomicfile.WriteJSON(l.RunFile(rs.RunID), rs) }
+
+// ReadStage loads stage_<name>.json.
+func (l Layout) ReadStage(stage string) (*StageState, error) {
+	var ss StageState
+	if err := readJSON(l.StageFile(stage), &ss); err != nil {
+		return nil, err
+	}
+	return &ss, nil
+}
+
+// WriteStage writes stage_<name>.json atomically.
+func (l Layout) WriteStage(ss *StageState) error {
+	return atomicfile.WriteJSON(l.StageFile(ss.Name), ss)
+}
+
+// ReadProgress loads progress_<stage>.json; (nil, nil) when there is none.
+func (l Layout) ReadProgress(stage string) (*Progress, error) {
+	var p Progress
+	err := readJSON(l.ProgressFile(stage), &p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// WriteProgress writes progress_<stage>.json atomically.
+func (l Layout) WriteProgress(p *Progress) error {
+	return atomicfile.WriteJSON(l.ProgressFile(p.Stage), p)
+}
+
+// RemoveProgress deletes a stage's checkpoint (absent is fine).
+func (l Layout) RemoveProgress(stage string) error { return RemoveIfExists(l.ProgressFile(stage)) }
+
+// WriteMetrics writes metrics_<id>.json and metrics_<id>.prom.
+func (l Layout) WriteMetricsJSON(m *metrics.Run) error {
+	return metrics.WriteJSON(l.MetricsJSON(m.RunID), m)
+}
+
+// WriteMetricsProm writes metrics_<id>.prom.
+func (l Layout) WriteMetricsProm(m *metrics.Run) error {
+	return metrics.WriteProm(l.MetricsProm(m.RunID), m)
+}
+
+// ReadMetrics loads metrics_<id>.json.
+func (l Layout) ReadMetrics(runID string) (*metrics.Run, error) {
+	return metrics.ReadJSON(l.MetricsJSON(runID))
+}
+
+// ReadMarkerHead reads the marker of stage in outDir without decoding its
+// key parts; (nil, nil) when there is none.
+func ReadMarkerHead(outDir, stage string) (*MarkerHead, error) {
+	path := MarkerFile(outDir, stage)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var h MarkerHead
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	h.Raw = b
+	return &h, nil
+}
+
+// DecodeMarker decodes the whole marker a head was read from.
+func (h *MarkerHead) DecodeMarker() (*Marker, error) {
+	var m Marker
+	if err := json.Unmarshal(h.Raw, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// WriteMarker writes <outDir>/.<stage>.done atomically.
+func WriteMarker(outDir string, m *Marker) error {
+	return atomicfile.WriteJSON(MarkerFile(outDir, m.Stage), m)
+}
+
+// RemoveMarker deletes a stage's marker (absent is fine).
+func RemoveMarker(outDir, stage string) error { return RemoveIfExists(MarkerFile(outDir, stage)) }
+
+// RemoveIfExists removes path; a missing file is not an error.
+func RemoveIfExists(path string) error {
+	err := os.Remove(path)
+	if err == nil || errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// RunInfo is one run found in the state dir.
+type RunInfo struct {
+	ID string
+	// StartedAt is zero when the run file does not parse (Err says why).
+	StartedAt time.Time
+	Status    string
+	Err       error
+}
+
+// Runs lists the runs stateDir holds a run_<id>.json for, oldest first:
+// ordered by the startedAt they recorded, then by id. A run file that does
+// not parse is listed first, with its error.
+func (l Layout) Runs() []RunInfo {
+	ents, err := os.ReadDir(l.StateDir)
+	if err != nil {
+		return nil
+	}
+	var runs []RunInfo
+	for _, e := range ents {
+		n := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(n, runPrefix) || !strings.HasSuffix(n, jsonExt) || len(n) == len(runPrefix+jsonExt) {
+			continue
+		}
+		ri := RunInfo{ID: strings.TrimSuffix(strings.TrimPrefix(n, runPrefix), jsonExt)}
+		var head struct {
+			StartedAt time.Time `json:"startedAt"`
+			Status    string    `json:"status"`
+		}
+		if ri.Err = readJSON(l.RunFile(ri.ID), &head); ri.Err == nil {
+			ri.StartedAt, ri.Status = head.StartedAt, head.Status
+		}
+		runs = append(runs, ri)
+	}
+	sort.Slice(runs, func(i, j int) bool {
+		if !runs[i].StartedAt.Equal(runs[j].StartedAt) {
+			return runs[i].StartedAt.Before(runs[j].StartedAt)
+		}
+		return runs[i].ID < runs[j].ID
+	})
+	return runs
+}
+
+// RunIDs is the ids of Runs, in the same order.
+func (l Layout) RunIDs() []string {
+	runs := l.Runs()
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// LatestRun is the id of the most recently started run whose record
+// parses; "" when there is none.
+func (l Layout) LatestRun() string {
+	runs := l.Runs()
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].Err == nil {
+			return runs[i].ID
+		}
+	}
+	return ""
+}

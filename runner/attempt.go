@@ -1,0 +1,188 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+// attempt runs the processor once and classifies how it ended. It returns
+// the outcome, what the sandbox measured, and the last checkpoint the
+// attempt persisted (nil when it persisted none).
+func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, sandbox.Result, *runstate.Progress) {
+	r, st := se.r, se.st
+	a.StartedAt = r.now()
+	defer func() { a.EndedAt = r.now() }()
+	setOutcome := func(o string, code int, msg string) string {
+		a.Outcome, a.ExitCode, a.Error = o, code, msg
+		return o
+	}
+	inputs := make([]string, len(se.files))
+	for i, f := range se.files {
+		inputs[i] = f.Abs
+	}
+	pipeR, pipeW, err := os.Pipe()
+	if err != nil {
+		return setOutcome(runstate.OutcomeStartFailed, -1, fmt.Sprintf("creating progress pipe: %v", err)), sandbox.Result{}, nil
+	}
+	defer pipeR.Close()
+	actx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
+	defer cancel()
+	logW := se.openLog()
+	defer logW.Close()
+	cmd := &sandbox.Cmd{
+		ID:         fmt.Sprintf("%s-%s-%d", r.runID, st.Name, a.Attempt),
+		Path:       se.pr.Path,
+		Args:       se.pr.Args,
+		Env:        se.env(a, inputs, progressFD(pipeW)),
+		Dir:        r.p.Workspace,
+		Stdout:     logW,
+		Stderr:     logW,
+		ExtraFiles: []*os.File{pipeW},
+		Limits: sandbox.Limits{CPUs: st.Resources.CPUs, MemoryBytes: st.Resources.MemoryMB << 20, Pids: st.Resources.Pids,
+			ReadBps: st.Resources.IO.ReadBps, WriteBps: st.Resources.IO.WriteBps},
+	}
+	p, err := r.sandbox.Start(actx, cmd) // created by run() before any attempt
+	_ = pipeW.Close()
+	if err != nil {
+		msg := fmt.Sprintf("starting processor: %v", err)
+		if errors.Is(err, sandbox.ErrUnenforceable) {
+			msg += " (--best-effort runs anyway and records what was not enforced)"
+		}
+		return setOutcome(runstate.OutcomeStartFailed, -1, msg), sandbox.Result{}, nil
+	}
+	cp := newCheckpointer(se, a)
+	readDone := make(chan struct{})
+	go func() { cp.read(pipeR); close(readDone) }()
+	res, werr := p.Wait()
+	// Grandchildren holding fd 3 are dead once Wait returns (tree kill).
+	_ = pipeR.SetReadDeadline(time.Now().Add(2 * time.Second))
+	<-readDone
+	cp.stop()
+	saved := cp.saved
+	a.EndLineOffset, a.EndByteOffset = cp.last.LineOffset, cp.last.ByteOffset
+	if res.CPUSeconds > 0 {
+		v := res.CPUSeconds
+		a.CPUSeconds = &v
+	}
+	if res.PeakMemoryBytes > 0 {
+		v := res.PeakMemoryBytes
+		a.PeakMemoryBytes = &v
+	}
+	a.Signal = res.Signal
+	a.Notes = res.Notes
+	switch {
+	case werr != nil:
+		return setOutcome(runstate.OutcomeFailed, res.ExitCode, werr.Error()), res, saved
+	case ctx.Err() != nil:
+		return setOutcome(runstate.OutcomeInterrupted, res.ExitCode, "interrupted"), res, saved
+	case errors.Is(actx.Err(), context.DeadlineExceeded):
+		return setOutcome(runstate.OutcomeTimeout, res.ExitCode, fmt.Sprintf("killed: timeout after %ds", st.TimeoutSeconds)), res, saved
+	case res.OOMKilled:
+		return setOutcome(runstate.OutcomeOOMKill, res.ExitCode, fmt.Sprintf("killed: memory limit %d MiB exceeded", st.Resources.MemoryMB)), res, saved
+	case cp.err != nil:
+		return setOutcome(runstate.OutcomeFailed, res.ExitCode, cp.err.Error()), res, saved
+	case res.Signal != "":
+		return setOutcome(runstate.OutcomeFailed, res.ExitCode, "killed by signal: "+res.Signal), res, saved
+	case res.ExitCode == 0:
+		return setOutcome(runstate.OutcomeSucceeded, 0, ""), res, saved
+	}
+	for _, c := range st.Retry.RetryableExitCodes {
+		if c == res.ExitCode {
+			return setOutcome(runstate.OutcomeTransient, res.ExitCode, fmt.Sprintf("exit code %d (transient)", res.ExitCode)), res, saved
+		}
+	}
+	return setOutcome(runstate.OutcomeFailed, res.ExitCode, fmt.Sprintf("exit code %d", res.ExitCode)), res, saved
+}
+
+// openLog opens where the processor's stdout and stderr go:
+// stateDir/logs/<stage>.log, appended per attempt. The caller closes it
+// when the attempt has ended.
+func (se *stageExec) openLog() io.WriteCloser {
+	l := se.r.layout
+	if err := os.MkdirAll(l.LogDir(), 0o755); err != nil {
+		return nopCloser{io.Discard}
+	}
+	f, err := os.OpenFile(l.StageLog(se.st.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nopCloser{io.Discard}
+	}
+	fmt.Fprintf(f, "--- run %s stage %s at %s\n", se.r.runID, se.st.Name, se.r.now().Format(time.RFC3339))
+	return f
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// env is the processor's minimal environment (DESIGN §5).
+func (se *stageExec) env(a *runstate.Attempt, inputs []string, progressFD string) []string {
+	st := se.st
+	var env []string
+	keep := []string{"PATH", "HOME", "TMPDIR", "LANG"}
+	if runtime.GOOS == "windows" {
+		keep = append(keep, "SYSTEMROOT", "WINDIR", "TEMP", "TMP", "USERPROFILE", "PATHEXT", "COMSPEC")
+	}
+	for _, k := range keep {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	outs := st.Outputs
+	if outs == nil {
+		outs = []string{}
+	}
+	params := string(st.Params)
+	if params == "" {
+		params = "{}"
+	}
+	cpLines, cpSecs := "0", "0"
+	if st.Checkpoint.Enabled {
+		cpLines = strconv.FormatInt(st.Checkpoint.EveryLines, 10)
+		cpSecs = strconv.FormatFloat(st.Checkpoint.EverySeconds, 'g', -1, 64)
+	}
+	env = append(env,
+		"PIPELINE_STAGE_NAME="+st.Name,
+		"PIPELINE_RUN_ID="+se.r.runID,
+		"PIPELINE_ATTEMPT="+strconv.Itoa(a.Attempt),
+		"PIPELINE_INPUTS="+js(inputs),
+		"PIPELINE_OUTPUT_DIR="+se.staging,
+		"PIPELINE_OUTPUTS="+js(outs),
+		"PIPELINE_PARAMS="+params,
+		"PIPELINE_LINE_OFFSET="+strconv.FormatInt(a.StartLineOffset, 10),
+		"PIPELINE_BYTE_OFFSET="+strconv.FormatInt(a.StartByteOffset, 10),
+		"PIPELINE_PROGRESS_FD="+progressFD,
+		"PIPELINE_CHECKPOINT_LINES="+cpLines,
+		"PIPELINE_CHECKPOINT_SECONDS="+cpSecs,
+	)
+	keys := make([]string, 0, len(st.Env))
+	for k := range st.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+st.Env[k])
+	}
+	return env
+}
+
+// progressFD is how a processor finds the progress pipe: fd 3 on Unix
+// (the first extra file), the inherited handle's value on Windows, where
+// the sandbox passes it as an additional inherited handle.
+func progressFD(w *os.File) string {
+	if runtime.GOOS == "windows" {
+		return strconv.FormatUint(uint64(w.Fd()), 10)
+	}
+	return "3"
+}

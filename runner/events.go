@@ -1,0 +1,140 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/guardrun/guardrun/audit"
+	"github.com/guardrun/guardrun/internal/runstate"
+)
+
+// Keys of guardrun.log (docs/OBSERVABILITY.md). Loggers are scoped with
+// With: the run's logger carries run, a stage's logger also stage.
+const (
+	logKeyEvent   = "event"
+	logKeyRun     = "run"
+	logKeyStage   = "stage"
+	logKeyStatus  = "status"
+	logKeyAttempt = "attempt"
+	logKeyDelayMs = "delay_ms"
+	logKeyDetail  = "detail"
+	logKeyErr     = "err"
+)
+
+func runLogger(l *slog.Logger, runID string) *slog.Logger {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return l.With(logKeyRun, runID)
+}
+
+// recorder is the one path of a run's events: each event is recorded once,
+// from one typed value, and goes to the audit chain (when
+// runstate.Audited), to the structured log (all but live progress) and to
+// Options.OnEvent (the CLI's printer).
+type recorder struct {
+	runID   string
+	log     *slog.Logger
+	onEvent func(runstate.Event)
+
+	mu sync.Mutex // serialises onEvent
+	al *audit.Log // nil until the pipeline lock is held
+}
+
+func (rc *recorder) setAudit(al *audit.Log) { rc.al = al }
+
+// record records an event of the run (stage "") or of a stage, logging it
+// with the run's logger.
+func (rc *recorder) record(stage string, d runstate.Payload) {
+	log := rc.log
+	if stage != "" {
+		log = log.With(logKeyStage, stage)
+	}
+	rc.recordTo(log, stage, d)
+}
+
+// recordTo records an event with a logger already scoped to its stage.
+func (rc *recorder) recordTo(log *slog.Logger, stage string, d runstate.Payload) {
+	ev := runstate.Event{RunID: rc.runID, Stage: stage, Data: d}
+	name := d.Event()
+	if rc.al != nil && runstate.Audited(name) {
+		// Records are written at once (one write each) and fsynced in
+		// batches: at the end of every stage that ran and at the end of the
+		// run (sync), so a no-op run over many stages costs one fsync.
+		if _, err := rc.al.AppendNoSync(audit.Event{Type: name, RunID: rc.runID, Stage: stage, Data: d}); err != nil {
+			log.Error("audit append failed", logKeyEvent, name, logKeyErr, err)
+		}
+	}
+	if name != runstate.EvProgress {
+		level, attrs := logAttrs(d)
+		log.LogAttrs(context.Background(), level, name, append(attrs, slog.String(logKeyEvent, name))...)
+	}
+	if rc.onEvent != nil {
+		rc.mu.Lock()
+		rc.onEvent(ev)
+		rc.mu.Unlock()
+	}
+}
+
+// sync makes the audit records appended so far durable.
+func (rc *recorder) sync() {
+	if rc.al == nil {
+		return
+	}
+	if err := rc.al.Sync(); err != nil {
+		rc.log.Error("audit sync failed", logKeyErr, err)
+	}
+}
+
+// logAttrs are the log attributes of an event beyond its name, run and
+// stage; failures log at level error.
+func logAttrs(d runstate.Payload) (slog.Level, []slog.Attr) {
+	level := slog.LevelInfo
+	var attrs []slog.Attr
+	errAttr := func(msg string) {
+		if msg != "" {
+			level = slog.LevelError
+			attrs = append(attrs, slog.String(logKeyErr, msg))
+		}
+	}
+	switch d := d.(type) {
+	case runstate.RunEnd:
+		attrs = append(attrs, slog.String(logKeyStatus, d.Status))
+		errAttr(d.Error)
+	case runstate.LockWait:
+		attrs = append(attrs, slog.String(logKeyDetail, d.Holder))
+	case runstate.LockAcquired:
+		attrs = append(attrs, slog.String(logKeyDetail, d.Path))
+	case runstate.Sweep:
+		if d.RecoveredRun != "" {
+			attrs = append(attrs, slog.String(logKeyDetail, "recovered run "+d.RecoveredRun))
+		} else {
+			attrs = append(attrs, slog.Any(logKeyDetail, d.Removed))
+		}
+	case runstate.StageSkip:
+		attrs = append(attrs, slog.String(logKeyStatus, runstate.StageSkipped))
+	case runstate.AttemptStart:
+		attrs = append(attrs, slog.Int(logKeyAttempt, d.Attempt))
+	case runstate.StageAttempt:
+		attrs = append(attrs, slog.Int(logKeyAttempt, d.Attempt), slog.String(logKeyStatus, d.Outcome))
+		if d.Error != "" {
+			attrs = append(attrs, slog.String(logKeyErr, d.Error)) // the stage may still retry
+		}
+	case runstate.StageRetry:
+		attrs = append(attrs, slog.Int(logKeyAttempt, d.Attempt), slog.Int64(logKeyDelayMs, d.DelayMs))
+	case runstate.StageResume:
+		attrs = append(attrs, slog.Int(logKeyAttempt, d.Attempt), slog.String(logKeyDetail, resumeDetail(d.LineOffset, d.ByteOffset)))
+	case runstate.StageCheckpoint:
+		attrs = append(attrs, slog.Int(logKeyAttempt, d.Attempt), slog.String(logKeyDetail, resumeDetail(d.LineOffset, d.ByteOffset)))
+	case runstate.StageEnd:
+		attrs = append(attrs, slog.String(logKeyStatus, d.Status))
+		errAttr(d.Error)
+	case runstate.BlockedByUpstream:
+		attrs = append(attrs, slog.String(logKeyStatus, runstate.StageBlocked), slog.String(logKeyDetail, d.Upstream))
+	}
+	return level, attrs
+}
+
+func resumeDetail(line, byteOff int64) string { return fmt.Sprintf("line %d, byte %d", line, byteOff) }

@@ -1,0 +1,141 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
+)
+
+// promote commits a successful attempt: staged outputs are fsynced and
+// renamed into the output dir, the dirs fsynced, then the marker written
+// (atomically, always last), then the checkpoint and staging dir cleared.
+func (se *stageExec) promote(m *StageMetrics) error {
+	r, st := se.r, se.st
+	key, err := se.key()
+	if err != nil {
+		return err
+	}
+	var staged []string
+	err = filepath.WalkDir(se.staging, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			rel, _ := filepath.Rel(se.staging, path)
+			staged = append(staged, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("listing staged outputs: %w", err)
+	}
+	sort.Strings(staged)
+	have := map[string]bool{}
+	for _, s := range staged {
+		have[s] = true
+	}
+	for _, o := range st.Outputs {
+		if !have[o] {
+			return fmt.Errorf("declared output %s was not produced", o)
+		}
+	}
+	type result struct {
+		rec   runstate.MarkerOutput
+		lines int64
+		err   error
+	}
+	results := make([]result, len(staged))
+	var wg sync.WaitGroup
+	for i, rel := range staged {
+		wg.Add(1)
+		go func(i int, rel string) {
+			defer wg.Done()
+			src := filepath.Join(se.staging, filepath.FromSlash(rel))
+			f, err := os.OpenFile(src, os.O_RDWR, 0)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			err = f.Sync()
+			fi, serr := f.Stat()
+			_ = f.Close()
+			if err != nil || serr != nil {
+				results[i].err = errors.Join(err, serr)
+				return
+			}
+			h := se.hashers[rel]
+			if h == nil {
+				h = hashcache.NewIncremental(src)
+			}
+			sum, err := h.Finish(fi.Size())
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			results[i] = result{rec: runstate.MarkerOutput{OutputRecord: runstate.OutputRecord{Path: joinRel(st.OutputDir, rel), Size: fi.Size(), SHA256: sum}}, lines: h.Lines()}
+		}(i, rel)
+	}
+	wg.Wait()
+	dirs := map[string]bool{}
+	outs := []runstate.MarkerOutput{}
+	for i, rel := range staged {
+		if results[i].err != nil {
+			return fmt.Errorf("finishing output %s: %w", rel, results[i].err)
+		}
+		dst := filepath.Join(se.outDir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("promoting %s: %w", rel, err)
+		}
+		if err := os.Rename(filepath.Join(se.staging, filepath.FromSlash(rel)), dst); err != nil {
+			return fmt.Errorf("promoting %s: %w", rel, err)
+		}
+		dirs[filepath.Dir(dst)] = true
+		rec := results[i].rec
+		id, _, err := hashcache.Stat(dst)
+		if err != nil {
+			return fmt.Errorf("promoting %s: %w", rel, err)
+		}
+		rec.ID = id
+		r.cache.Put(dst, id, rec.SHA256, r.now(), true)
+		outs = append(outs, rec)
+		m.BytesOut += rec.Size
+		m.LinesOut += results[i].lines
+	}
+	for d := range dirs {
+		if err := atomicfile.SyncDir(d); err != nil {
+			return err
+		}
+	}
+	if st.Idempotent {
+		parts, err := json.Marshal(se.inputs.Parts())
+		if err != nil {
+			return fmt.Errorf("encoding key parts: %w", err)
+		}
+		_, total, _ := se.inputs.Ready()
+		mk := runstate.Marker{Version: runstate.MarkerVersion, Stage: st.Name, Key: key, Parts: parts, Outputs: outs, RunID: r.runID, CompletedAt: r.now(),
+			Counters: &runstate.MarkerCounters{BytesIn: total, BytesOut: m.BytesOut, LinesIn: se.linesIn, LinesOut: m.LinesOut}}
+		if err := runstate.WriteMarker(se.outDir, &mk); err != nil {
+			return fmt.Errorf("writing marker: %w", err)
+		}
+	}
+	se.state.Outputs = make([]runstate.OutputRecord, len(outs))
+	for i, o := range outs {
+		se.state.Outputs[i] = o.OutputRecord
+	}
+	if err := r.layout.RemoveProgress(st.Name); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(se.staging); err != nil {
+		return fmt.Errorf("removing staging dir: %w", err)
+	}
+	return nil
+}
