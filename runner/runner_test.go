@@ -249,9 +249,19 @@ func TestLockedRunExitsWithHolderOrWaits(t *testing.T) {
 	assert.Contains(t, le.Error(), "run other, pid 4242 on h, since 2026-01-02T03:04:05Z")
 	assert.NoDirExists(t, filepath.Join(dir, "data/output"), "nothing ran")
 
-	go func() { time.Sleep(300 * time.Millisecond); _ = l.Release() }()
-	res, err := runOnce(t, dir, Options{RunID: "r", Wait: true})
+	// --wait: the holder lets go only once the run says it waits (the
+	// event), so the test proves the waiting path without guessing a delay.
+	waited := false
+	res, err := runOnce(t, dir, Options{RunID: "r", Wait: true, OnEvent: func(ev runstate.Event) {
+		if w, ok := ev.Data.(runstate.LockWait); ok {
+			waited = true
+			assert.Contains(t, w.Holder, "run other, pid 4242")
+			assert.NoDirExists(t, filepath.Join(dir, "data/output"), "nothing runs while waiting")
+			require.NoError(t, l.Release())
+		}
+	}})
 	require.NoError(t, err)
+	assert.True(t, waited, "the run waited for the lock")
 	assert.Equal(t, runstate.RunSucceeded, res.State.Status)
 }
 

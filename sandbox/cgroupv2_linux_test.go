@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,7 +176,17 @@ func TestV2RealUnified(t *testing.T) {
 	require.NoError(t, err)
 	p, err := bare.Start(context.Background(), &Cmd{ID: "v2kill", Path: "/bin/sh", Args: []string{"sh", "-c", "setsid sleep 100 & setsid sleep 100 & wait"}})
 	require.NoError(t, err)
-	time.Sleep(100 * time.Millisecond)
+	// Kill once the shell and both sleepers are in the cgroup: the event,
+	// not a guessed delay (a kill before they exist would test nothing).
+	var groups []string
+	_ = filepath.WalkDir(mount, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasSuffix(path, "-v2kill") {
+			groups = append(groups, path)
+		}
+		return nil
+	})
+	require.NotEmpty(t, groups, "the attempt's cgroup under %s", mount)
+	waitProcs(t, groups, 3)
 	start := time.Now()
 	require.NoError(t, p.Kill())
 	res, err = p.Wait()

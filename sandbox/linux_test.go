@@ -93,6 +93,23 @@ func ourCgroups(t *testing.T) []string {
 	return out
 }
 
+// waitProcs waits until one of the cgroup dirs holds at least n processes.
+func waitProcs(t *testing.T, dirs []string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, d := range dirs {
+			if pids, err := readPidsFile(filepath.Join(d, "cgroup.procs")); err == nil && len(pids) >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no cgroup of %v reached %d processes within 30 s", dirs, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func cgroupBases(t *testing.T) []string {
 	d, ok := probeHost().cg.(*v1Driver)
 	if !ok {
@@ -322,7 +339,7 @@ func TestNoCgroupLeftBehind(t *testing.T) {
 			require.NoError(t, err)
 			require.NotEmpty(t, ourCgroups(t))
 			if tt.kill {
-				time.Sleep(100 * time.Millisecond)
+				waitProcs(t, ourCgroups(t), 3) // the shell and both sleepers
 				require.NoError(t, p.Kill())
 			}
 			res, err := p.Wait()

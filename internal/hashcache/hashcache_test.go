@@ -307,8 +307,21 @@ func TestIdentityChangeMisses(t *testing.T) {
 		{
 			name: "ctime only, by chmod",
 			change: func(t *testing.T, path string) {
-				time.Sleep(10 * time.Millisecond) // let the ctime clock move
-				require.NoError(t, os.Chmod(path, 0o600))
+				// chmod until the ctime moves: its clock ticks coarsely on
+				// some kernels (HZ=100: 10 ms), so wait for the event.
+				before, _, err := Stat(path)
+				require.NoError(t, err)
+				mode := os.FileMode(0o600)
+				for i := 0; ; i++ {
+					require.NoError(t, os.Chmod(path, mode))
+					now, _, err := Stat(path)
+					require.NoError(t, err)
+					if now.CtimeNs != before.CtimeNs {
+						break
+					}
+					require.Less(t, i, 100000, "ctime never moved")
+					mode ^= 0o040
+				}
 			},
 			content: orig,
 			differs: func(a, b FileID) bool { return a.CtimeNs != b.CtimeNs },

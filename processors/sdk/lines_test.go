@@ -300,13 +300,16 @@ func TestMapLinesBackgroundCheckpoints(t *testing.T) {
 	n := 0
 	slow := func(line []byte, w io.Writer) error {
 		if n++; n%500 == 0 {
-			time.Sleep(time.Millisecond) // give background syncs time to finish
+			// Slow the loop a little so that several background syncs
+			// complete; how many depends on the disk, so the test asserts
+			// on what every report must be, not on their number.
+			time.Sleep(time.Millisecond)
 		}
 		return bracket(line, w)
 	}
 	reports, got := mapOnceFn(t, e, nil, slow)
 	require.True(t, bytes.Equal(want, got))
-	require.Greater(t, len(reports), 10)
+	require.GreaterOrEqual(t, len(reports), 2, "at least one periodic report and the final one")
 	var prev int64
 	for _, r := range reports {
 		require.Greater(t, r.LineOffset, prev)
