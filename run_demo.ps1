@@ -2,7 +2,8 @@
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 New-Item -ItemType Directory -Force -Path bin | Out-Null
-go build -trimpath -o bin/guardrun.exe ./cmd/guardrun
+$env:CGO_ENABLED = '0'
+go build -trimpath -o bin/ ./cmd/guardrun ./cmd/guardrun-guard
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 Write-Host "== guardrun check"
 ./bin/guardrun.exe check --pipeline pipeline.json

@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 command -v go >/dev/null || { echo "run_demo.sh: Go is required (https://go.dev/dl)" >&2; exit 2; }
 mkdir -p bin
-go build -trimpath -o bin/guardrun ./cmd/guardrun
+# guardrun, and next to it guardrun-guard, which it starts only when a policy
+# or netlint verdict is not cached (README, "Guards"). Static (no cgo): a
+# binary that loads no C library starts faster (docs/BENCHMARKS.md).
+CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/guardrun ./cmd/guardrun-guard
 echo "== guardrun check"
 ./bin/guardrun check --pipeline pipeline.json
 echo "== first run"

@@ -9,8 +9,12 @@ go run ./cmd/netlint ./...; Check
 go run ./cmd/netlint -transitive ./...; Check
 foreach ($t in @('linux/amd64', 'darwin/arm64')) {
   $env:GOOS, $env:GOARCH = $t.Split('/'); go build -o NUL ./cmd/guardrun; Check
+  go build -o NUL ./cmd/guardrun-guard; Check
 }
 Remove-Item Env:GOOS, Env:GOARCH
+# guardrun links neither OPA nor go/analysis: they are guardrun-guard's (start-up).
+$heavy = go list -deps ./cmd/guardrun | Select-String -Pattern 'open-policy-agent|golang.org/x/tools'
+if ($heavy) { Write-Host "cmd/guardrun links packages that belong in cmd/guardrun-guard:"; $heavy; exit 1 }
 $cov = Join-Path ([IO.Path]::GetTempPath()) "guardrun-cover.out"
 go test -race -covermode=atomic -coverpkg=./... "-coverprofile=$cov" -timeout 20m ./...; Check
 $total = (go tool cover "-func=$cov" | Select-String '^total:').ToString().Split()[-1].TrimEnd('%')

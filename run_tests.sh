@@ -44,9 +44,19 @@ GOOS=windows "$work/netlint" -transitive ./...
 step "cross-compile (windows/amd64, darwin/arm64)"
 for target in windows/amd64 darwin/arm64; do
   GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/guardrun
+  GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/guardrun-guard
   GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/netlint
   echo "ok $target"
 done
+
+step "guardrun links neither OPA nor go/analysis (they are guardrun-guard's; start-up)"
+for goos in linux windows darwin; do
+  heavy=$(GOOS=$goos go list -deps ./cmd/guardrun | grep -E 'open-policy-agent|golang.org/x/tools' || true)
+  if [ -n "$heavy" ]; then
+    echo "cmd/guardrun ($goos) links packages that belong in cmd/guardrun-guard:"; echo "$heavy"; exit 1
+  fi
+done
+echo "ok"
 
 step "go test -race with coverage (unit + end-to-end)"
 covdir=$work/cover

@@ -15,7 +15,7 @@ RUNS=${RUNS:-3}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 [ -f "$BIG" ] || { echo "no $BIG: run bench/peers.sh first (it creates it)" >&2; exit 2; }
-go build -trimpath -o "$W/guardrun" ./cmd/guardrun
+CGO_ENABLED=0 go build -trimpath -o "$W/" ./cmd/guardrun ./cmd/guardrun-guard
 
 echo "## Go benchmarks"
 GUARDRUN_BENCH_BIG=$BIG go test -run '^$' -bench 'NoopRun|ColdRunMemory' -benchtime 20x ./runner | grep -E '^Benchmark'

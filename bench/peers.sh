@@ -27,7 +27,7 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
 fi
 [ -f "$SETUP" ] || { echo "missing $SETUP" >&2; exit 2; }
 bash "$SETUP" "$ROOT" "$N" >/dev/null
-go build -trimpath -o "$ROOT/guardrun" ./cmd/guardrun
+CGO_ENABLED=0 go build -trimpath -o "$ROOT/" ./cmd/guardrun ./cmd/guardrun-guard
 GR="$ROOT/guardrun"
 
 # ---- guardrun workspaces -------------------------------------------------

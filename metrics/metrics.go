@@ -48,6 +48,30 @@ type Totals struct {
 	LinesOut        int64    `json:"linesOut"`
 }
 
+// Skipped sums up the stages a run skipped as up to date. guardrun lists
+// them here, not one by one in Run.Stages, so that the metrics of a no-op
+// run over thousands of stages stay small; run_<id>.json names them.
+// WallSeconds sums the time their skip decisions took; the volume figures
+// are those recorded when their outputs were produced.
+type Skipped struct {
+	Count       int     `json:"count"`
+	WallSeconds float64 `json:"wallSeconds"`
+	BytesIn     int64   `json:"bytesIn"`
+	BytesOut    int64   `json:"bytesOut"`
+	LinesIn     int64   `json:"linesIn"`
+	LinesOut    int64   `json:"linesOut"`
+}
+
+// Add sums up one skipped stage.
+func (k *Skipped) Add(s Stage) {
+	k.Count++
+	k.WallSeconds += s.WallSeconds
+	k.BytesIn += s.BytesIn
+	k.BytesOut += s.BytesOut
+	k.LinesIn += s.LinesIn
+	k.LinesOut += s.LinesOut
+}
+
 // Run is one run's metrics. EndedAt is left out of the JSON when zero (a
 // run still going).
 type Run struct {
@@ -57,17 +81,30 @@ type Run struct {
 	StartedAt   time.Time `json:"startedAt"`
 	EndedAt     time.Time `json:"endedAt,omitzero"`
 	WallSeconds float64   `json:"wallSeconds"`
-	Stages      []Stage   `json:"stages"`
-	Totals      Totals    `json:"totals"`
+	// Stages are the stages listed one by one: every stage but those
+	// summed up in Skipped.
+	Stages []Stage `json:"stages"`
+	// Skipped sums up the skipped stages not in Stages; absent when none.
+	Skipped *Skipped `json:"skipped,omitempty"`
+	Totals  Totals   `json:"totals"`
 }
 
 // StatusFailed is the stage status ComputeTotals counts as failed.
 const StatusFailed = "failed"
 
-// ComputeTotals recomputes r.Totals from r.Stages, and sets r.WallSeconds
-// from StartedAt and EndedAt when it is zero and both are set.
+// ComputeTotals recomputes r.Totals from r.Stages and r.Skipped, and sets
+// r.WallSeconds from StartedAt and EndedAt when it is zero and both are set.
 func (r *Run) ComputeTotals() {
 	t := Totals{Stages: len(r.Stages)}
+	if k := r.Skipped; k != nil {
+		t.Stages += k.Count
+		t.StagesSkipped += k.Count
+		t.StageSeconds += k.WallSeconds
+		t.BytesIn += k.BytesIn
+		t.BytesOut += k.BytesOut
+		t.LinesIn += k.LinesIn
+		t.LinesOut += k.LinesOut
+	}
 	for _, s := range r.Stages {
 		if s.Skipped {
 			t.StagesSkipped++

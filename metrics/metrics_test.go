@@ -158,7 +158,7 @@ func TestPromGoldenAndRealParser(t *testing.T) {
 	fams := parseProm(t, onDisk)
 	wantFamilies := []string{
 		"run_start_timestamp_seconds", "run_end_timestamp_seconds", "run_duration_seconds", "run_status", "run_stages",
-		"stage_status", "stage_skipped", "stage_attempts", "stage_retries", "stage_duration_seconds",
+		"run_stages_by_status", "stage_status", "stage_skipped", "stage_attempts", "stage_retries", "stage_duration_seconds",
 		"stage_cpu_seconds", "stage_peak_memory_bytes", "stage_bytes_in", "stage_bytes_out",
 		"stage_lines_in", "stage_lines_out",
 	}
@@ -211,6 +211,38 @@ func TestPromGoldenAndRealParser(t *testing.T) {
 	problems, err := promlint.New(bytes.NewReader(onDisk)).Lint()
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+}
+
+// TestSkippedStagesAreSummedUp: stages skipped as up to date are one
+// summary in the JSON and no per-stage samples in the text format, yet
+// every total and count includes them.
+func TestSkippedStagesAreSummedUp(t *testing.T) {
+	r := &Run{RunID: "r", Pipeline: "p", Status: "succeeded", StartedAt: time.Unix(10, 0), EndedAt: time.Unix(12, 0),
+		Stages: []Stage{{Name: "a", Status: "succeeded", Attempts: 1, WallSeconds: 0.5, BytesIn: 10, BytesOut: 10, LinesIn: 1, LinesOut: 1}}}
+	var k Skipped
+	for i := 0; i < 3; i++ {
+		k.Add(Stage{Name: "s", Status: "skipped", Skipped: true, WallSeconds: 0.25, BytesIn: 100, BytesOut: 50, LinesIn: 7, LinesOut: 3})
+	}
+	r.Skipped = &k
+	r.ComputeTotals()
+	assert.Equal(t, Totals{Stages: 4, StagesRun: 1, StagesSkipped: 3, Attempts: 1, StageSeconds: 1.25,
+		BytesIn: 310, BytesOut: 160, LinesIn: 22, LinesOut: 10}, r.Totals)
+
+	b, err := MarshalJSONFile(r)
+	require.NoError(t, err)
+	var generic map[string]any
+	require.NoError(t, json.Unmarshal(b, &generic))
+	assert.Len(t, generic["stages"], 1)
+	assert.Equal(t, map[string]any{"count": 3.0, "wallSeconds": 0.75, "bytesIn": 300.0, "bytesOut": 150.0, "linesIn": 21.0, "linesOut": 9.0}, generic["skipped"])
+
+	fams := parseProm(t, MarshalProm(r))
+	assert.Equal(t, 4.0, fams[Prefix+"run_stages"].GetMetric()[0].GetGauge().GetValue())
+	byStatus := map[string]float64{}
+	for _, m := range fams[Prefix+"run_stages_by_status"].GetMetric() {
+		byStatus[labels(m)["status"]] = m.GetGauge().GetValue()
+	}
+	assert.Equal(t, map[string]float64{"succeeded": 1, "skipped": 3}, byStatus)
+	assert.Len(t, fams[Prefix+"stage_status"].GetMetric(), 1, "no per-stage samples for the skipped stages")
 }
 
 func TestPromFamiliesWithoutSamplesAreLeftOut(t *testing.T) {

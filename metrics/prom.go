@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,31 @@ func MarshalProm(r *Run) []byte {
 		return func(s Stage) (string, bool) { return strconv.FormatInt(get(s), 10), true }
 	}
 	one := func(l []label) []sample { return []sample{{l, "1"}} }
+	// Stages summed up in r.Skipped have no per-stage samples; the run's
+	// count by status includes them.
+	skipped := 0
+	if r.Skipped != nil {
+		skipped = r.Skipped.Count
+	}
+	counts := map[string]int{}
+	var statuses []string
+	count := func(status string, n int) {
+		if _, ok := counts[status]; !ok {
+			statuses = append(statuses, status)
+		}
+		counts[status] += n
+	}
+	for _, s := range r.Stages {
+		count(s.Status, 1)
+	}
+	if skipped > 0 {
+		count("skipped", skipped)
+	}
+	sort.Strings(statuses)
+	byStatus := family{name: Prefix + "run_stages_by_status", help: "Number of stages of the run that ended with each status (succeeded, skipped, failed, blocked, interrupted, pending)."}
+	for _, st := range statuses {
+		byStatus.samples = append(byStatus.samples, sample{append(runLabels[:2:2], label{"status", st}), strconv.Itoa(counts[st])})
+	}
 
 	fams := []family{
 		{Prefix + "run_start_timestamp_seconds", "Unix time at which the run started.",
@@ -62,7 +88,8 @@ func MarshalProm(r *Run) []byte {
 		family{Prefix + "run_status", "Outcome of the run: 1 for the status it ended with (succeeded, failed, interrupted).",
 			one(append(runLabels[:2:2], label{"status", r.Status}))},
 		family{Prefix + "run_stages", "Number of stages in the pipeline.",
-			[]sample{{runLabels, strconv.Itoa(len(r.Stages))}}},
+			[]sample{{runLabels, strconv.Itoa(len(r.Stages) + skipped)}}},
+		byStatus,
 	)
 	statusFam := family{name: Prefix + "stage_status", help: "Outcome of the stage in this run: 1 for its status (succeeded, skipped, failed, interrupted)."}
 	for _, s := range r.Stages {

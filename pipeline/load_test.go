@@ -61,6 +61,7 @@ func TestLoadDemo(t *testing.T) {
 			Processor:      Processor{Kind: "go", Go: proc},
 			Params:         json.RawMessage("{}"),
 			Inputs:         []string{in},
+			CodeDeps:       []string{},
 			OutputDir:      outDir,
 			Outputs:        []string{out},
 			DependsOn:      deps,
@@ -374,6 +375,7 @@ func TestWorkspacePaths(t *testing.T) {
 		 "outputDir":"alias/out","outputs":["sub/r.txt"]},
 		{"name":"b","processor":{"exec":["/usr/bin/sort"]},
 		 "inputs":["alias/out/sub/r.txt"],
+		 "codeDeps":["` + filepath.Join(linkDir, "tools", "common.py") + `", "./alias//lib/**/*.py", "alias/../x.py", "*"],
 		 "outputDir":"` + filepath.Join(linkDir, "b") + `"}]}`
 	writeFile(t, filepath.Join(work, "pipeline.json"), []byte(spec))
 
@@ -391,6 +393,9 @@ func TestWorkspacePaths(t *testing.T) {
 	assert.Equal(t, []string{"sub/r.txt"}, a.Outputs)
 	assert.Equal(t, "b", b.OutputDir, "an absolute outputDir inside the workspace becomes relative")
 	assert.Equal(t, []string{"a"}, b.DependsOn)
+	assert.Equal(t, []string{"tools/common.py", "alias/lib/**/*.py", "x.py", "*"}, b.CodeDeps,
+		"codeDeps are cleaned and workspace-relative, globs kept; a symlink that stays inside is allowed")
+	assert.Equal(t, []string{}, a.CodeDeps, "no codeDeps: an empty list, never null")
 }
 
 func TestLoadCreatesNothing(t *testing.T) {

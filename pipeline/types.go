@@ -10,6 +10,8 @@ const FormatVersion = 1
 const (
 	DefaultStateDir            = "state"
 	DefaultLocksDir            = "locks"
+	DefaultRetainRuns          = 50 // runs whose files stateDir keeps
+	MaxRetainRuns              = 1_000_000
 	DefaultCPUs                = 1.0
 	DefaultMemoryMB            = 1024
 	DefaultPids                = 512
@@ -37,7 +39,15 @@ type File struct {
 	LocksDir  string       `json:"locksDir,omitempty"`
 	Resources *BudgetSpec  `json:"resources,omitempty"`
 	Defaults  *DefaultSpec `json:"defaults,omitempty"`
-	Stages    []StageSpec  `json:"stages"`
+	// Retention bounds the per-run files kept in stateDir.
+	Retention *RetentionSpec `json:"retention,omitempty"`
+	Stages    []StageSpec    `json:"stages"`
+}
+
+// RetentionSpec is how many runs' files (run_<id>.json, metrics, report)
+// stateDir keeps; older runs are compacted into the audit chain.
+type RetentionSpec struct {
+	Runs *int `json:"runs,omitempty"`
 }
 
 // BudgetSpec is the whole-run resource budget.
@@ -62,6 +72,7 @@ type StageSpec struct {
 	Version        string            `json:"version,omitempty"`
 	Params         json.RawMessage   `json:"params,omitempty"`
 	Inputs         []string          `json:"inputs,omitempty"`
+	CodeDeps       []string          `json:"codeDeps,omitempty"`
 	OutputDir      string            `json:"outputDir"`
 	Outputs        []string          `json:"outputs,omitempty"`
 	DependsOn      []string          `json:"dependsOn,omitempty"`
@@ -137,6 +148,14 @@ type Pipeline struct {
 	Stages    []Stage `json:"stages"`
 	// SpecHash is the SHA-256 (hex) of the spec file's bytes.
 	SpecHash string `json:"specHash"`
+
+	// Retention is how many runs keep their files (DefaultRetainRuns).
+	Retention Retention `json:"retention"`
+}
+
+// Retention is the resolved retention of per-run files.
+type Retention struct {
+	Runs int `json:"runs"`
 }
 
 // Budget is the whole-run budget with host defaults applied.
@@ -155,7 +174,11 @@ type Stage struct {
 	Params    json.RawMessage `json:"params"` // compact JSON; {} when unset
 	// Inputs are cleaned paths: workspace-relative with forward slashes, or
 	// absolute when outside the workspace (policy decides if allowed).
-	Inputs    []string `json:"inputs"`
+	Inputs []string `json:"inputs"`
+	// CodeDeps are the files, directories and globs of code and data the
+	// processor reads beyond its inputs (docs/SPEC.md): cleaned,
+	// workspace-relative with forward slashes; never outside the workspace.
+	CodeDeps  []string `json:"codeDeps"`
 	OutputDir string   `json:"outputDir"` // workspace-relative, forward slashes
 	Outputs   []string `json:"outputs"`   // relative to OutputDir, forward slashes
 	// DependsOn lists every upstream stage: declared edges, data edges and

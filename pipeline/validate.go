@@ -7,18 +7,11 @@ import (
 	"maps"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/guardrun/guardrun/internal/runstate"
-)
-
-var (
-	pipelineNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	stageNameRE    = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
-	envKeyRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // reservedEnvPrefix marks the variables guardrun sets for processors.
@@ -77,6 +70,7 @@ func resolveFile(f *File, specPath string, opts LoadOptions, probs *problems) *P
 	p.LocksDir = filepath.Join(ws.dir, filepath.FromSlash(locksRel))
 
 	p.Budget = v.budget(f.Resources)
+	p.Retention = v.retention(f.Retention)
 	v.checkDefaults(f.Defaults)
 
 	if len(f.Stages) == 0 {
@@ -208,6 +202,20 @@ func (v *validator) checkCheckpoint(path string, c *CheckpointSpec) {
 	v.positiveFloat(path+".everySeconds", c.EverySeconds)
 }
 
+// retention checks "retention" and applies its default.
+func (v *validator) retention(r *RetentionSpec) Retention {
+	out := Retention{Runs: DefaultRetainRuns}
+	if r == nil || r.Runs == nil {
+		return out
+	}
+	if n := *r.Runs; n < 1 || n > MaxRetainRuns {
+		v.probs.add("retention.runs", "must be between 1 and %d, got %d", MaxRetainRuns, n)
+		return out
+	}
+	out.Runs = *r.Runs
+	return out
+}
+
 func (v *validator) atLeast(field string, n *int64, lo int64) {
 	if n != nil && *n < lo {
 		v.probs.add(field, "must be >= %d, got %d", lo, *n)
@@ -288,6 +296,8 @@ func (v *validator) stage(i int, s *StageSpec, firstByName map[string]int) Stage
 		seenIn[c] = j
 		out.Inputs = append(out.Inputs, c)
 	}
+
+	out.CodeDeps = v.codeDeps(at, s.CodeDeps)
 
 	out.OutputDir, v.outDirRes[i] = v.outputDir(at+".outputDir", s.OutputDir)
 	out.Outputs, v.outFileRes[i] = v.outputs(at, s.OutputDir, out.OutputDir, s.Outputs)
@@ -414,6 +424,78 @@ func (v *validator) processor(at string, ps ProcessorSpec) Processor {
 	}
 	return Processor{}
 }
+
+// codeDeps checks a stage's codeDeps: files, directories or globs inside
+// the workspace, also after resolving the symlinks of the part before the
+// first glob segment; not inside stateDir or locksDir; valid patterns;
+// unique after cleaning. It returns them cleaned, workspace-relative with
+// forward slashes. Whether they exist is for the run to say (an upstream
+// stage may create them).
+func (v *validator) codeDeps(at string, deps []string) []string {
+	out := make([]string, 0, len(deps))
+	seen := map[string]int{}
+	for j, d := range deps {
+		field := fmt.Sprintf("%s.codeDeps[%d]", at, j)
+		if d == "" {
+			v.probs.add(field, "must not be empty")
+			continue
+		}
+		if !v.noNUL(field, d) {
+			continue
+		}
+		_, rel, inside := v.ws.locate(filepath.FromSlash(d))
+		if !inside {
+			v.probs.add(field, "path %q leaves the workspace", d)
+			continue
+		}
+		segs := strings.Split(rel, "/")
+		lit := len(segs) // the segments before the first glob segment
+		bad := false
+		for k, seg := range segs {
+			if !IsGlob(seg) {
+				continue
+			}
+			lit = min(lit, k)
+			if _, err := path.Match(seg, ""); err != nil {
+				v.probs.add(field, "bad pattern %q: %v", d, err)
+				bad = true
+				break
+			}
+		}
+		if bad {
+			continue
+		}
+		prefix := path.Join(segs[:lit]...)
+		if prefix == "" {
+			prefix = "."
+		}
+		_, res, err := v.ws.writePath(filepath.FromSlash(prefix))
+		if err != nil {
+			v.probs.add(field, "%v", err)
+			continue
+		}
+		switch {
+		case res != "." && v.stateRes != "" && slashWithin(v.stateRes, res):
+			v.probs.add(field, "path %q is inside stateDir", d)
+			continue
+		case res != "." && v.locksRes != "" && slashWithin(v.locksRes, res):
+			v.probs.add(field, "path %q is inside locksDir", d)
+			continue
+		}
+		if k, dup := seen[rel]; dup {
+			v.probs.add(field, "duplicate entry %q (also codeDeps[%d])", d, k)
+			continue
+		}
+		seen[rel] = j
+		out = append(out, rel)
+	}
+	return out
+}
+
+// IsGlob reports whether a codeDeps path segment is a pattern: it holds one
+// of path.Match's metacharacters * ? [ (** is one too). In a pattern, \
+// escapes the next character (except on Windows, where it separates).
+func IsGlob(seg string) bool { return strings.ContainsAny(seg, "*?[") }
 
 // outputDir checks a stage's outputDir; it returns the workspace-relative
 // form as written and as resolved, or "" when invalid.

@@ -13,9 +13,9 @@ import (
 //go:embed config.rego lib.rego paths.rego network.rego limits.rego advice.rego
 var builtinFS embed.FS
 
-// builtinPrefix names embedded modules in messages and coverage reports as
+// BuiltinPrefix names embedded modules in messages and coverage reports as
 // they are named in the repository.
-const builtinPrefix = "policy/"
+const BuiltinPrefix = "policy/"
 
 // BuiltinModules returns the built-in Rego modules by file name
 // ("policy/lib.rego", ...), for display and for `opa`-style tooling.
@@ -27,7 +27,7 @@ func BuiltinModules() map[string]string {
 		if err != nil || !strings.HasSuffix(e.Name(), ".rego") {
 			continue
 		}
-		out[builtinPrefix+e.Name()] = string(b)
+		out[BuiltinPrefix+e.Name()] = string(b)
 	}
 	return out
 }

@@ -3,30 +3,47 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
 
-	"github.com/open-policy-agent/opa/v1/version"
-
 	"github.com/guardrun/guardrun/pipeline"
 )
+
+// OPAVersion is the version of OPA that policy/engine links (go.mod). It is
+// part of every fingerprint, so that a verdict cached by one OPA is not
+// trusted by another; this package does not link OPA, so the version is a
+// constant that engine's TestOPAVersion keeps equal to OPA's own.
+const OPAVersion = "1.22.2"
 
 // Fingerprint identifies a verdict without compiling anything: the SHA-256
 // of the OPA version, the built-in and user modules (names and contents),
 // opts.Strict and the input document Evaluate would build. Equal
 // fingerprints get equal verdicts, so a caller that recorded the fingerprint
-// of a passing verdict may skip New and Evaluate when it is unchanged (the
-// no-op rerun path). It costs a read of the user modules and the same
+// of a passing verdict may skip the engine when it is unchanged (the no-op
+// rerun path). It costs a read of the user modules and the same
 // stat/readlink calls as Evaluate.
 func Fingerprint(opts Options, p *pipeline.Pipeline, host Host) (string, error) {
+	if p == nil {
+		return "", &Error{Err: fmt.Errorf("fingerprinting policy input: no pipeline")}
+	}
+	in, err := InputJSON(p, host)
+	if err != nil {
+		return "", err
+	}
+	return FingerprintInput(opts, in)
+}
+
+// FingerprintInput is Fingerprint of an input document already encoded by
+// InputJSON: guardrun-guard checks with it that it judges exactly what
+// guardrun fingerprinted.
+func FingerprintInput(opts Options, input []byte) (string, error) {
 	h := sha256.New()
 	field := func(s string) {
 		fmt.Fprintf(h, "%d:%s;", len(s), s)
 	}
 	field("guardrun-policy-fingerprint-v1")
-	field(version.Version)
+	field(OPAVersion)
 	field(strconv.FormatBool(opts.Strict))
 	builtin := BuiltinModules()
 	for _, name := range sortedKeys(builtin) {
@@ -34,7 +51,7 @@ func Fingerprint(opts Options, p *pipeline.Pipeline, host Host) (string, error) 
 		field(builtin[name])
 	}
 	for _, dir := range opts.Dirs {
-		files, err := regoFiles(dir, false)
+		files, err := ModuleFiles(dir, false)
 		if err != nil {
 			return "", err
 		}
@@ -47,13 +64,6 @@ func Fingerprint(opts Options, p *pipeline.Pipeline, host Host) (string, error) 
 			field(string(b))
 		}
 	}
-	if p == nil {
-		return "", &Error{Err: fmt.Errorf("fingerprinting policy input: no pipeline")}
-	}
-	in, err := json.Marshal(Input(p, host))
-	if err != nil {
-		return "", &Error{Err: fmt.Errorf("fingerprinting policy input: %w", err)}
-	}
-	field(string(in))
+	field(string(input))
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -8,6 +8,7 @@
 #       "host": {
 #         "cpus": 8, "memoryMB": 15928, "os": "linux",
 #         "resolved":   {"<stage>": "/abs/path/argv0/resolves/to"},   # optional
+#         "interpreters": {"<stage>": [{"script", "line", "path", "real"}]},  # optional: #! chain
 #         "inputBytes": {"<stage>": 123456}                            # optional
 #       }
 #     }

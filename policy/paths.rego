@@ -13,19 +13,42 @@ deny contains violation("GR001", s.name, msg) if {
 	msg := sprintf("processor.go %q is outside the workspace %q; move the package into the workspace, or allow the path in data.guardrun.config.allowed_outside_paths", [dir, workspace])
 }
 
-# GR001: the processor resolves (through PATH or a symlink) to a program
-# or package outside the workspace.
-deny contains violation("GR001", s.name, msg) if {
+# GR001: a program the stage runs resolves (through PATH, a symlink or a
+# script's "#!" line) to a program or package outside the workspace: the
+# processor itself, and every interpreter of an exec script.
+deny contains violation("GR001", p.stage, msg) if {
+	some p in programs
+	outside(p.path)
+	not allowed_outside(p.path)
+	msg := sprintf("%s resolves to %q, outside the workspace %q; copy it into the workspace, or allow %q in data.guardrun.config.allowed_outside_paths", [p.label, p.path, workspace, p.path])
+}
+
+# programs: what each stage runs, as resolved on the host, and how to name
+# it. host.resolved holds the processor (exec argv[0] or the go package);
+# host.interpreters the "#!" interpreters of an exec script (the script's
+# own first, then that interpreter's when it is a script too).
+programs contains {"stage": s.name, "path": path, "label": processor_label(s)} if {
 	some s in stages
 	path := input.host.resolved[s.name]
 	is_string(path)
 	not lexically_outside_go(s)
-	outside(path)
-	not allowed_outside(path)
-	msg := sprintf("%s resolves to %q, outside the workspace %q; copy it into the workspace, or allow %q in data.guardrun.config.allowed_outside_paths", [processor_label(s), path, workspace, path])
+}
+
+programs contains {"stage": s.name, "path": it.real, "label": interpreter_label(s, it)} if {
+	some s in stages
+	some it in as_array(object.get(host, ["interpreters", s.name], []))
+	is_string(it.real)
+	it.real != ""
 }
 
 lexically_outside_go(s) if outside(object.get(s, ["processor", "go"], ""))
+
+interpreter_label(s, it) := sprintf("the interpreter %q that \"#!%s\" in the script %q names (processor.exec[0] %q)", [object.get(it, "path", ""), object.get(it, "line", ""), shown(object.get(it, "script", "")), argv_of(s)[0]])
+
+# shown(p): p relative to the workspace when it lies inside it.
+shown(p) := trim_prefix(slash(p), concat("", [workspace, "/"])) if under_workspace(p)
+
+shown(p) := slash(p) if not under_workspace(p)
 
 processor_label(s) := sprintf("processor.exec[0] %q", [argv_of(s)[0]]) if count(argv_of(s)) > 0
 

@@ -74,6 +74,55 @@ test_gr001_message_names_paths if {
 	contains(v.msg, "allowed_outside_paths")
 }
 
+# --- GR001: the "#!" interpreters of an exec script ------------------------
+
+python := {"script": "/ws/tools/sort.sh", "line": "/usr/bin/python3 -u", "path": "/usr/bin/python3", "real": "/usr/bin/python3.11"}
+
+test_gr001_interpreter_outside if {
+	inp := set("/host/interpreters", {"stage_sort": [python]})
+	some v in deny_of(inp)
+	v.rule == "GR001"
+	v.stage == "stage_sort"
+	v.msg == `the interpreter "/usr/bin/python3" that "#!/usr/bin/python3 -u" in the script "tools/sort.sh" names (processor.exec[0] "tools/sort.sh") resolves to "/usr/bin/python3.11", outside the workspace "/ws"; copy it into the workspace, or allow "/usr/bin/python3.11" in data.guardrun.config.allowed_outside_paths`
+}
+
+test_gr001_interpreter_allowed_passes if {
+	inp := set("/host/interpreters", {"stage_sort": [python]})
+	not "GR001" in denied_rules(inp) with data.guardrun.config.allowed_outside_paths as {"/usr/bin/python3.11"}
+}
+
+test_gr001_interpreter_allow_names_the_real_path if {
+	inp := set("/host/interpreters", {"stage_sort": [python]})
+	denied(inp, "GR001", "stage_sort") with data.guardrun.config.allowed_outside_paths as {"/usr/bin/python3"}
+}
+
+test_gr001_interpreter_inside_passes if {
+	inp := set("/host/interpreters", {"stage_sort": [object.union(python, {"path": "/ws/bin/py", "real": "/ws/bin/py"})]})
+	not "GR001" in denied_rules(inp)
+}
+
+test_gr001_interpreter_chain_judged_whole if {
+	inside := object.union(python, {"path": "/ws/bin/wrap", "real": "/ws/bin/wrap", "line": "/ws/bin/wrap"})
+	outer := object.union(python, {"script": "/ws/bin/wrap", "line": "/usr/bin/perl", "path": "/usr/bin/perl", "real": "/usr/bin/perl"})
+	inp := set("/host/interpreters", {"stage_sort": [inside, outer]})
+	some v in deny_of(inp)
+	v.rule == "GR001"
+	contains(v.msg, `the interpreter "/usr/bin/perl" that "#!/usr/bin/perl" in the script "bin/wrap" names`)
+}
+
+test_gr001_interpreter_unresolved_is_not_judged if {
+	inp := set("/host/interpreters", {"stage_sort": [object.union(python, {"real": ""})]})
+	not "GR001" in denied_rules(inp)
+}
+
+test_gr001_interpreter_and_processor_both_reported if {
+	inp := patched([
+		{"op": "add", "path": "/host/resolved/stage_sort", "value": "/opt/tools/sort.sh"},
+		{"op": "add", "path": "/host/interpreters", "value": {"stage_sort": [python]}},
+	])
+	count([v | some v in deny_of(inp); v.rule == "GR001"; v.stage == "stage_sort"]) == 2
+}
+
 # --- GR002: inputs inside the workspace --------------------------------------
 
 test_gr002_absolute_input if {

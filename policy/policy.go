@@ -1,22 +1,18 @@
 package policy
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
-
+	"github.com/guardrun/guardrun/internal/execpath"
 	"github.com/guardrun/guardrun/pipeline"
 )
 
@@ -24,20 +20,14 @@ import (
 // evaluates.
 const Package = "guardrun.pipeline"
 
-// query reads the normalized verdict and what exceptions waived.
-const query = "violations := data.guardrun.pipeline.violations; waived := data.guardrun.pipeline.waived"
-
 // Severities of a Violation.
 const (
 	SeverityDeny = "deny"
 	SeverityWarn = "warn"
 )
 
-// forbiddenBuiltins reach the network or the host; the policy engine's
-// capabilities do not contain them.
-var forbiddenBuiltins = []string{"http.send", "net.lookup_ip_addr", "opa.runtime"}
-
-// Options configure an Engine.
+// Options select the policy: the --policy directories and --strict. They
+// are part of a verdict's fingerprint.
 type Options struct {
 	// Dirs are --policy directories: every *.rego file under them (not
 	// *_test.rego) is compiled together with the built-in policy.
@@ -58,9 +48,15 @@ type Host struct {
 	// directory. Evaluate fills in stages missing here (ResolveExec,
 	// ResolveDir).
 	Resolved map[string]string `json:"resolved,omitempty"`
+	// Interpreters maps an exec stage whose argv[0] is a script to the
+	// "#!" interpreters the kernel runs for it (execpath.Program's
+	// Interpreters, resolved with the stage's PATH), each judged like the
+	// processor (GR001). Input fills in stages missing here.
+	Interpreters map[string][]execpath.Interpreter `json:"interpreters,omitempty"`
 	// RealInputs maps a stage name to the absolute, symlink-free path of
-	// each of its inputs ("" when it does not exist yet). Evaluate fills in
-	// stages missing here.
+	// each of its inputs ("" when it does not exist yet, and for an input
+	// another stage declares as its output). Evaluate fills in stages
+	// missing here.
 	RealInputs map[string][]string `json:"realInputs,omitempty"`
 	// InputBytes maps a stage name to the total size of its inputs, when
 	// known (it sharpens the checkpoint advice GR101).
@@ -142,9 +138,11 @@ func (e *ViolationError) Error() string {
 	if e.Strict && warn > 0 {
 		b.WriteString(" (warnings fail with --strict)")
 	}
-	for _, v := range e.Result.Violations {
+	// Identical findings of many stages are one line each (GroupViolations);
+	// Result.Violations keeps every one of them.
+	for _, line := range FormatViolations(e.Result.Violations) {
 		b.WriteString("\n  ")
-		b.WriteString(v.String())
+		b.WriteString(line)
 	}
 	return b.String()
 }
@@ -167,63 +165,6 @@ func (e *Error) Error() string { return "policy: " + e.Err.Error() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Engine is a compiled policy, ready to evaluate specs. It is safe for
-// concurrent use; build one per process.
-type Engine struct {
-	opts     Options
-	prepared rego.PreparedEvalQuery
-	modules  map[string]*ast.Module
-}
-
-// Capabilities returns what policies may use: this OPA's builtins minus the
-// ones that reach the network or the host (http.send, net.lookup_ip_addr,
-// opa.runtime), with AllowNet empty so that nothing (not even a JSON schema
-// reference) is fetched.
-func Capabilities() *ast.Capabilities {
-	c := ast.CapabilitiesForThisVersion()
-	c.Builtins = slices.DeleteFunc(slices.Clone(c.Builtins), func(b *ast.Builtin) bool {
-		return slices.Contains(forbiddenBuiltins, b.Name)
-	})
-	c.AllowNet = []string{}
-	return c
-}
-
-// New compiles the built-in policy together with the modules under
-// opts.Dirs. Compilation happens once; Evaluate only evaluates.
-func New(ctx context.Context, opts Options) (*Engine, error) {
-	mods, err := loadModules(opts.Dirs, false)
-	if err != nil {
-		return nil, err
-	}
-	caps := Capabilities()
-	regoOpts := []func(*rego.Rego){
-		rego.Query(query),
-		rego.Capabilities(caps),
-		rego.StrictBuiltinErrors(true),
-		rego.SetRegoVersion(ast.RegoV1),
-	}
-	for _, name := range sortedKeys(mods) {
-		regoOpts = append(regoOpts, rego.ParsedModule(mods[name]))
-	}
-	pq, err := rego.New(regoOpts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, compileError(err)
-	}
-	return &Engine{opts: opts, prepared: pq, modules: mods}, nil
-}
-
-// Options returns the options the engine was built with.
-func (e *Engine) Options() Options { return e.opts }
-
-// Modules lists the file names of the compiled modules, built-in first.
-func (e *Engine) Modules() []string {
-	names := sortedKeys(e.modules)
-	sort.SliceStable(names, func(i, j int) bool {
-		return strings.HasPrefix(names[i], builtinPrefix) && !strings.HasPrefix(names[j], builtinPrefix)
-	})
-	return names
-}
-
 // Input builds the policy's input document for a spec on a host, filling
 // in host.Resolved and host.RealInputs for stages they leave out. It only
 // reads the file system (stat, readlink).
@@ -236,171 +177,71 @@ func Input(p *pipeline.Pipeline, host Host) map[string]any {
 	if real == nil {
 		real = map[string][]string{}
 	}
+	interps := maps.Clone(host.Interpreters)
+	if interps == nil {
+		interps = map[string][]execpath.Interpreter{}
+	}
+	// An input that another stage declares as its output is guardrun's own
+	// product, promoted as a regular file beneath an outputDir the loader
+	// checked: it is judged by its name, as before the run that creates it
+	// (realInputs ""), so that the run after that run finds the same
+	// document, and its verdict in the cache, instead of a new one.
+	produced := map[string]bool{}
+	for _, s := range p.Stages {
+		for _, o := range s.Outputs {
+			produced[path.Join(s.OutputDir, o)] = true
+		}
+	}
 	r := newResolver()
 	for _, s := range p.Stages {
-		if _, ok := resolved[s.Name]; !ok {
-			var path string
-			switch {
-			case len(s.Processor.Exec) > 0:
-				path = r.exec(p.Workspace, s.Processor.Exec[0])
-			case s.Processor.Go != "":
-				path = r.path(p.Workspace, s.Processor.Go)
+		_, haveProg := resolved[s.Name]
+		_, haveInterps := interps[s.Name]
+		switch {
+		case len(s.Processor.Exec) > 0 && (!haveProg || !haveInterps):
+			// The runner runs prog.Path through prog.Interpreters.
+			prog := r.program(p.Workspace, &s)
+			if !haveProg && prog.Real != "" {
+				resolved[s.Name] = prog.Real
 			}
-			if path != "" {
+			if !haveInterps && len(prog.Interpreters) > 0 {
+				interps[s.Name] = prog.Interpreters
+			}
+		case s.Processor.Go != "" && !haveProg:
+			if path := r.path(p.Workspace, s.Processor.Go); path != "" {
 				resolved[s.Name] = path
 			}
 		}
 		if _, ok := real[s.Name]; !ok && len(s.Inputs) > 0 {
 			paths := make([]string, len(s.Inputs))
 			for i, in := range s.Inputs {
-				paths[i] = r.path(p.Workspace, in)
+				if !produced[in] {
+					paths[i] = r.path(p.Workspace, in)
+				}
 			}
 			real[s.Name] = paths
 		}
 	}
-	host.Resolved, host.RealInputs = resolved, real
+	host.Resolved, host.RealInputs, host.Interpreters = resolved, real, interps
 	return map[string]any{"pipeline": p, "host": host}
 }
 
-// Evaluate judges a resolved spec. The error is only about evaluation
-// itself; a refused spec is a Result with Failed(strict) true.
-func (e *Engine) Evaluate(ctx context.Context, p *pipeline.Pipeline, host Host) (*Result, error) {
+// InputJSON is Input encoded as JSON: the document Fingerprint hashes and
+// guardrun-guard evaluates.
+func InputJSON(p *pipeline.Pipeline, host Host) ([]byte, error) {
 	if p == nil {
-		return nil, &Error{Err: fmt.Errorf("evaluating policy: no pipeline")}
+		return nil, &Error{Err: errors.New("encoding policy input: no pipeline")}
 	}
-	value, err := toValue(Input(p, host))
+	b, err := json.Marshal(Input(p, host))
 	if err != nil {
 		return nil, &Error{Err: fmt.Errorf("encoding policy input: %w", err)}
 	}
-	rs, err := e.prepared.Eval(ctx, rego.EvalParsedInput(value))
-	if err != nil {
-		return nil, &Error{Err: fmt.Errorf("evaluating policy: %w", err)}
-	}
-	if len(rs) != 1 {
-		return nil, &Error{Err: fmt.Errorf("evaluating policy: %d results, want 1", len(rs))}
-	}
-	res := &Result{}
-	if res.Violations, err = decodeViolations(rs[0].Bindings["violations"], ""); err != nil {
-		return nil, err
-	}
-	if res.Waived, err = decodeViolations(rs[0].Bindings["waived"], "waived"); err != nil {
-		return nil, err
-	}
-	order := map[string]int{}
-	for i, s := range p.Stages {
-		order[s.Name] = i + 1
-	}
-	sortViolations(res.Violations, order)
-	sortViolations(res.Waived, order)
-	return res, nil
+	return b, nil
 }
 
-func toValue(x any) (ast.Value, error) {
-	b, err := json.Marshal(x)
-	if err != nil {
-		return nil, err
-	}
-	return ast.ValueFromReader(bytes.NewReader(b))
-}
-
-func decodeViolations(x any, severity string) ([]Violation, error) {
-	items, ok := x.([]any)
-	if !ok {
-		return nil, &Error{Err: fmt.Errorf("evaluating policy: result is %T, want a set", x)}
-	}
-	out := make([]Violation, 0, len(items))
-	for _, it := range items {
-		m, ok := it.(map[string]any)
-		if !ok {
-			return nil, &Error{Err: fmt.Errorf("evaluating policy: violation is %T, want an object", it)}
-		}
-		v := Violation{
-			Rule:     str(m["rule"]),
-			Stage:    str(m["stage"]),
-			Message:  str(m["msg"]),
-			Severity: str(m["severity"]),
-		}
-		if severity != "" {
-			v.Severity = severity
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func str(x any) string {
-	if s, ok := x.(string); ok {
-		return s
-	}
-	if x == nil {
-		return ""
-	}
-	return fmt.Sprint(x)
-}
-
-func sortViolations(vs []Violation, stageOrder map[string]int) {
-	sev := func(s string) int {
-		if s == SeverityDeny {
-			return 0
-		}
-		return 1
-	}
-	sort.SliceStable(vs, func(i, j int) bool {
-		a, b := vs[i], vs[j]
-		if sev(a.Severity) != sev(b.Severity) {
-			return sev(a.Severity) < sev(b.Severity)
-		}
-		if stageOrder[a.Stage] != stageOrder[b.Stage] {
-			return stageOrder[a.Stage] < stageOrder[b.Stage]
-		}
-		if a.Rule != b.Rule {
-			return a.Rule < b.Rule
-		}
-		return a.Message < b.Message
-	})
-}
-
-// ---------------------------------------------------------------------------
-// Loading modules.
-
-// loadModules parses the built-in modules and every *.rego under dirs
-// (with tests only when withTests).
-func loadModules(dirs []string, withTests bool) (map[string]*ast.Module, error) {
-	mods := map[string]*ast.Module{}
-	for name, src := range BuiltinModules() {
-		m, err := parse(name, src)
-		if err != nil {
-			return nil, err
-		}
-		mods[name] = m
-	}
-	for _, dir := range dirs {
-		files, err := regoFiles(dir, withTests)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				return nil, &Error{File: f, Err: fmt.Errorf("reading policy module: %w", err)}
-			}
-			m, err := parse(f, string(src))
-			if err != nil {
-				return nil, err
-			}
-			if err := checkUserModule(f, m); err != nil {
-				return nil, err
-			}
-			if _, dup := mods[f]; dup {
-				continue // the same file named twice
-			}
-			mods[f] = m
-		}
-	}
-	return mods, nil
-}
-
-func regoFiles(dir string, withTests bool) ([]string, error) {
+// ModuleFiles lists the Rego modules of a --policy directory: every *.rego
+// under dir (recursively, hidden directories skipped), *_test.rego only
+// when withTests, sorted.
+func ModuleFiles(dir string, withTests bool) ([]string, error) {
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, &Error{File: dir, Err: fmt.Errorf("reading policy directory: %w", err)}
@@ -433,106 +274,4 @@ func regoFiles(dir string, withTests bool) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
-}
-
-func parse(name, src string) (*ast.Module, error) {
-	m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
-	if err != nil {
-		return nil, &Error{File: name, Err: fmt.Errorf("parsing %s (Rego v1 syntax): %w", name, err)}
-	}
-	if m == nil {
-		return nil, &Error{File: name, Err: fmt.Errorf("parsing %s: empty module", name)}
-	}
-	return m, nil
-}
-
-// verdictRules are the rule names guardrun reads from package
-// guardrun.pipeline; elsewhere they would be silently ignored.
-var verdictRules = []string{"deny", "warn", "exception"}
-
-// checkUserModule refuses calls to builtins outside the capabilities with a
-// message naming them, and verdict rules in a package guardrun never reads.
-func checkUserModule(file string, m *ast.Module) error {
-	var found *Error
-	ast.NewGenericVisitor(func(x any) bool {
-		if found != nil {
-			return true
-		}
-		var op ast.Ref
-		var loc *ast.Location
-		switch x := x.(type) {
-		case *ast.Expr:
-			if x.IsCall() {
-				op, loc = x.Operator(), x.Location
-			}
-		case *ast.Term:
-			if call, ok := x.Value.(ast.Call); ok && len(call) > 0 {
-				op, _ = call[0].Value.(ast.Ref)
-				loc = x.Location
-			}
-		}
-		if op == nil {
-			return false
-		}
-		if name := op.String(); slices.Contains(forbiddenBuiltins, name) {
-			found = &Error{File: file, Builtin: name, Err: fmt.Errorf(
-				"%s calls %s, which guardrun's policy engine does not provide: policies are evaluated without network or host access (refused builtins: %s)",
-				where(file, loc), name, strings.Join(forbiddenBuiltins, ", "))}
-			return true
-		}
-		return false
-	}).Walk(m)
-	if found != nil {
-		return found
-	}
-	pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
-	if pkg == Package || pkg == "guardrun.config" {
-		return nil
-	}
-	for _, r := range m.Rules {
-		name := r.Head.Name.String()
-		if len(r.Head.Reference) > 0 {
-			name = r.Head.Reference[0].String()
-		}
-		if slices.Contains(verdictRules, name) {
-			return &Error{File: file, Err: fmt.Errorf(
-				"%s defines %q in package %s, which guardrun never reads: declare `package %s`",
-				where(file, r.Location), name, pkg, Package)}
-		}
-	}
-	return nil
-}
-
-func where(file string, loc *ast.Location) string {
-	if loc != nil && loc.Row > 0 {
-		return fmt.Sprintf("%s:%d", file, loc.Row)
-	}
-	return file
-}
-
-// compileError turns OPA's compile errors into an *Error, naming a refused
-// builtin when the compiler tripped over one (e.g. inside a test module).
-func compileError(err error) error {
-	var errs ast.Errors
-	if e, ok := err.(ast.Errors); ok {
-		errs = e
-	}
-	for _, e := range errs {
-		for _, b := range forbiddenBuiltins {
-			if strings.Contains(e.Message, "undefined function "+b) || strings.Contains(e.Message, "undefined ref: "+b) {
-				file := ""
-				if e.Location != nil {
-					file = e.Location.File
-				}
-				return &Error{File: file, Builtin: b, Err: fmt.Errorf(
-					"%s calls %s, which guardrun's policy engine does not provide: policies are evaluated without network or host access",
-					where(file, e.Location), b)}
-			}
-		}
-	}
-	file := ""
-	if len(errs) > 0 && errs[0].Location != nil {
-		file = errs[0].Location.File
-	}
-	return &Error{File: file, Err: fmt.Errorf("compiling policy: %w", err)}
 }

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/guardrun/guardrun/internal/execpath"
+	"github.com/guardrun/guardrun/pipeline"
 )
 
 // ResolveExec returns what the policy judges for an exec processor's
@@ -28,6 +29,13 @@ func ResolvePath(workspace, p string) string {
 type resolver struct{ r *execpath.Resolver }
 
 func newResolver() *resolver { return &resolver{execpath.NewResolver()} }
+
+// program is the resolution of an exec stage's argv[0] the runner runs,
+// with its "#!" interpreters looked up on the stage's PATH.
+func (r *resolver) program(workspace string, s *pipeline.Stage) execpath.Program {
+	prog, _ := r.r.ResolveIn(workspace, s.Processor.Exec[0], execpath.SearchPath(s.Env))
+	return prog
+}
 
 // exec judges exactly what the runner would run. When the program cannot
 // run (missing, a directory, not executable) Real still says what argv[0]

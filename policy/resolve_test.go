@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -27,7 +28,8 @@ func TestPolicyJudgesWhatRuns(t *testing.T) {
 		p.Stages = append(p.Stages, pipeline.Stage{Index: i, Name: fmt.Sprintf("s%d", i),
 			Processor: pipeline.Processor{Kind: "exec", Exec: []string{c.Argv0, "--flag"}}})
 	}
-	resolved := Input(p, Host{})["host"].(Host).Resolved
+	host := Input(p, Host{})["host"].(Host)
+	resolved := host.Resolved
 	for i, c := range f.Cases {
 		prog, _ := execpath.Resolve(f.Workspace, c.Argv0)
 		assert.Equal(t, c.Real, prog.Real, "%s: execpath", c.Name)
@@ -35,5 +37,36 @@ func TestPolicyJudgesWhatRuns(t *testing.T) {
 		got, ok := resolved[fmt.Sprintf("s%d", i)]
 		assert.Equal(t, c.Real, got, "%s: Input", c.Name)
 		assert.Equal(t, c.Real != "", ok, "%s: Input leaves out what it cannot judge", c.Name)
+		// Every "#!" interpreter is in the input, to be judged like argv[0].
+		var interps []string
+		for _, it := range host.Interpreters[fmt.Sprintf("s%d", i)] {
+			interps = append(interps, it.Real)
+		}
+		assert.Equal(t, c.Interps, interps, "%s: Input's interpreters", c.Name)
 	}
+}
+
+// TestInputInterpretersFollowTheStagePATH: "#!/usr/bin/env NAME" is judged
+// where the stage will find NAME, its env's PATH when it sets one, and an
+// interpreter the caller already resolved is kept.
+func TestInputInterpretersFollowTheStagePATH(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no #! on Windows")
+	}
+	f := execpathtest.New(t)
+	alt := filepath.Join(f.Outside, "alt")
+	stage := func(name string, env map[string]string) pipeline.Stage {
+		return pipeline.Stage{Name: name, Processor: pipeline.Processor{Kind: "exec", Exec: []string{"sb/env"}}, Env: env}
+	}
+	p := &pipeline.Pipeline{Workspace: f.Workspace, Stages: []pipeline.Stage{
+		stage("guardrun_path", map[string]string{}),
+		stage("stage_path", map[string]string{"PATH": alt}),
+		stage("given", nil),
+	}}
+	given := []execpath.Interpreter{{Real: "/given"}}
+	h := Input(p, Host{Interpreters: map[string][]execpath.Interpreter{"given": given}})["host"].(Host)
+	assert.Equal(t, filepath.ToSlash(filepath.Join(f.Outside, "realpy2")), h.Interpreters["guardrun_path"][0].Real)
+	assert.Equal(t, filepath.ToSlash(filepath.Join(alt, "fakepy")), h.Interpreters["stage_path"][0].Real)
+	assert.Equal(t, given, h.Interpreters["given"])
+	assert.Equal(t, filepath.ToSlash(filepath.Join(f.Workspace, "sb", "env")), h.Resolved["given"], "the processor is still resolved")
 }

@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/guardrun/guardrun/analyzers/suite"
+	"github.com/guardrun/guardrun/analyzers/lint"
 	"github.com/guardrun/guardrun/internal/atomicfile"
 	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
@@ -21,6 +21,14 @@ import (
 	"github.com/guardrun/guardrun/runner"
 	"github.com/guardrun/guardrun/sandbox"
 )
+
+// A Guard computes the verdicts preflight cannot take from its cache: the
+// policy's (OPA) and netlint's (go/analysis). ProcessGuard asks
+// guardrun-guard; preflight/guard.Local computes them in this process (for
+// tests and for programs that link OPA anyway).
+type Guard interface {
+	Judge(ctx context.Context, req *Request) (*Response, error)
+}
 
 // Options configure Run.
 type Options struct {
@@ -40,6 +48,9 @@ type Options struct {
 	// (the caller knows the state layout). Empty: no cache is read or
 	// written.
 	CachePath string
+	// Guard computes what the cache does not hold; nil is ProcessGuard{},
+	// which starts guardrun-guard only when a verdict must be computed.
+	Guard Guard
 }
 
 // Guards are what Run prepared for the run.
@@ -54,14 +65,18 @@ type Guards struct {
 	// Policy is the policy's result (nil when the verdict was cached).
 	Policy *policy.Result
 	// Findings are the netlint findings of Go processors.
-	Findings []suite.Finding
+	Findings []lint.Finding
+	// Guarded reports whether the guard was asked for a verdict (false: every
+	// verdict came from the cache).
+	Guarded bool
 	// Save records the passing verdicts in the cache for the next run.
+	// `guardrun plan` never calls it: planning writes nothing.
 	Save func() error
 }
 
 // LintError is netlint findings in Go processors.
 type LintError struct {
-	Findings []suite.Finding
+	Findings []lint.Finding
 }
 
 func (e *LintError) Error() string {
@@ -99,12 +114,17 @@ func readVerdictCache(path string) verdictCache {
 // Run runs every check that must pass before anything is written: the
 // policy and netlint of Go processors. Both verdicts are cached by
 // fingerprint (policy modules + input document; processor source hash +
-// .netlint.json), so an unchanged pipeline pays for neither.
+// .netlint.json), so an unchanged pipeline pays for neither: the guard is
+// asked, once, only for what the cache does not hold.
 //
 // When the policy refuses the spec or a processor has findings, Run returns
 // the Guards so far (Policy, Findings) with the error. Nothing is written
 // before Guards.Save is called.
 func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Guards, error) {
+	guard := o.Guard
+	if guard == nil {
+		guard = ProcessGuard{}
+	}
 	g := &Guards{Sandbox: sandbox.Options{BestEffort: o.BestEffort}}
 	cache := readVerdictCache(o.CachePath)
 	if o.NoCache {
@@ -112,68 +132,105 @@ func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Guards, error) 
 	}
 	next := verdictCache{Version: 1, Linted: []string{}}
 
-	// Policy.
+	// What is known: the policy verdict by fingerprint, lint verdicts by
+	// package, source and config.
 	popts := policy.Options{Dirs: o.PolicyDirs, Strict: o.Strict}
-	host := policy.DetectHost()
-	fp, err := policy.Fingerprint(popts, p, host)
-	if err != nil {
-		return nil, &policy.Error{Err: err}
-	}
-	next.Policy = fp
-	if fp == cache.Policy && !o.NoCache {
-		next.Warnings = cache.Warnings
-		g.Verdict = runstate.PolicyVerdict{Policy: "pass (cached)", Fingerprint: fp, Warnings: len(cache.Warnings)}
-	} else {
-		eng, err := policy.New(ctx, popts)
-		if err != nil {
-			return nil, err
-		}
-		res, err := eng.Evaluate(ctx, p, host)
-		if err != nil {
-			return nil, err
-		}
-		g.Policy = res
-		if err := res.Err(o.Strict); err != nil {
-			return g, err
-		}
-		next.Warnings = res.Warnings()
-		waived := len(res.Waived)
-		g.Verdict = runstate.PolicyVerdict{Policy: "pass", Fingerprint: fp, Warnings: len(next.Warnings), Waived: &waived}
-	}
-	// Warnings are listed in full when the verdict is new; a cached verdict
-	// repeats only their number (`guardrun check` lists them again).
-	if o.Warnings != nil && len(next.Warnings) > 0 {
-		if g.Policy != nil {
-			for _, w := range next.Warnings {
-				fmt.Fprintf(o.Warnings, "policy: %s\n", w)
-			}
-		} else {
-			fmt.Fprintf(o.Warnings, "policy: %d warning(s), unchanged since they were listed ('guardrun check' lists them)\n", len(next.Warnings))
-		}
-	}
-
-	// netlint of Go processors.
-	hashes, err := runner.GoSourceHashes(p)
+	input, err := policy.InputJSON(p, policy.DetectHost())
 	if err != nil {
 		return nil, err
 	}
+	fp, err := policy.FingerprintInput(popts, input)
+	if err != nil {
+		return nil, err
+	}
+	next.Policy = fp
+	policyCached := fp == cache.Policy
+	// A Go processor that cannot be hashed is a spec problem, reported once
+	// the policy has had its say.
+	hashes, hashErr := runner.GoSourceHashes(p)
 	linted := map[string]bool{}
 	for _, k := range cache.Linted {
 		linted[k] = true
 	}
-	vetted := map[string]bool{} // read-only once Run returns
 	dirs := make([]string, 0, len(hashes))
 	for d := range hashes {
 		dirs = append(dirs, d)
 	}
 	sort.Strings(dirs)
+
+	// What is not known is asked of the guard, in one request.
+	req := &Request{}
+	if !policyCached {
+		req.Policy = &PolicyRequest{Dirs: o.PolicyDirs, Strict: o.Strict, Input: input, Fingerprint: fp}
+	}
+	if hashErr == nil {
+		for _, dir := range dirs {
+			if !linted[lintKey(dir, hashes[dir])] {
+				req.Lint = append(req.Lint, dir)
+			}
+		}
+	}
+	resp := &Response{}
+	if req.Policy != nil || len(req.Lint) > 0 {
+		if resp, err = guard.Judge(ctx, req); err != nil {
+			return nil, err
+		}
+		g.Guarded = true
+	}
+
+	// Policy.
+	if policyCached {
+		next.Warnings = cache.Warnings
+		g.Verdict = runstate.PolicyVerdict{Policy: "pass (cached)", Fingerprint: fp, Warnings: len(cache.Warnings)}
+	} else {
+		pr := resp.Policy
+		switch {
+		case pr == nil || (pr.Result == nil && pr.Error == nil):
+			return nil, fmt.Errorf("%s returned no policy verdict", GuardName)
+		case pr.Error != nil:
+			return nil, pr.Error.policyError()
+		}
+		g.Policy = pr.Result
+		if err := pr.Result.Err(o.Strict); err != nil {
+			return g, err
+		}
+		next.Warnings = pr.Result.Warnings()
+		waived := len(pr.Result.Waived)
+		g.Verdict = runstate.PolicyVerdict{Policy: "pass", Fingerprint: fp, Warnings: len(next.Warnings), Waived: &waived}
+	}
+	// Warnings are listed in full when the verdict is new (identical ones of
+	// many stages on one line); a cached verdict repeats only their number
+	// (`guardrun check` lists them again).
+	if o.Warnings != nil && len(next.Warnings) > 0 {
+		if g.Policy != nil {
+			for _, line := range policy.FormatViolations(next.Warnings) {
+				fmt.Fprintf(o.Warnings, "policy: %s\n", line)
+			}
+		} else {
+			fmt.Fprintf(o.Warnings, "policy: %d warning(s), unchanged since they were listed ('guardrun check' lists them)\n", len(next.Warnings))
+		}
+	}
+	if hashErr != nil {
+		return nil, hashErr
+	}
+
+	// netlint of Go processors.
+	answers := map[string]LintResponse{}
+	for _, lr := range resp.Lint {
+		answers[lr.Dir] = lr
+	}
+	vetted := map[string]bool{} // read-only once Run returns
 	for _, dir := range dirs {
 		k := lintKey(dir, hashes[dir])
 		if !linted[k] {
-			fs, err := suite.VetPackage(ctx, dir, true)
-			if err != nil {
-				return nil, err
+			lr, ok := answers[dir]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("%s returned no netlint verdict for %s", GuardName, dir)
+			case lr.Error != nil:
+				return nil, lr.Error.lintError()
 			}
+			fs := lr.Findings
 			for i := range fs {
 				if rel, err := filepath.Rel(p.Workspace, filepath.Join(dir, fs[i].Pos)); err == nil && !strings.HasPrefix(rel, "..") {
 					fs[i].Pos = filepath.ToSlash(rel)
@@ -196,12 +253,17 @@ func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Guards, error) 
 		if vetted[lintKey(dir, src)] {
 			return nil
 		}
-		fs, err := suite.VetPackage(ctx, dir, true)
+		resp, err := guard.Judge(ctx, &Request{Lint: []string{dir}})
 		if err != nil {
 			return err
 		}
-		if len(fs) > 0 {
-			return &LintError{Findings: fs}
+		if len(resp.Lint) != 1 {
+			return fmt.Errorf("%s returned %d netlint verdicts for %s, want 1", GuardName, len(resp.Lint), dir)
+		}
+		if lr := resp.Lint[0]; lr.Error != nil {
+			return lr.Error.lintError()
+		} else if len(lr.Findings) > 0 {
+			return &LintError{Findings: lr.Findings}
 		}
 		return nil
 	}
@@ -226,7 +288,7 @@ func lintKey(dir, srcHash string) string {
 // lintConfigHash identifies the .netlint.json that applies to dir (empty
 // when none): a changed config must invalidate a cached lint verdict.
 func lintConfigHash(dir string) string {
-	path := suite.ConfigPath(dir)
+	path := lint.ConfigPath(dir)
 	if path == "" {
 		return ""
 	}

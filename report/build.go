@@ -59,6 +59,7 @@ func Build(stateDir, runID string) (*Model, error) {
 		m.Notes = append(m.Notes, note)
 	}
 	byStage := map[string][]*audit.Record{}
+	var skippedAt time.Time // the run's stages.skipped record
 	for _, r := range recs {
 		m.Events = append(m.Events, toEvent(r))
 		if r.Stage != "" {
@@ -67,10 +68,15 @@ func Build(stateDir, runID string) (*Model, error) {
 		if r.Event == runstate.EvPolicy && r.Stage == "" {
 			m.Policy = kvs(r.Data)
 		}
+		if r.Event == runstate.EvStagesSkipped {
+			skippedAt = recTime(r)
+		}
 	}
 	m.HeadCheck, m.HeadOK = checkHead(rs.Audit, recs)
 
-	for _, rst := range rs.Stages {
+	// Skipped stages are listed by name after the others (run_<id>.json
+	// names them apart); runs recorded before list every stage in Stages.
+	for _, rst := range rs.AllStages() {
 		s := Stage{Name: rst.Name, Status: rst.Status, Reasons: rst.Reasons, Error: rst.Error, AttemptCount: rst.Attempts}
 		if met != nil {
 			for i := range met.Stages {
@@ -81,6 +87,11 @@ func Build(stateDir, runID string) (*Model, error) {
 			}
 		}
 		fromAudit(&s, byStage[rst.Name])
+		if s.Status == runstate.StageSkipped && s.MarkerAt.IsZero() {
+			// One record for all the run's skips (no stage.skip per stage):
+			// written at the end of the run.
+			s.MarkerAt = skippedAt
+		}
 		ss, err := layout.ReadStage(rst.Name)
 		switch {
 		case err == nil && ss.RunID == runID:

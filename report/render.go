@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
@@ -16,31 +17,35 @@ import (
 //go:embed report.html.tmpl
 var pageSource string
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"time":    fmtTime,
-	"dur":     fmtDur,
-	"seconds": fmtSeconds,
-	"ms":      fmtMs,
-	"bytes":   fmtBytes,
-	"count":   fmtCount,
-	"class":   statusClass,
-	"short":   shortName,
-	"add":     func(a, b float64) float64 { return a + b },
-	"sub":     func(a, b float64) float64 { return a - b },
-	"mod2":    func(i int) int { return i % 2 },
-	"cpu": func(p *float64) string {
-		if p == nil {
-			return "not reported"
-		}
-		return fmtSeconds(*p)
-	},
-	"mem": func(p *int64) string {
-		if p == nil {
-			return "not reported"
-		}
-		return fmtBytes(*p)
-	},
-}).Parse(pageSource))
+// page is the parsed template. It is parsed on first use, not at start-up:
+// every guardrun command links this package, few render a report.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"time":    fmtTime,
+		"dur":     fmtDur,
+		"seconds": fmtSeconds,
+		"ms":      fmtMs,
+		"bytes":   fmtBytes,
+		"count":   fmtCount,
+		"class":   statusClass,
+		"short":   shortName,
+		"add":     func(a, b float64) float64 { return a + b },
+		"sub":     func(a, b float64) float64 { return a - b },
+		"mod2":    func(i int) int { return i % 2 },
+		"cpu": func(p *float64) string {
+			if p == nil {
+				return "not reported"
+			}
+			return fmtSeconds(*p)
+		},
+		"mem": func(p *int64) string {
+			if p == nil {
+				return "not reported"
+			}
+			return fmtBytes(*p)
+		},
+	}).Parse(pageSource))
+})
 
 // view is the Model plus what the template derives from it.
 type view struct {
@@ -221,7 +226,7 @@ func shortName(s string) string {
 // Render writes m as one self-contained HTML page. Every value from the
 // state files is escaped by html/template.
 func Render(w io.Writer, m *Model) error {
-	if err := page.Execute(w, newView(m)); err != nil {
+	if err := page().Execute(w, newView(m)); err != nil {
 		return fmt.Errorf("rendering report of run %s: %w", m.RunID, err)
 	}
 	return nil

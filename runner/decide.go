@@ -18,6 +18,9 @@ const (
 	ReasonNotIdempotent   = "idempotency-disabled"
 	ReasonForced          = "forced"
 	ReasonProcessor       = "processor-changed"
+	ReasonCodeAdded       = "code-added"
+	ReasonCodeRemoved     = "code-removed"
+	ReasonCodeChanged     = "code-changed"
 	ReasonVersion         = "version-changed"
 	ReasonParams          = "params-changed"
 	ReasonEnv             = "env-changed"
@@ -57,6 +60,14 @@ func (r Reason) String() string {
 		return fmt.Sprintf("output %s modified since it was written", r.Path)
 	case ReasonProcessor:
 		return fmt.Sprintf("processor changed (%s -> %s)", short(r.Old), short(r.New))
+	case ReasonCodeChanged:
+		return fmt.Sprintf("code %s changed (%s -> %s)", r.Path, short(r.Old), short(r.New))
+	case ReasonCodeAdded:
+		return fmt.Sprintf("code %s added", r.Path)
+	case ReasonCodeRemoved:
+		return fmt.Sprintf("code %s removed", r.Path)
+	case ReasonFormat:
+		return fmt.Sprintf("idempotency key format changed (%s): this guardrun keys stages differently, one rerun", r.Detail)
 	case ReasonParams:
 		return fmt.Sprintf("params changed (%s -> %s)", r.Old, r.New)
 	case ReasonResume:
@@ -80,11 +91,14 @@ func short(h string) string {
 func compare(mp *KeyParts, parts *KeyParts) []Reason {
 	var rs []Reason
 	if mp.Format != parts.Format {
-		rs = append(rs, Reason{Kind: ReasonFormat, Detail: fmt.Sprintf("%d -> %d", mp.Format, parts.Format)})
+		// The other parts of another format do not compare: saying "code
+		// added" for every file of a key that had no Code would mislead.
+		return []Reason{{Kind: ReasonFormat, Detail: fmt.Sprintf("%d -> %d", mp.Format, parts.Format)}}
 	}
 	if mp.Processor != parts.Processor {
 		rs = append(rs, Reason{Kind: ReasonProcessor, Old: mp.Processor, New: parts.Processor})
 	}
+	rs = append(rs, diffFiles(mp.Code, parts.Code, ReasonCodeAdded, ReasonCodeChanged, ReasonCodeRemoved)...)
 	if mp.Version != parts.Version {
 		rs = append(rs, Reason{Kind: ReasonVersion, Old: mp.Version, New: parts.Version})
 	}
@@ -97,24 +111,31 @@ func compare(mp *KeyParts, parts *KeyParts) []Reason {
 	if !equalSlice(mp.Outputs, parts.Outputs) {
 		rs = append(rs, Reason{Kind: ReasonOutputsDeclared, Old: fmt.Sprint(mp.Outputs), New: fmt.Sprint(parts.Outputs)})
 	}
-	old := map[string]InputID{}
-	for _, in := range mp.Inputs {
+	return append(rs, diffFiles(mp.Inputs, parts.Inputs, ReasonInputAdded, ReasonInputChanged, ReasonInputRemoved)...)
+}
+
+// diffFiles explains how the files of a key part (inputs, code) changed:
+// each added, changed (content) or removed file, by path.
+func diffFiles(was, now []InputID, added, changed, removed string) []Reason {
+	var rs []Reason
+	old := make(map[string]InputID, len(was))
+	for _, in := range was {
 		old[in.Path] = in
 	}
-	seen := map[string]bool{}
-	for _, in := range parts.Inputs {
+	seen := make(map[string]bool, len(now))
+	for _, in := range now {
 		seen[in.Path] = true
 		o, ok := old[in.Path]
 		switch {
 		case !ok:
-			rs = append(rs, Reason{Kind: ReasonInputAdded, Path: in.Path, New: in.SHA256})
+			rs = append(rs, Reason{Kind: added, Path: in.Path, New: in.SHA256})
 		case o.SHA256 != in.SHA256 || o.Size != in.Size:
-			rs = append(rs, Reason{Kind: ReasonInputChanged, Path: in.Path, Old: o.SHA256, New: in.SHA256})
+			rs = append(rs, Reason{Kind: changed, Path: in.Path, Old: o.SHA256, New: in.SHA256})
 		}
 	}
-	for _, in := range mp.Inputs {
+	for _, in := range was {
 		if !seen[in.Path] {
-			rs = append(rs, Reason{Kind: ReasonInputRemoved, Path: in.Path, Old: in.SHA256})
+			rs = append(rs, Reason{Kind: removed, Path: in.Path, Old: in.SHA256})
 		}
 	}
 	return rs

@@ -32,8 +32,10 @@ func runLogger(l *slog.Logger, runID string) *slog.Logger {
 
 // recorder is the one path of a run's events: each event is recorded once,
 // from one typed value, and goes to the audit chain (when
-// runstate.Audited), to the structured log (all but live progress) and to
-// Options.OnEvent (the CLI's printer).
+// runstate.Audited), to the structured log (when runstate.Logged: all but
+// live progress and the per-stage skips, which the run's one
+// stages.skipped record sums up) and to Options.OnEvent (the CLI's
+// printer).
 type recorder struct {
 	runID   string
 	log     *slog.Logger
@@ -67,7 +69,7 @@ func (rc *recorder) recordTo(log *slog.Logger, stage string, d runstate.Payload)
 			log.Error("audit append failed", logKeyEvent, name, logKeyErr, err)
 		}
 	}
-	if name != runstate.EvProgress {
+	if runstate.Logged(name) {
 		level, attrs := logAttrs(d)
 		log.LogAttrs(context.Background(), level, name, append(attrs, slog.String(logKeyEvent, name))...)
 	}
@@ -102,7 +104,14 @@ func logAttrs(d runstate.Payload) (slog.Level, []slog.Attr) {
 	switch d := d.(type) {
 	case runstate.RunEnd:
 		attrs = append(attrs, slog.String(logKeyStatus, d.Status))
+		if c := d.Counts; c != nil {
+			attrs = append(attrs, slog.String(logKeyDetail, c.String()))
+		}
 		errAttr(d.Error)
+	case runstate.StagesSkipped:
+		attrs = append(attrs, slog.String(logKeyStatus, runstate.StageSkipped), slog.String(logKeyDetail, d.Summary()))
+	case runstate.RunCompacted:
+		attrs = append(attrs, slog.String(logKeyStatus, d.Status), slog.String(logKeyDetail, "files of run "+d.RunID+" deleted (retention)"))
 	case runstate.LockWait:
 		attrs = append(attrs, slog.String(logKeyDetail, d.Holder))
 	case runstate.LockAcquired:
@@ -113,8 +122,6 @@ func logAttrs(d runstate.Payload) (slog.Level, []slog.Attr) {
 		} else {
 			attrs = append(attrs, slog.Any(logKeyDetail, d.Removed))
 		}
-	case runstate.StageSkip:
-		attrs = append(attrs, slog.String(logKeyStatus, runstate.StageSkipped))
 	case runstate.AttemptStart:
 		attrs = append(attrs, slog.Int(logKeyAttempt, d.Attempt))
 	case runstate.StageAttempt:

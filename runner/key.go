@@ -20,20 +20,27 @@ import (
 	"github.com/guardrun/guardrun/pipeline"
 )
 
-// KeyFormat versions the canonical key encoding below.
-const KeyFormat = 1
+// KeyFormat versions the canonical key encoding below. 2 added Code (and
+// made an exec processor's version the hash of its argv alone): a marker of
+// format 1 reruns its stage once, with the reason key-format-changed.
+const KeyFormat = 2
 
 // KeyParts is everything an idempotency key covers. The key is the SHA-256
 // of its JSON encoding (fixed field order, sorted map keys, compact):
 // canonical by construction.
 type KeyParts struct {
-	Format    int               `json:"format"`
-	Processor string            `json:"processor"` // processor version (source or binary+argv hash)
-	Version   string            `json:"version"`   // the stage's "version" salt
-	Params    string            `json:"params"`    // canonical JSON
-	Env       map[string]string `json:"env"`
-	Outputs   []string          `json:"outputs"`
-	Inputs    []InputID         `json:"inputs"`
+	Format    int    `json:"format"`
+	Processor string `json:"processor"` // processor version (Go source hash, or exec argv hash)
+	// Code identifies every file of code the processor runs or reads
+	// beyond its inputs, sorted by path: an exec program, its "#!"
+	// interpreters and the workspace files its arguments name, then the
+	// files of the stage's codeDeps (code.go).
+	Code    []InputID         `json:"code"`
+	Version string            `json:"version"` // the stage's "version" salt
+	Params  string            `json:"params"`  // canonical JSON
+	Env     map[string]string `json:"env"`
+	Outputs []string          `json:"outputs"`
+	Inputs  []InputID         `json:"inputs"`
 }
 
 // InputID identifies one input file by content.
@@ -131,13 +138,19 @@ func unwrapPathErr(err error) error {
 
 // hashInputs hashes files in parallel through the stat cache.
 func hashInputs(cache *hashcache.Cache, files []inputFile) ([]InputID, int64, error) {
+	return hashFiles(cache, files, "input")
+}
+
+// hashFiles hashes files in parallel through the stat cache; an error names
+// the file as "<what> <path>".
+func hashFiles(cache *hashcache.Cache, files []inputFile, what string) ([]InputID, int64, error) {
 	ids := make([]InputID, len(files))
 	errs := make([]error, len(files))
 	var total int64
 	if len(files) == 1 { // common case: no goroutine
 		sum, id, err := cache.Sum(files[0].Abs)
 		if err != nil {
-			return nil, 0, fmt.Errorf("input %s: %w", files[0].Rel, unwrapPathErr(err))
+			return nil, 0, fmt.Errorf("%s %s: %w", what, files[0].Rel, unwrapPathErr(err))
 		}
 		return []InputID{{Path: files[0].Rel, Size: id.Size, SHA256: sum}}, id.Size, nil
 	}
@@ -165,7 +178,7 @@ func hashInputs(cache *hashcache.Cache, files []inputFile) ([]InputID, int64, er
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return nil, 0, fmt.Errorf("input %s: %w", files[i].Rel, unwrapPathErr(err))
+			return nil, 0, fmt.Errorf("%s %s: %w", what, files[i].Rel, unwrapPathErr(err))
 		}
 		total += ids[i].Size
 	}
@@ -173,7 +186,7 @@ func hashInputs(cache *hashcache.Cache, files []inputFile) ([]InputID, int64, er
 }
 
 // baseParts fills the key parts that do not depend on inputs.
-func baseParts(st *pipeline.Stage, procVersion string) (KeyParts, error) {
+func baseParts(st *pipeline.Stage, procVersion string, code []InputID) (KeyParts, error) {
 	params, err := canonicalJSON(st.Params)
 	if err != nil {
 		return KeyParts{}, fmt.Errorf("params: %w", err)
@@ -186,5 +199,8 @@ func baseParts(st *pipeline.Stage, procVersion string) (KeyParts, error) {
 	if outs == nil {
 		outs = []string{}
 	}
-	return KeyParts{Format: KeyFormat, Processor: procVersion, Version: st.Version, Params: params, Env: env, Outputs: outs}, nil
+	if code == nil {
+		code = []InputID{}
+	}
+	return KeyParts{Format: KeyFormat, Processor: procVersion, Code: code, Version: st.Version, Params: params, Env: env, Outputs: outs}, nil
 }

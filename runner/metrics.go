@@ -14,15 +14,25 @@ func (r *Runner) metrics(rs *runstate.RunState, results []stageResult) *RunMetri
 		m.EndedAt = *rs.EndedAt
 		m.WallSeconds = rs.EndedAt.Sub(rs.StartedAt).Seconds()
 	}
+	// Skipped stages are summed up, not listed: a no-op run of thousands of
+	// stages writes small metrics (run_<id>.json names them).
+	var skipped metrics.Skipped
 	for i, res := range results {
 		sm := res.metrics
 		s := metrics.Stage{Name: r.p.Stages[i].Name, Status: res.status, Skipped: res.status == runstate.StageSkipped,
 			Attempts: len(res.attempts), WallSeconds: sm.WallSeconds, CPUSeconds: sm.CPUSeconds, PeakMemoryBytes: sm.PeakMemoryBytes,
 			BytesIn: sm.BytesIn, BytesOut: sm.BytesOut, LinesIn: sm.LinesIn, LinesOut: sm.LinesOut}
+		if s.Skipped {
+			skipped.Add(s)
+			continue
+		}
 		if s.Attempts > 1 {
 			s.Retries = s.Attempts - 1
 		}
 		m.Stages = append(m.Stages, s)
+	}
+	if skipped.Count > 0 {
+		m.Skipped = &skipped
 	}
 	m.ComputeTotals()
 	return m

@@ -115,11 +115,11 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 }
 
 func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache) (*KeyParts, error) {
-	version, err := ps.versionOnly(st)
+	version, code, err := ps.versionOnly(st)
 	if err != nil {
 		return nil, err
 	}
-	parts, err := baseParts(st, version)
+	parts, err := baseParts(st, version, code)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,7 +30,17 @@ type VetFunc func(ctx context.Context, pkgDir, sourceHash string) error
 type proc struct {
 	Path    string   // executable
 	Args    []string // argv
-	Version string   // hex hash: source hash (go) or binary+argv hash (exec)
+	Version string   // hex hash: source hash (go) or argv hash (exec)
+	// Interpreters are the "#!" interpreters the kernel runs for an exec
+	// Path that is a script: what the policy judged with it.
+	Interpreters []execpath.Interpreter
+	// Code are the files of an exec processor, hashed (code.go): the
+	// program, its "#!" interpreters, then the workspace files its
+	// arguments name. A Go processor's code is in Version.
+	Code []InputID
+	// argFiles counts the entries of Code that come from the arguments
+	// (the last ones): a stage drops those that are its inputs.
+	argFiles int
 }
 
 // procs resolves processors once per run and builds Go processors into a
@@ -43,10 +54,16 @@ type procs struct {
 
 	mu      sync.Mutex
 	sources map[string]sourceResult   // pkg dir -> source hash
-	bins    map[string]execBin        // argv0 -> resolved program
-	execs   map[string]*proc          // whole argv -> resolved
+	bins    map[string]execBin        // argv0 + search path -> resolved program
+	execs   map[string]*proc          // whole argv + search path -> resolved
 	gos     map[string]*goBuildResult // pkg dir -> result
 	once    map[string]*sync.Once     // pkg dir -> build once
+	deps    map[string]depsResult     // codeDeps entry -> its files, hashed
+
+	notCodeOnce sync.Once
+	notCode     map[string]bool // workspace dirs whose files are not code (code.go)
+	resMu       sync.Mutex
+	resolver    *execpath.Resolver // real paths of argument files (code.go)
 }
 
 type goBuildResult struct {
@@ -56,7 +73,8 @@ type goBuildResult struct {
 
 func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs {
 	return &procs{p: p, cache: cache, vet: vet, goEnv: os.Environ(),
-		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}, sources: map[string]sourceResult{}, bins: map[string]execBin{}}
+		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}, sources: map[string]sourceResult{}, bins: map[string]execBin{},
+		deps: map[string]depsResult{}}
 }
 
 // GoSourceHashes returns, for every distinct Go processor package of p, its
@@ -85,18 +103,23 @@ func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
 	return out, nil
 }
 
-// versionOnly returns the processor version without building anything; used
-// by plan.
-func (ps *procs) versionOnly(st *pipeline.Stage) (string, error) {
+// versionOnly returns the processor version and the stage's code files
+// without building anything; used by plan.
+func (ps *procs) versionOnly(st *pipeline.Stage) (string, []InputID, error) {
 	if st.Processor.Kind == "go" {
 		src, _, err := ps.goSource(ps.p.Abs(st.Processor.Go))
-		return src, err
+		if err != nil {
+			return "", nil, err
+		}
+		code, err := ps.code(st, nil)
+		return src, code, err
 	}
-	pr, err := ps.resolveExec(st.Processor.Exec)
+	pr, err := ps.resolveExec(st)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return pr.Version, nil
+	code, err := ps.code(st, pr)
+	return pr.Version, code, err
 }
 
 // resolve returns the runnable processor of a stage, building it if needed.
@@ -104,51 +127,71 @@ func (ps *procs) resolve(ctx context.Context, st *pipeline.Stage) (*proc, error)
 	if st.Processor.Kind == "go" {
 		return ps.buildGo(ctx, ps.p.Abs(st.Processor.Go))
 	}
-	return ps.resolveExec(st.Processor.Exec)
+	return ps.resolveExec(st)
 }
 
-func (ps *procs) resolveExec(argv []string) (*proc, error) {
-	key := strings.Join(argv, "\x00")
+// resolveExec resolves and hashes an exec stage's program once per
+// distinct argv (and PATH, which "#!/usr/bin/env NAME" depends on).
+func (ps *procs) resolveExec(st *pipeline.Stage) (*proc, error) {
+	argv := st.Processor.Exec
+	searchPath := execpath.SearchPath(st.Env)
+	key := strings.Join(argv, "\x00") + "\x00\x00" + searchPath
 	ps.mu.Lock()
 	if pr, ok := ps.execs[key]; ok {
 		ps.mu.Unlock()
 		return pr, nil
 	}
-	bin, ok := ps.bins[argv[0]]
+	binKey := argv[0] + "\x00" + searchPath
+	bin, ok := ps.bins[binKey]
 	ps.mu.Unlock()
 	// The program is resolved and hashed once per argv[0]; many stages
 	// usually share one (sh, python3, a tool of the workspace).
 	if !ok {
-		// The policy judges the Real of this same resolution.
-		prog, err := execpath.Resolve(ps.p.Workspace, argv[0])
+		// The policy judges the Real of this same resolution, and of its
+		// interpreters.
+		prog, err := execpath.ResolveIn(ps.p.Workspace, argv[0], searchPath)
 		if err != nil {
 			return nil, err
 		}
-		path := prog.Path
-		sum, _, err := ps.cache.Sum(path)
-		if err != nil {
-			return nil, fmt.Errorf("hashing processor %s: %w", path, err)
+		files := []inputFile{{Rel: ps.codeName(prog.Path, prog.Real), Abs: prog.Path}}
+		for _, it := range prog.Interpreters {
+			files = append(files, inputFile{Rel: ps.codeName(it.Path, it.Real), Abs: it.Path})
 		}
-		bin = execBin{path: path, sum: sum}
+		ids, _, err := hashFiles(ps.cache, files, "hashing processor code")
+		if err != nil {
+			return nil, err
+		}
+		bin = execBin{path: prog.Path, interps: prog.Interpreters, code: ids}
 		ps.mu.Lock()
-		ps.bins[argv[0]] = bin
+		ps.bins[binKey] = bin
 		ps.mu.Unlock()
 	}
+	args, _, err := hashFiles(ps.cache, ps.argFiles(argv[1:]), "hashing processor code")
+	if err != nil {
+		return nil, err
+	}
+	// The argv is the processor's version; what it runs, and the files it
+	// names, are its code (KeyParts.Code), each named in plan's reasons.
 	h := sha256.New()
-	h.Write([]byte("exec\x00" + bin.sum))
+	h.Write([]byte("exec"))
 	for _, a := range argv {
 		h.Write([]byte{0})
 		h.Write([]byte(a))
 	}
-	pr := &proc{Path: bin.path, Args: argv, Version: hex.EncodeToString(h.Sum(nil))}
+	pr := &proc{Path: bin.path, Args: argv, Version: hex.EncodeToString(h.Sum(nil)), Interpreters: bin.interps,
+		Code: append(slices.Clip(bin.code), args...), argFiles: len(args)}
 	ps.mu.Lock()
 	ps.execs[key] = pr
 	ps.mu.Unlock()
 	return pr, nil
 }
 
-// execBin is a resolved exec program and its content hash.
-type execBin struct{ path, sum string }
+// execBin is a resolved exec program with its interpreters, hashed.
+type execBin struct {
+	path    string
+	interps []execpath.Interpreter
+	code    []InputID
+}
 
 type sourceResult struct {
 	hash, root string

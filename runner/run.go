@@ -69,21 +69,16 @@ type Runner struct {
 	sbErr     error
 	sbStarted bool
 
-	// rs is the run state; it is first written (status running) when a
-	// stage is about to run, so a no-op run writes it once, at the end.
-	rs          *runstate.RunState
-	runningOnce sync.Once
-	runningErr  error
+	// rec keeps run_<id>.json current while stages run; it is first
+	// written (status running) when a stage is about to run, so a no-op run
+	// writes the record once, at the end.
+	rec *runRecord
 }
 
 // markRunning records run_<id>.json with status running before the first
-// stage does any work, so that a crash is visible in the state files.
-func (r *Runner) markRunning() error {
-	// Nothing changes r.rs while stages run (summarize fills it in after
-	// the last one ended), so it is written as it is.
-	r.runningOnce.Do(func() { r.runningErr = r.layout.WriteRun(r.rs) })
-	return r.runningErr
-}
+// stage does any work, so that a crash is visible in the state files; from
+// then on the record follows the stages as they end.
+func (r *Runner) markRunning() error { return r.rec.start() }
 
 // getSandbox returns the sandbox, creating it on first use.
 func (r *Runner) getSandbox() (sandbox.Sandbox, error) {
@@ -113,6 +108,8 @@ func (r *Runner) sandboxIfStarted() (sandbox.Sandbox, error) {
 type Result struct {
 	State   *runstate.RunState
 	Metrics *RunMetrics
+	// recordWrites counts the writes of run_<id>.json (tests).
+	recordWrites int
 }
 
 // Run executes the pipeline. The error is ErrStageFailed, ErrLocked,
@@ -166,16 +163,20 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 
 	rs := &runstate.RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: runstate.RunRunning, PID: os.Getpid(), Host: r.host,
 		StartedAt: r.now(), BestEffort: opts.BestEffort, Forced: opts.Force}
-	for _, st := range p.Stages {
-		rs.Stages = append(rs.Stages, runstate.RunStage{Name: st.Name, Status: runstate.StagePending})
+	lines := make([]runstate.RunStage, len(p.Stages))
+	for i, st := range p.Stages {
+		lines[i] = runstate.RunStage{Name: st.Name, Status: runstate.StagePending}
 	}
-	r.rs = rs
+	r.rec = newRunRecord(r.layout, r.log, *rs, lines)
 	r.events.record("", runstate.RunStart{Pipeline: p.Name, SpecHash: p.SpecHash, PID: rs.PID, Host: r.host, BestEffort: opts.BestEffort})
 
 	sched := &scheduler{p: p, jobs: opts.Jobs, exec: r.execStage, blocked: func(i, upstream int) {
 		r.events.record(p.Stages[i].Name, runstate.BlockedByUpstream{Upstream: p.Stages[upstream].Name})
+	}, ended: func(i int, res stageResult) {
+		r.rec.set(i, stageLine(p.Stages[i].Name, res))
 	}}
 	results := sched.run(ctx)
+	r.rec.close()
 
 	// Final state: what every stage did, metrics, caches.
 	runErr := r.summarize(ctx, rs, results)
@@ -186,7 +187,17 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		rs.Enforcement = &rep
 	}
 	met := r.metrics(rs, results)
-	r.events.record("", runstate.RunEnd{Status: rs.Status, Error: rs.Error})
+	// One record for the skips of the run, not one per stage.
+	if rs.Skipped != nil {
+		r.events.record("", runstate.NewStagesSkipped(rs.Skipped.Names))
+	}
+	// Runs beyond retention leave a summary in the chain before their files
+	// go (once this run's record is durable, below).
+	retired := r.retire()
+	for _, c := range retired {
+		r.events.record("", c)
+	}
+	r.events.record("", runstate.RunEnd{Status: rs.Status, Error: rs.Error, Counts: rs.Counts})
 	// The head is known once run.end is appended; syncing the log runs in
 	// parallel with the state writes (independent files, one journal
 	// commit on most filesystems).
@@ -205,10 +216,18 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		go func(i int, f func() error) { defer wg.Done(); errs[i] = f() }(i, f)
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil && runErr == nil {
-		runErr = fmt.Errorf("writing run state: %w", err)
+	res := &Result{State: rs, Metrics: met, recordWrites: r.rec.writeCount()}
+	if errs[1] == nil {
+		res.recordWrites++
 	}
-	return &Result{State: rs, Metrics: met}, runErr
+	if err := errors.Join(errs...); err != nil {
+		if runErr == nil {
+			runErr = fmt.Errorf("writing run state: %w", err)
+		}
+		return res, runErr
+	}
+	r.removeRetired(retired)
+	return res, runErr
 }
 
 // Layout is where p keeps its state and locks.
@@ -270,6 +289,7 @@ func (r *Runner) recoverPrevious(prev flock.Holder) {
 			rs.Stages[i].Status = runstate.StageInterrupted
 		}
 	}
+	rs.Recount()
 	if err := r.layout.WriteRun(rs); err == nil {
 		r.events.record("", runstate.Sweep{RecoveredRun: prev.RunID})
 	}
@@ -315,20 +335,25 @@ func (r *Runner) sweep(crashed bool) error {
 	return nil
 }
 
+// stageLine is a stage's line in run_<id>.json.
+func stageLine(name string, res stageResult) runstate.RunStage {
+	s := runstate.RunStage{Name: name, Status: res.status, Attempts: len(res.attempts), Reasons: reasonStrings(res.reasons)}
+	if res.err != nil {
+		s.Error = res.err.Error()
+	}
+	return s
+}
+
 // summarize fills the run state from the stage results and returns the
 // run's error.
 func (r *Runner) summarize(ctx context.Context, rs *runstate.RunState, results []stageResult) error {
 	var failed, blocked []string
 	var vetErr error
 	interrupted := ctx.Err() != nil
+	lines := make([]runstate.RunStage, len(results))
 	for i, res := range results {
-		s := &rs.Stages[i]
-		s.Status = res.status
-		s.Attempts = len(res.attempts)
-		s.Reasons = reasonStrings(res.reasons)
-		if res.err != nil {
-			s.Error = res.err.Error()
-		}
+		lines[i] = stageLine(r.p.Stages[i].Name, res)
+		s := &lines[i]
 		switch res.status {
 		case runstate.StageFailed:
 			failed = append(failed, s.Name)
@@ -342,6 +367,7 @@ func (r *Runner) summarize(ctx context.Context, rs *runstate.RunState, results [
 			interrupted = true
 		}
 	}
+	rs.SetStages(lines)
 	switch {
 	case interrupted:
 		rs.Status = runstate.RunInterrupted

@@ -27,6 +27,9 @@ type scheduler struct {
 	// blocked is told, on the scheduling goroutine, that stage i will not
 	// run because stage upstream did not succeed.
 	blocked func(i, upstream int)
+	// ended, when set, is told on the scheduling goroutine each time stage
+	// i's result is final (it ran, skipped, failed or was blocked).
+	ended func(i int, res stageResult)
 	// waiting, when set (tests), is called each time the scheduler has
 	// started what it can and waits for a running stage to end, with the
 	// running stages in start order.
@@ -91,6 +94,9 @@ func (s *scheduler) run(ctx context.Context) []stageResult {
 	var finish func(i int, res stageResult)
 	finish = func(i int, res stageResult) {
 		status[i], results[i] = res.status, res
+		if s.ended != nil {
+			s.ended(i, res)
+		}
 		ok := res.status == runstate.StageSucceeded || res.status == runstate.StageSkipped
 		for _, d := range downstream[i] {
 			if status[d] != runstate.StagePending {

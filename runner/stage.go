@@ -110,7 +110,11 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 	if se.files, err = expandInputs(r.p, st); err != nil {
 		return fail(err)
 	}
-	base, err := baseParts(st, pr.Version)
+	code, err := r.procs.code(st, pr)
+	if err != nil {
+		return fail(err)
+	}
+	base, err := baseParts(st, pr.Version, code)
 	if err != nil {
 		return fail(err)
 	}
@@ -197,6 +201,7 @@ func (se *stageExec) run(ctx context.Context, progress *runstate.Progress, reaso
 	r, st := se.r, se.st
 	se.state = runstate.StageState{Name: st.Name, RunID: r.runID, Status: runstate.StageRunning, StartedAt: r.now(), Outputs: []runstate.OutputRecord{},
 		Reasons: reasonStrings(reasons), Limits: &runstate.AppliedLimits{CPUs: st.Resources.CPUs, MemoryMB: st.Resources.MemoryMB, Pids: st.Resources.Pids, TimeoutSeconds: st.TimeoutSeconds}}
+	r.rec.set(st.Index, runstate.RunStage{Name: st.Name, Status: runstate.StageRunning, Reasons: se.state.Reasons})
 	if err := r.markRunning(); err != nil {
 		return se.finish(runstate.StageFailed, err, m)
 	}

@@ -15,20 +15,14 @@ import (
 	"time"
 
 	"github.com/guardrun/guardrun/analyzers/internal/netpolicy"
+	"github.com/guardrun/guardrun/analyzers/lint"
 	"golang.org/x/tools/go/analysis/checker"
 	"golang.org/x/tools/go/packages"
 )
 
-// Finding is one netlint diagnostic.
-type Finding struct {
-	// Pos is file:line:col, the file relative to the run's directory when it
-	// is inside it.
-	Pos      string `json:"pos"`
-	Analyzer string `json:"analyzer"`
-	Message  string `json:"message"`
-}
-
-func (f Finding) String() string { return f.Pos + ": " + f.Message + " (" + f.Analyzer + ")" }
+// Finding is one netlint diagnostic (lint.Finding, which callers that do
+// not lint can use without linking this package).
+type Finding = lint.Finding
 
 // Options configure Run.
 type Options struct {
@@ -55,15 +49,9 @@ type Options struct {
 }
 
 // Error is a failure to lint (as opposed to findings): an invalid config, a
-// package that does not load or type-check, or an analyzer failure. Which
-// exit code it means is for each command to decide.
-type Error struct {
-	Op  string // "config", "load" or "analyze"
-	Err error
-}
-
-func (e *Error) Error() string { return "netlint " + e.Op + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
+// package that does not load or type-check, or an analyzer failure
+// (lint.Error). Which exit code it means is for each command to decide.
+type Error = lint.Error
 
 // VetPackage lints the Go package in dir (a main package inside some module)
 // the way guardrun needs before building a go processor: the default lists
@@ -86,13 +74,13 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 	if dir == "" {
 		wd, err := os.Getwd()
 		if err != nil {
-			return nil, &Error{"load", err}
+			return nil, &Error{Op: "load", Err: err}
 		}
 		dir = wd
 	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, &Error{"load", err}
+		return nil, &Error{Op: "load", Err: err}
 	}
 	var pol *netpolicy.Policy
 	if opts.FromFlags {
@@ -101,7 +89,7 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 		pol, _, err = netpolicy.ForDir(dir)
 	}
 	if err != nil {
-		return nil, &Error{"config", err}
+		return nil, &Error{Op: "config", Err: err}
 	}
 	patterns := opts.Patterns
 	if len(patterns) == 0 {
@@ -143,11 +131,11 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 	wg.Wait()
 	timed("load", start)
 	if err := errors.Join(rootErr, grphErr); err != nil {
-		return nil, &Error{"load", err}
+		return nil, &Error{Op: "load", Err: err}
 	}
 	roots = dropTestMains(roots)
 	if len(roots) == 0 {
-		return nil, &Error{"load", fmt.Errorf("%s matched no packages", strings.Join(patterns, " "))}
+		return nil, &Error{Op: "load", Err: fmt.Errorf("%s matched no packages", strings.Join(patterns, " "))}
 	}
 	var loadErrs []error
 	for _, p := range roots {
@@ -156,13 +144,13 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 		}
 	}
 	if len(loadErrs) > 0 {
-		return nil, &Error{"load", errors.Join(loadErrs...)}
+		return nil, &Error{Op: "load", Err: errors.Join(loadErrs...)}
 	}
 
 	if opts.Transitive {
 		start = time.Now()
 		if err := stitch(roots, dropTestMains(graph), fset); err != nil {
-			return nil, &Error{"load", err}
+			return nil, &Error{Op: "load", Err: err}
 		}
 		timed("graph", start)
 	}
@@ -171,7 +159,7 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 	res, err := checker.Analyze(forPolicy(pol, opts.Transitive), roots, &checker.Options{})
 	timed("analyze", start)
 	if err != nil {
-		return nil, &Error{"analyze", err}
+		return nil, &Error{Op: "analyze", Err: err}
 	}
 	var (
 		findings []Finding
@@ -196,7 +184,7 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 		}
 	}
 	if len(failures) > 0 {
-		return findings, &Error{"analyze", errors.Join(failures...)}
+		return findings, &Error{Op: "analyze", Err: errors.Join(failures...)}
 	}
 	sortFindings(findings)
 	return findings, nil

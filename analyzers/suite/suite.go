@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/guardrun/guardrun/analyzers/internal/netpolicy"
+	"github.com/guardrun/guardrun/analyzers/lint"
 	"github.com/guardrun/guardrun/analyzers/netdirective"
 	"github.com/guardrun/guardrun/analyzers/netexec"
 	"github.com/guardrun/guardrun/analyzers/netimport"
@@ -39,9 +40,9 @@ func RegisterFlags(fs *flag.FlagSet) { netpolicy.RegisterFlags(fs) }
 
 // ConfigName is the name of the config file netlint discovers at the module
 // root.
-const ConfigName = netpolicy.ConfigName
+const ConfigName = lint.ConfigName
 
 // ConfigPath returns the .netlint.json that VetPackage(dir) uses ("" if
 // none), so that a caller caching verdicts by source hash can mix the
 // config's content into its key.
-func ConfigPath(dir string) string { return netpolicy.Discover(dir) }
+func ConfigPath(dir string) string { return lint.ConfigPath(dir) }

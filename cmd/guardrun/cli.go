@@ -96,6 +96,22 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 var errHelp = errors.New("help")
 
+// validRunID reports whether id is a run id: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$
+// (checked without compiling a regexp at every start).
+func validRunID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // multiFlag is a repeatable string flag.
 type multiFlag []string
 

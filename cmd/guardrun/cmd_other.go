@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/internal/flock"
 	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/policy"
 	"github.com/guardrun/guardrun/preflight"
 	"github.com/guardrun/guardrun/report"
@@ -24,20 +26,59 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.register(fs)
 	var force multiFlag
 	fs.Var(&force, "force", "plan as if this stage were forced (repeatable)")
+	var pf preflightFlags
+	pf.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	// The --json document: {pipeline, stages} as always, plus the exit code
+	// and, when the plan is refused or incomplete, why.
+	type planOutput struct {
+		Pipeline   string             `json:"pipeline"`
+		Stages     []runner.StagePlan `json:"stages"`
+		ExitCode   int                `json:"exitCode"`
+		Error      string             `json:"error,omitempty"`
+		Violations []policy.Violation `json:"violations,omitempty"`
+	}
+	out := planOutput{Stages: []runner.StagePlan{}}
+	fail := func(err error) error {
+		if c.json {
+			out.ExitCode, out.Error, out.Violations = exitCode(err), err.Error(), preflight.ViolationRecords(err)
+			writeJSON(stdout, out)
+		}
 		return err
 	}
 	p, err := loadSpec(c.pipeline)
 	if err != nil {
-		return err
+		return fail(err)
+	}
+	out.Pipeline = p.Name
+	// The same preflight as run: a plan never promises what run refuses. It
+	// reads cached verdicts but records none (planning writes nothing).
+	if _, err := preflight.Run(ctx, p, pf.options(p, stderr, false)); err != nil {
+		return fail(err)
 	}
 	plans, err := runner.Plan(ctx, p, runner.PlanOptions{Force: force})
 	if err != nil {
-		return err
+		return fail(err)
+	}
+	var cannot []string
+	for _, sp := range plans {
+		if sp.Action == "error" {
+			cannot = append(cannot, sp.Name)
+		}
+	}
+	var planErr error
+	if len(cannot) > 0 {
+		planErr = &planError{stages: cannot}
 	}
 	if c.json {
-		writeJSON(stdout, map[string]any{"pipeline": p.Name, "stages": plans})
-		return nil
+		out.Stages = plans
+		if planErr != nil {
+			out.ExitCode, out.Error = exitCode(planErr), planErr.Error()
+		}
+		writeJSON(stdout, out)
+		return planErr
 	}
 	for _, sp := range plans {
 		switch sp.Action {
@@ -49,17 +90,15 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stdout, "%-20s run    %s\n", sp.Name, strings.Join(sp.Why, "; "))
 		}
 	}
-	return nil
+	return planErr
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check", stderr)
 	var c commonFlags
 	c.register(fs)
-	bestEffort := fs.Bool("best-effort", false, "accept limits this host cannot enforce")
-	var policyDirs multiFlag
-	fs.Var(&policyDirs, "policy", "directory of extra .rego policy modules (repeatable)")
-	strict := fs.Bool("strict", false, "policy warnings fail the check")
+	var pf preflightFlags
+	pf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -92,8 +131,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.json {
 		warn = nil
 	}
-	g, err := preflight.Run(ctx, p, preflight.Options{BestEffort: *bestEffort, PolicyDirs: policyDirs, Strict: *strict, NoCache: true, Warnings: warn,
-		CachePath: runner.Layout(p).PreflightFile()})
+	g, err := preflight.Run(ctx, p, pf.options(p, warn, true))
 	if err != nil {
 		return fail(err)
 	}
@@ -102,7 +140,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// What this host can enforce, probed without starting anything.
 	rep := sandbox.Probe()
-	rep.BestEffort = *bestEffort
+	rep.BestEffort = pf.bestEffort
 	out.OK, out.Enforcement = true, &rep
 	if c.json {
 		writeJSON(stdout, out)
@@ -138,7 +176,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	id := *runID
 	if id == "" {
 		id = layout.LatestRun()
-	} else if !runIDRe.MatchString(id) {
+	} else if !validRunID(id) {
 		return &usageError{msg: fmt.Sprintf("--run-id %q is not a valid run id", id)}
 	}
 	var rs *runstate.RunState
@@ -151,8 +189,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	// While a run is going on, its run file holds a snapshot from its start:
-	// each stage's own record says what it is doing now.
+	// While a run is going on, its run file is a snapshot of up to a
+	// quarter of a second ago: each stage's own record says what it is
+	// doing now.
 	if rs != nil && rs.Status == runstate.RunRunning {
 		for i := range rs.Stages {
 			ss, err := layout.ReadStage(rs.Stages[i].Name)
@@ -160,6 +199,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				rs.Stages[i].Status, rs.Stages[i].Attempts, rs.Stages[i].Error = ss.Status, len(ss.Attempts), ss.Error
 			}
 		}
+	}
+	if rs != nil {
+		rs.Recount() // with what the stages' own records say; older records have no counts
 	}
 	lockPath := layout.PipelineLock()
 	var holder *flock.Holder
@@ -192,8 +234,23 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if rs.EndedAt != nil {
 		end = rs.EndedAt.Format("2006-01-02T15:04:05Z07:00")
 	}
-	fmt.Fprintf(stdout, "run %s: %s (started %s, ended %s)\n", rs.RunID, rs.Status, rs.StartedAt.Format("2006-01-02T15:04:05Z07:00"), end)
-	for _, s := range rs.Stages {
+	fmt.Fprintf(stdout, "run %s: %s (started %s, ended %s): %s\n", rs.RunID, rs.Status, rs.StartedAt.Format("2006-01-02T15:04:05Z07:00"), end, rs.Counts)
+	skips, folded := 0, 0
+	endSkips := func() {
+		if folded > 0 {
+			fmt.Fprintf(stdout, "  ... %d more stages skipped (up to date; --json lists them)\n", folded)
+		}
+		skips, folded = 0, 0
+	}
+	for _, s := range inSpecOrder(p, rs.AllStages()) {
+		if s.Status == runstate.StageSkipped {
+			if skips++; skips > foldSkipsAfter {
+				folded++
+				continue
+			}
+		} else {
+			endSkips()
+		}
 		line := fmt.Sprintf("  %-20s %-11s attempts=%d", s.Name, s.Status, s.Attempts)
 		if pr := progress[s.Name]; pr != nil {
 			line += fmt.Sprintf(" checkpoint=line %d", pr.LineOffset)
@@ -203,7 +260,27 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintln(stdout, line)
 	}
+	endSkips()
 	return nil
+}
+
+// inSpecOrder orders a run's stage lines (a record lists the skipped stages
+// apart, by name) as the spec lists the stages; stages the spec no longer
+// has come last, in the record's order.
+func inSpecOrder(p *pipeline.Pipeline, lines []runstate.RunStage) []runstate.RunStage {
+	pos := make(map[string]int, len(p.Stages))
+	for i, st := range p.Stages {
+		pos[st.Name] = i
+	}
+	at := func(s runstate.RunStage) int {
+		if i, ok := pos[s.Name]; ok {
+			return i
+		}
+		return len(p.Stages)
+	}
+	out := append([]runstate.RunStage(nil), lines...)
+	sort.SliceStable(out, func(i, j int) bool { return at(out[i]) < at(out[j]) })
+	return out
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -280,7 +357,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if id = layout.LatestRun(); id == "" {
 			return &usageError{msg: fmt.Sprintf("no runs in %s yet", p.StateDir)}
 		}
-	} else if !runIDRe.MatchString(id) {
+	} else if !validRunID(id) {
 		return &usageError{msg: fmt.Sprintf("--run-id %q is not a valid run id", id)}
 	}
 	path := *out

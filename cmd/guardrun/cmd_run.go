@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"sync"
 
 	"github.com/guardrun/guardrun/audit"
@@ -18,8 +17,6 @@ import (
 	"github.com/guardrun/guardrun/preflight"
 	"github.com/guardrun/guardrun/runner"
 )
-
-var runIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // commonFlags are shared by the commands that read a spec.
 type commonFlags struct {
@@ -57,22 +54,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var force multiFlag
 	fs.Var(&force, "force", "rerun this stage even if up to date (repeatable)")
 	wait := fs.Bool("wait", false, "wait for the pipeline lock instead of exiting with code 4")
-	bestEffort := fs.Bool("best-effort", false, "run even where this host cannot enforce isolation or limits (recorded)")
-	quiet := fs.Bool("quiet", false, "print only errors")
-	var policyDirs multiFlag
-	fs.Var(&policyDirs, "policy", "directory of extra .rego policy modules (repeatable)")
-	strict := fs.Bool("strict", false, "policy warnings fail the run")
+	quiet := fs.Bool("quiet", false, "print only errors and the one-line summary")
+	silent := fs.Bool("silent", false, "print only errors (no summary line)")
+	var verbose bool
+	fs.BoolVar(&verbose, "verbose", false, "list every skipped stage (by default a long run of skips is folded into one line)")
+	fs.BoolVar(&verbose, "v", false, "short for --verbose")
+	var pf preflightFlags
+	pf.register(fs)
 	auditKey := fs.String("audit-key", os.Getenv("GUARDRUN_AUDIT_KEY_FILE"), "key file: make the audit chain an HMAC chain (env GUARDRUN_AUDIT_KEY_FILE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	*quiet = *quiet || *silent
 	fail := func(err error) error {
 		if c.json {
 			writeJSON(stdout, runOutput{ExitCode: exitCode(err), Error: err.Error(), Violations: preflight.ViolationRecords(err)})
 		}
 		return err
 	}
-	if *runID != "" && !runIDRe.MatchString(*runID) {
+	if *runID != "" && !validRunID(*runID) {
 		return fail(&usageError{msg: fmt.Sprintf("--run-id %q: use letters, digits, '.', '_' and '-' (at most 128)", *runID)})
 	}
 	if *jobs < 0 {
@@ -95,8 +95,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		warnTo = nil
 	}
 	layout := runner.Layout(p)
-	guards, err := preflight.Run(ctx, p, preflight.Options{BestEffort: *bestEffort, PolicyDirs: policyDirs, Strict: *strict, Warnings: warnTo,
-		CachePath: layout.PreflightFile()})
+	guards, err := preflight.Run(ctx, p, pf.options(p, warnTo, false))
 	if err != nil {
 		return fail(err)
 	}
@@ -105,9 +104,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	logger, closeLog := openLog(layout)
 	defer closeLog()
-	pr := newPrinter(stderr, *quiet)
+	pr := newPrinter(stderr, printMode{quiet: *quiet, silent: *silent, verbose: verbose})
 	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet,
-		OnEvent: pr.event, Logger: logger, BestEffort: *bestEffort, AuditKey: key, Preflight: &guards.Verdict}
+		OnEvent: pr.event, Logger: logger, BestEffort: pf.bestEffort, AuditKey: key, Preflight: &guards.Verdict}
 	res, err := runner.Run(ctx, p, opts)
 	if c.json {
 		out := runOutput{ExitCode: exitCode(err)}

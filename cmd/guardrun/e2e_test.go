@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/guardrun/guardrun/internal/execpath"
 	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
 )
@@ -221,13 +222,15 @@ func TestPythonProcessorSurvivesKill9(t *testing.T) {
 	   "outputs": ["result.txt"], "checkpoint": {"everyLines": 1000}}]}`
 	a, b := testutil.Lines(40000), testutil.Lines(20000)+"no newline at the end"
 	// python3 lives outside the workspace: the default policy refuses it
-	// unless a user policy allows that exact program, as a user would.
-	py, err := exec.LookPath("python3")
+	// unless a user policy allows that exact program, as a user would; and
+	// when python3 on PATH is a script (a pyenv shim: #!/usr/bin/env bash),
+	// the interpreters the kernel runs for it too.
+	prog, err := execpath.Resolve("", "python3")
 	require.NoError(t, err)
-	if r, err := filepath.EvalSymlinks(py); err == nil {
-		py = r
+	allow := "package guardrun.config\n\nallowed_outside_paths contains " + strconv.Quote(prog.Real) + "\n"
+	for _, it := range prog.Interpreters {
+		allow += "allowed_outside_paths contains " + strconv.Quote(it.Real) + "\n"
 	}
-	allow := "package guardrun.config\n\nallowed_outside_paths contains " + strconv.Quote(py) + "\n"
 	dir := workspace(t, map[string]string{"pipeline.json": spec, "a.txt": a, "b.txt": b, "tools/upper.py": pythonUpper, "policy/python.rego": allow})
 	r := guardrun(t, dir, "check")
 	require.Equal(t, 3, r.code, "without --policy the default policy refuses python3 outside the workspace")
@@ -275,6 +278,72 @@ func TestConcurrentRuns(t *testing.T) {
 	assert.Contains(t, third.stderr, "skipped (up to date)")
 	_, err := os.Stat(filepath.Join(dir, "state", "run_second.json"))
 	assert.True(t, os.IsNotExist(err), "a locked-out run writes no run state")
+}
+
+// blockSpec: a first stage that copies, then a stage whose processor
+// blocks (an hour per line) until the test kills guardrun.
+const blockSpec = `{"version": 1, "name": "block", "stages": [
+  {"name": "first", "processor": {"exec": ["bin/copy"]}, "inputs": ["in.txt"], "outputDir": "work", "outputs": ["a.txt"]},
+  {"name": "block", "processor": {"exec": ["bin/slowcopy"]}, "inputs": ["work/a.txt"], "outputDir": "out", "outputs": ["b.txt"],
+   "params": {"delayMicrosPerLine": DELAY}}]}`
+
+// TestRunRecordTellsWhatEndedAfterKill9: run_<id>.json is updated as stages
+// end, so while a later stage runs it already says that the first one
+// succeeded, a kill -9 at that moment leaves it saying so, and the next run
+// marks the killed run interrupted without losing what it did.
+func TestRunRecordTellsWhatEndedAfterKill9(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("kill -9 semantics tested on Linux")
+	}
+	dir := workspace(t, map[string]string{"pipeline.json": strings.Replace(blockSpec, "DELAY", "3600000000", 1), "in.txt": "a\nb\n"})
+	cmd, se := start(t, dir, "run", "--run-id", "k1")
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	statuses := func(rs *runstate.RunState) map[string]string {
+		m := map[string]string{}
+		for _, s := range rs.AllStages() {
+			m[s.Name] = s.Status
+		}
+		return m
+	}
+	var rs *runstate.RunState
+	waitFor(t, "run_k1.json to say that first succeeded and block runs", 60*time.Second, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("guardrun ended before it was killed: %s", se.String())
+		default:
+		}
+		var err error
+		rs, err = stateOf(dir).ReadRun("k1")
+		return err == nil && statuses(rs)["first"] == runstate.StageSucceeded && statuses(rs)["block"] == runstate.StageRunning
+	})
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	<-exited
+	waitFor(t, "processors to die with guardrun", 3*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
+
+	rs, err := stateOf(dir).ReadRun("k1")
+	require.NoError(t, err)
+	assert.Equal(t, runstate.RunRunning, rs.Status, "nobody recorded the end yet")
+	assert.Equal(t, map[string]string{"first": runstate.StageSucceeded, "block": runstate.StageRunning}, statuses(rs))
+	assert.Equal(t, 1, rs.Counts.Ran)
+
+	// The next run (block no longer blocks) recovers the killed run.
+	testutil.WriteFile(t, filepath.Join(dir, "pipeline.json"), strings.Replace(blockSpec, "DELAY", "0", 1))
+	r := guardrun(t, dir, "run", "--run-id", "k2")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "run k2 succeeded in ")
+	assert.Contains(t, r.stderr, ": 1 ran, 1 skipped\n")
+	rs, err = stateOf(dir).ReadRun("k1")
+	require.NoError(t, err)
+	assert.Equal(t, runstate.RunInterrupted, rs.Status)
+	assert.Contains(t, rs.Error, "guardrun died")
+	assert.Equal(t, map[string]string{"first": runstate.StageSucceeded, "block": runstate.StageInterrupted}, statuses(rs))
+	assert.Equal(t, &runstate.StageCounts{Stages: 2, Ran: 1, Interrupted: 1}, rs.Counts)
+	r = guardrun(t, dir, "status", "--run-id", "k1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `run k1: interrupted \(.*\): 1 ran, 0 skipped, 1 interrupted`, r.stdout)
+	assert.Regexp(t, `first\s+succeeded\s+attempts=1`, r.stdout)
+	assert.Regexp(t, `block\s+interrupted`, r.stdout)
 }
 
 // TestSIGINTCheckpointsAndExits130: the first SIGINT stops the processors,

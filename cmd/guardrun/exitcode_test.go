@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/guardrun/guardrun/analyzers/suite"
+	"github.com/guardrun/guardrun/analyzers/lint"
 	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/policy"
@@ -36,8 +36,12 @@ func TestExitCodeMapsEveryLibraryError(t *testing.T) {
 		{"--force of an unknown stage", wrap(fmt.Errorf("--force x: %w", runner.ErrNoSuchStage)), 2},
 		{"no such run", &report.RunNotFoundError{RunID: "r"}, 2},
 		{"bad key file", &audit.KeyFileError{Path: "k", Reason: "empty"}, 2},
-		{"go processor does not load", &suite.Error{Op: "load", Err: errors.New("x")}, 2},
-		{"unlintable go processor found while running", &runner.VetError{Err: &suite.Error{Op: "load", Err: errors.New("x")}}, 2},
+		{"go processor does not load", &lint.Error{Op: "load", Err: errors.New("x")}, 2},
+		{"unlintable go processor found while running", &runner.VetError{Err: &lint.Error{Op: "load", Err: errors.New("x")}}, 2},
+		{"no guardrun-guard to compute a verdict", wrap(&preflight.GuardMissingError{Next: "/bin/guardrun-guard"}), 2},
+		{"no guardrun-guard to vet a changed go processor", &runner.VetError{Err: &preflight.GuardMissingError{}}, 2},
+		{"plan has a stage it cannot plan", &planError{stages: []string{"s"}}, 2},
+		{"guardrun-guard misbehaves", fmt.Errorf("running guardrun-guard: %w", errors.New("killed")), 1},
 		{"policy denial", &policy.ViolationError{Result: &policy.Result{}}, 3},
 		{"broken policy", &policy.Error{Err: errors.New("rego_parse_error")}, 3},
 		{"netlint finding", &preflight.LintError{}, 3},

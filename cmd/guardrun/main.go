@@ -11,7 +11,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/guardrun/guardrun/analyzers/suite"
+	"github.com/guardrun/guardrun/analyzers/lint"
 	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/policy"
@@ -79,7 +79,7 @@ func signalContext() (context.Context, func()) {
 const (
 	exitOK          = 0
 	exitFailed      = 1 // a stage failed, the audit chain is broken, or an internal error
-	exitUsage       = 2 // bad flags, an invalid spec, a run or key file that does not exist
+	exitUsage       = 2 // bad flags, an invalid spec, a stage plan cannot plan, a missing run, key file or guardrun-guard
 	exitPolicy      = 3 // the policy or netlint refused
 	exitLocked      = 4 // another run holds the pipeline lock
 	exitInterrupted = 130
@@ -89,8 +89,9 @@ const (
 func exitCode(err error) int {
 	var (
 		usage      *usageError
-		lint       *preflight.LintError
-		unlintable *suite.Error
+		plan       *planError
+		findings   *preflight.LintError
+		unlintable *lint.Error
 	)
 	switch {
 	case err == nil:
@@ -99,10 +100,11 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, runner.ErrLocked):
 		return exitLocked
-	case errors.Is(err, policy.ErrPolicy), errors.As(err, &lint):
+	case errors.Is(err, policy.ErrPolicy), errors.As(err, &findings):
 		return exitPolicy
 	case errors.As(err, &usage), errors.Is(err, pipeline.ErrInvalidSpec), errors.Is(err, runner.ErrNoSuchStage),
-		errors.Is(err, report.ErrRunNotFound), errors.Is(err, audit.ErrKeyFile), errors.As(err, &unlintable):
+		errors.Is(err, report.ErrRunNotFound), errors.Is(err, audit.ErrKeyFile), errors.As(err, &unlintable),
+		errors.Is(err, preflight.ErrNoGuard), errors.As(err, &plan):
 		return exitUsage
 	}
 	return exitFailed // runner.ErrStageFailed, audit.ErrBrokenChain, anything unexpected

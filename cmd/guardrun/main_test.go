@@ -15,10 +15,11 @@ import (
 	"github.com/guardrun/guardrun/internal/testutil"
 )
 
-// guardrunBin is the real binary the end-to-end tests run. When
-// GUARDRUN_E2E_COVERDIR is set (run_tests.sh), it is built with -cover and
-// writes its coverage there.
-var guardrunBin string
+// guardrunBin is the real binary the end-to-end tests run, with
+// guardrun-guard built next to it (where guardrun looks for it first). When
+// GUARDRUN_E2E_COVERDIR is set (run_tests.sh), both are built with -cover and
+// write their coverage there.
+var guardrunBin, guardBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "guardrun-e2e-")
@@ -26,18 +27,22 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	guardrunBin = filepath.Join(dir, "guardrun")
+	guardrunBin, guardBin = filepath.Join(dir, "guardrun"), filepath.Join(dir, "guardrun-guard")
 	if runtime.GOOS == "windows" {
 		guardrunBin += ".exe"
+		guardBin += ".exe"
 	}
-	args := []string{"build", "-o", guardrunBin}
-	if os.Getenv("GUARDRUN_E2E_COVERDIR") != "" {
-		args = append(args, "-cover", "-covermode=atomic", "-coverpkg=github.com/guardrun/guardrun/...")
-	}
-	cmd := exec.Command("go", append(args, ".")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building guardrun: %v\n%s", err, out)
-		os.Exit(1)
+	for _, b := range []struct{ out, pkg string }{{guardrunBin, "."}, {guardBin, "../guardrun-guard"}} {
+		args := []string{"build", "-o", b.out}
+		if os.Getenv("GUARDRUN_E2E_COVERDIR") != "" {
+			args = append(args, "-cover", "-covermode=atomic", "-coverpkg=github.com/guardrun/guardrun/...")
+		}
+		cmd := exec.Command("go", append(args, b.pkg)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as run_demo.sh builds them
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", filepath.Base(b.out), err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)

@@ -13,10 +13,14 @@ import (
 // printer turns runner events into human lines on stderr. On a terminal
 // it keeps a live line per running stage (done/total, rate, ETA) below the
 // permanent lines; elsewhere it prints a plain progress line per running
-// stage at most every plainEvery.
+// stage at most every plainEvery. Every run ends with one summary line
+// (counts and wall time). A run of consecutive skipped stages prints its
+// first foldSkipsAfter lines and one line for the rest (unless verbose).
 type printer struct {
 	w        io.Writer
-	quiet    bool
+	quiet    bool // failures and the summary line only
+	silent   bool // failures only
+	verbose  bool // every skipped stage
 	live     bool
 	start    time.Time
 	now      func() time.Time
@@ -24,7 +28,20 @@ type printer struct {
 	order    []string
 	drawn    int // live lines currently on screen
 	lastDraw time.Time
+	skips    int // consecutive skipped stages so far
+	folded   int // of those, not printed
 }
+
+// printMode is what the run command's flags ask of the printer.
+type printMode struct {
+	quiet   bool // --quiet: failures and the summary line
+	silent  bool // --silent: failures only
+	verbose bool // --verbose: list every skipped stage
+}
+
+// foldSkipsAfter is how many consecutive skipped stages are listed before
+// the rest of them are folded into one line.
+const foldSkipsAfter = 10
 
 type stageProgress struct {
 	since      time.Time
@@ -40,19 +57,43 @@ const (
 	drawEvery  = 100 * time.Millisecond
 )
 
-func newPrinter(w io.Writer, quiet bool) *printer {
+func newPrinter(w io.Writer, mode printMode) *printer {
+	quiet := mode.quiet || mode.silent
 	live := false
 	if f, ok := w.(*os.File); ok && !quiet && os.Getenv("TERM") != "dumb" {
 		live = tty.IsTerminal(f)
 	}
-	return &printer{w: w, quiet: quiet, live: live, start: time.Now(), now: time.Now, running: map[string]*stageProgress{}}
+	return &printer{w: w, quiet: quiet, silent: mode.silent, verbose: mode.verbose, live: live, start: time.Now(), now: time.Now,
+		running: map[string]*stageProgress{}}
 }
 
-// line prints a permanent line (above the live block).
+// line prints a permanent line (above the live block); it ends a run of
+// skipped stages.
 func (p *printer) line(format string, args ...any) {
 	p.clear()
+	p.endSkips()
 	fmt.Fprintf(p.w, format+"\n", args...)
 	p.draw(true)
+}
+
+// skipped prints the line of a skipped stage, or folds it.
+func (p *printer) skipped(stage string) {
+	p.skips++
+	if !p.verbose && p.skips > foldSkipsAfter {
+		p.folded++
+		return
+	}
+	p.clear()
+	fmt.Fprintf(p.w, "%-20s skipped (up to date)\n", stage)
+	p.draw(true)
+}
+
+// endSkips prints the folded rest of a run of skipped stages.
+func (p *printer) endSkips() {
+	if p.folded > 0 {
+		fmt.Fprintf(p.w, "... %d more stages skipped (up to date; --verbose lists them)\n", p.folded)
+	}
+	p.skips, p.folded = 0, 0
 }
 
 func (p *printer) event(ev runstate.Event) {
@@ -84,8 +125,15 @@ func (p *printer) event(ev runstate.Event) {
 		}
 	}
 	if p.quiet {
-		if d, ok := ev.Data.(runstate.StageEnd); ok && d.Error != "" {
-			fmt.Fprintf(p.w, "%-20s %s: %s\n", ev.Stage, d.Status, d.Error)
+		switch d := ev.Data.(type) {
+		case runstate.StageEnd:
+			if d.Error != "" {
+				fmt.Fprintf(p.w, "%-20s %s: %s\n", ev.Stage, d.Status, d.Error)
+			}
+		case runstate.RunEnd:
+			if !p.silent {
+				p.summary(ev.RunID, d)
+			}
 		}
 		return
 	}
@@ -93,7 +141,7 @@ func (p *printer) event(ev runstate.Event) {
 	case runstate.LockWait:
 		p.line("waiting for the pipeline lock held by %s", d.Holder)
 	case runstate.StageSkip:
-		p.line("%-20s skipped (up to date)", ev.Stage)
+		p.skipped(ev.Stage)
 	case runstate.StageResume:
 		p.line("%-20s resuming from checkpoint at line %d, byte %d", ev.Stage, d.LineOffset, d.ByteOffset)
 	case runstate.AttemptStart:
@@ -123,8 +171,19 @@ func (p *printer) event(ev runstate.Event) {
 		}
 	case runstate.RunEnd:
 		p.clear()
-		fmt.Fprintf(p.w, "run %s %s in %s\n", ev.RunID, d.Status, time.Since(p.start).Round(time.Millisecond))
+		p.endSkips()
+		p.summary(ev.RunID, d)
 	}
+}
+
+// summary prints the run's last line: status, wall time and how many stages
+// ran, skipped, failed, were blocked (the counts of run.end).
+func (p *printer) summary(runID string, d runstate.RunEnd) {
+	s := fmt.Sprintf("run %s %s in %s", runID, d.Status, p.now().Sub(p.start).Round(time.Millisecond))
+	if d.Counts != nil {
+		s += ": " + d.Counts.String()
+	}
+	fmt.Fprintln(p.w, s)
 }
 
 // clear erases the live block.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +74,71 @@ func TestHumanUnits(t *testing.T) {
 	for in, want := range map[int64]string{999: "999", 12345: "12.3k", 2500000: "2.5M", 3e9: "3.0G"} {
 		assert.Equal(t, want, humanCount(in))
 	}
+}
+
+// TestSummaryLineCountsTheStages: every run ends with one line: status,
+// wall time, ran and skipped always, the other counts when not zero; also
+// with --quiet, never with --silent.
+func TestSummaryLineCountsTheStages(t *testing.T) {
+	end := runstate.Event{RunID: "r1", Data: runstate.RunEnd{Status: runstate.RunFailed, Error: "x",
+		Counts: &runstate.StageCounts{Stages: 9, Ran: 3, Skipped: 2, Failed: 1, Blocked: 2, Pending: 1}}}
+	p, out, clock := newTestPrinter(false)
+	clock.t = clock.t.Add(1500 * time.Millisecond)
+	p.event(end)
+	assert.Equal(t, "run r1 failed in 1.5s: 3 ran, 2 skipped, 1 failed, 2 blocked, 1 pending\n", out.String())
+
+	p, out, _ = newTestPrinter(false)
+	p.event(runstate.Event{RunID: "r2", Data: runstate.RunEnd{Status: runstate.RunSucceeded, Counts: &runstate.StageCounts{Stages: 2, Skipped: 2}}})
+	assert.Equal(t, "run r2 succeeded in 0s: 0 ran, 2 skipped\n", out.String())
+
+	p, out, _ = newTestPrinter(false)
+	p.quiet = true
+	p.event(runstate.Event{Stage: "a", Data: runstate.StageSkip{}})
+	p.event(end)
+	assert.Equal(t, "run r1 failed in 0s: 3 ran, 2 skipped, 1 failed, 2 blocked, 1 pending\n", out.String())
+
+	p, out, _ = newTestPrinter(false)
+	p.quiet, p.silent = true, true
+	p.event(runstate.Event{Stage: "b", Data: runstate.StageEnd{Status: runstate.StageFailed, Error: "boom"}})
+	p.event(end)
+	assert.Equal(t, "b                    failed: boom\n", out.String(), "--silent: failures only")
+}
+
+// TestLongRunsOfSkipsAreFolded: a run of consecutive skipped stages prints
+// its first foldSkipsAfter lines and one line for the rest, which ends when
+// something else is printed; --verbose lists every one.
+func TestLongRunsOfSkipsAreFolded(t *testing.T) {
+	skips := func(p *printer, from, n int) {
+		for i := from; i < from+n; i++ {
+			p.event(runstate.Event{Stage: fmt.Sprintf("s%04d", i), Data: runstate.StageSkip{}})
+		}
+	}
+	for _, live := range []bool{false, true} {
+		p, out, _ := newTestPrinter(live)
+		skips(p, 0, 4501)
+		p.event(runstate.Event{Stage: "x", Data: runstate.AttemptStart{Attempt: 1}})
+		skips(p, 4501, 3)
+		p.event(runstate.Event{RunID: "r", Data: runstate.RunEnd{Status: runstate.RunSucceeded, Counts: &runstate.StageCounts{Stages: 4504, Ran: 0, Skipped: 4504}}})
+		got := out.String()
+		assert.Equal(t, foldSkipsAfter+3, strings.Count(got, "skipped (up to date)\n"), got)
+		assert.Contains(t, got, "s0009                skipped (up to date)\n... 4491 more stages skipped (up to date; --verbose lists them)\nx                    running\n")
+		assert.NotContains(t, got, "s0010 ")
+		if !live { // on a terminal the live block of x is redrawn in between
+			assert.Contains(t, got, "s4503                skipped (up to date)\nrun r succeeded")
+		}
+		assert.Equal(t, 1, strings.Count(got, "more stages skipped"))
+	}
+
+	p, out, _ := newTestPrinter(false)
+	p.verbose = true
+	skips(p, 0, 50)
+	p.event(runstate.Event{RunID: "r", Data: runstate.RunEnd{Status: runstate.RunSucceeded}})
+	assert.Equal(t, 50, strings.Count(out.String(), "skipped (up to date)\n"))
+	assert.NotContains(t, out.String(), "more stages skipped")
+
+	// A long run of skips that ends the run is folded before the summary.
+	p, out, _ = newTestPrinter(false)
+	skips(p, 0, 12)
+	p.event(runstate.Event{RunID: "r", Data: runstate.RunEnd{Status: runstate.RunSucceeded}})
+	assert.True(t, strings.HasSuffix(out.String(), "... 2 more stages skipped (up to date; --verbose lists them)\nrun r succeeded in 0s\n"), out.String())
 }

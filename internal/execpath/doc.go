@@ -15,11 +15,26 @@
 //     up on PATH (exec.LookPath; a match relative to the current directory
 //     is refused).
 //
-// The chosen file must then exist, not be a directory and (except on
-// Windows) have an execute bit. Program.Real is filled whenever a path was
+// The chosen file must then exist, not be a directory, be a regular file
+// (not a FIFO or device) and (except on Windows) have an execute bit. Program.Real is filled whenever a path was
 // chosen, even when those checks fail: a dangling link is followed to its
 // target, so a link to an outside program that does not exist yet is still
 // judged as outside; a path that does not exist at all leaves Real empty.
+//
+// A program that is a script is run by the kernel through the interpreter
+// its "#!" line names, so Resolve follows that line too (not on Windows,
+// which has none) and returns the chain in Program.Interpreters: the policy
+// judges every interpreter's Real like argv[0]'s, the runner hashes them
+// into the stage's identity. The line is read as Linux reads it (the first
+// 256 bytes, "#!", blanks, an absolute interpreter path, the rest as its
+// arguments); a relative interpreter is refused. "#!/usr/bin/env NAME" (any
+// interpreter named env) resolves NAME on the PATH the program runs with
+// (ResolveIn; a PATH=... assignment on the line wins), refusing a match
+// through a relative PATH entry as exec.LookPath does; env's options other
+// than -S and -v are refused rather than guessed at, and env itself is a
+// launcher, not judged. An interpreter that is a script is followed in turn,
+// up to 4 levels. An interpreter that is missing, a directory or not
+// executable is an error, with the chain resolved so far still returned.
 //
 // It also owns the real-path resolution (RealPath, Resolver.Real) the policy
 // uses for inputs and go package directories.

@@ -21,15 +21,38 @@ type Program struct {
 	// judges. A dangling symlink is followed to its target; a path that
 	// does not exist leaves Real empty.
 	Real string
+	// Interpreters is what the kernel runs for Path when it is a script:
+	// the interpreter its "#!" line names, then that interpreter's own when
+	// it is a script too. Nil when Path is not a script (and on Windows,
+	// which has no "#!"). The policy judges every Real of it like Real;
+	// the runner hashes each into the stage's identity.
+	Interpreters []Interpreter
 }
 
 // Resolve resolves argv0 against workspace (an absolute directory; "" means
-// none) by the package's rule and checks that the result is executable.
+// none) by the package's rule, checks that the result is executable and
+// follows its "#!" interpreters ("#!/usr/bin/env NAME" looks NAME up on this
+// process's PATH; ResolveIn takes the PATH the program will run with).
 // The error names the processor the way the runner reports it, e.g.
 // `processor "x" not found in the workspace or PATH`,
 // `processor /ws/x is a directory`, `processor /ws/x is not executable`.
 func Resolve(workspace, argv0 string) (Program, error) {
 	return NewResolver().Resolve(workspace, argv0)
+}
+
+// ResolveIn is Resolve for a program that runs with searchPath as its PATH
+// (a stage's env may set PATH): "#!/usr/bin/env NAME" finds NAME there.
+func ResolveIn(workspace, argv0, searchPath string) (Program, error) {
+	return NewResolver().ResolveIn(workspace, argv0, searchPath)
+}
+
+// SearchPath is the PATH a processor with the stage env env runs with: the
+// env's PATH when it sets one, else this process's.
+func SearchPath(env map[string]string) string {
+	if p, ok := env["PATH"]; ok {
+		return p
+	}
+	return os.Getenv("PATH")
 }
 
 // Resolver resolves many programs and paths, memoising PATH look-ups,
@@ -38,9 +61,10 @@ func Resolve(workspace, argv0 string) (Program, error) {
 // Its answers are those of Resolve and RealPath as of the first time each
 // was asked. A Resolver is not safe for concurrent use.
 type Resolver struct {
-	dirs  map[string]string  // abs dir -> symlink-free dir ("" if it does not resolve)
-	look  map[string]looked  // bare name -> exec.LookPath result
-	progs map[string]program // workspace + argv0 -> result
+	dirs     map[string]string  // abs dir -> symlink-free dir ("" if it does not resolve)
+	look     map[string]looked  // bare name -> exec.LookPath result
+	lookPath map[string]looked  // search path + name -> "#!/usr/bin/env name" look-up
+	progs    map[string]program // workspace + argv0 + search path -> result
 }
 
 type looked struct {
@@ -55,26 +79,36 @@ type program struct {
 
 // NewResolver returns an empty Resolver.
 func NewResolver() *Resolver {
-	return &Resolver{dirs: map[string]string{}, look: map[string]looked{}, progs: map[string]program{}}
+	return &Resolver{dirs: map[string]string{}, look: map[string]looked{}, lookPath: map[string]looked{}, progs: map[string]program{}}
 }
 
 // Resolve is Resolve, memoised.
 func (r *Resolver) Resolve(workspace, argv0 string) (Program, error) {
-	k := workspace + "\x00" + argv0
+	return r.ResolveIn(workspace, argv0, os.Getenv("PATH"))
+}
+
+// ResolveIn is ResolveIn, memoised.
+func (r *Resolver) ResolveIn(workspace, argv0, searchPath string) (Program, error) {
+	k := workspace + "\x00" + argv0 + "\x00" + searchPath
 	if v, ok := r.progs[k]; ok {
 		return v.p, v.err
 	}
-	p, err := r.resolve(workspace, argv0)
+	p, err := r.resolve(workspace, argv0, searchPath)
 	r.progs[k] = program{p, err}
 	return p, err
 }
 
-func (r *Resolver) resolve(workspace, argv0 string) (Program, error) {
+func (r *Resolver) resolve(workspace, argv0, searchPath string) (Program, error) {
 	path, err := r.choose(workspace, argv0)
 	if err != nil {
 		return Program{}, err
 	}
-	return Program{Path: path, Real: r.Real(path)}, checkExecutable(path)
+	p := Program{Path: path, Real: r.Real(path)}
+	if err := checkExecutable(path); err != nil {
+		return p, err
+	}
+	p.Interpreters, err = r.interpreters(path, searchPath)
+	return p, err
 }
 
 // choose picks the file argv0 names, without checking it.
@@ -138,6 +172,9 @@ func checkExecutable(p string) error {
 	if fi.IsDir() {
 		return fmt.Errorf("processor %s is a directory", p)
 	}
+	if !fi.Mode().IsRegular() { // a FIFO or device: nothing execve runs, nor guardrun reads
+		return fmt.Errorf("processor %s is not a regular file", p)
+	}
 	if runtime.GOOS != "windows" && fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("processor %s is not executable", p)
 	}
@@ -148,9 +185,17 @@ func checkExecutable(p string) error {
 // whose last component is a symlink, or whose parent does not resolve,
 // takes the full RealPath route.
 func (r *Resolver) Real(p string) string {
+	real, _ := r.RealLstat(p)
+	return real
+}
+
+// RealLstat is Real, with the os.Lstat of p it was resolved from when it
+// took the memoised route (a regular file costs that one call); the
+// FileInfo is nil otherwise.
+func (r *Resolver) RealLstat(p string) (string, os.FileInfo) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	dir, base := filepath.Split(abs)
 	dir = filepath.Clean(dir)
@@ -163,16 +208,16 @@ func (r *Resolver) Real(p string) string {
 		r.dirs[dir] = rdir
 	}
 	if rdir == "" || base == "" || base == "." || base == ".." {
-		return RealPath(abs)
+		return RealPath(abs), nil
 	}
 	fi, err := os.Lstat(abs)
 	if err != nil {
-		return "" // does not exist (yet): nothing to judge
+		return "", nil // does not exist (yet): nothing to judge
 	}
 	if fi.Mode()&os.ModeSymlink != 0 {
-		return RealPath(abs)
+		return RealPath(abs), fi
 	}
-	return filepath.ToSlash(filepath.Join(rdir, base))
+	return filepath.ToSlash(filepath.Join(rdir, base)), fi
 }
 
 // RealPath makes p absolute, resolves its symlinks and returns it with

@@ -29,6 +29,7 @@ func TestResolveShapes(t *testing.T) {
 				p, err := resolve(f.Workspace, c.Argv0)
 				assert.Equal(t, c.Path, p.Path, "Path (call %d)", i)
 				assert.Equal(t, c.Real, p.Real, "Real (call %d)", i)
+				assert.Equal(t, c.Interps, interps(p), "Interpreters (call %d)", i)
 				if c.Err == "" {
 					assert.NoError(t, err, "call %d", i)
 				} else {
@@ -37,6 +38,73 @@ func TestResolveShapes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func interps(p execpath.Program) []string {
+	var out []string
+	for _, it := range p.Interpreters {
+		out = append(out, it.Real)
+	}
+	return out
+}
+
+// TestResolveInterpreterDetails: each interpreter names the script whose
+// "#!" line named it and the line itself (what the policy's message shows).
+func TestResolveInterpreterDetails(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no #! on Windows")
+	}
+	f := execpathtest.New(t)
+	j := filepath.Join
+	p, err := execpath.Resolve(f.Workspace, "sb/chain")
+	require.NoError(t, err)
+	assert.Equal(t, []execpath.Interpreter{
+		{Script: j(f.Workspace, "sb", "chain"), Line: j(f.Outside, "wrap"), Path: j(f.Outside, "wrap"), Real: filepath.ToSlash(j(f.Outside, "wrap"))},
+		{Script: j(f.Outside, "wrap"), Line: j(f.Outside, "py"), Path: j(f.Outside, "py"), Real: filepath.ToSlash(j(f.Outside, "py"))},
+	}, p.Interpreters)
+
+	p, err = execpath.Resolve(f.Workspace, "sb/env-split")
+	require.NoError(t, err)
+	require.Len(t, p.Interpreters, 1)
+	assert.Equal(t, j(f.Outside, "env")+" -S fakepy -u -v", p.Interpreters[0].Line)
+	assert.Equal(t, j(f.Bin, "fakepy"), p.Interpreters[0].Path, "what runs, as found on PATH")
+}
+
+// TestResolveInUsesTheProgramsPATH: "#!/usr/bin/env NAME" looks NAME up on
+// the PATH the program runs with (a stage's env may set one), not on
+// guardrun's own; SearchPath says which.
+func TestResolveInUsesTheProgramsPATH(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no #! on Windows")
+	}
+	f := execpathtest.New(t)
+	alt := filepath.Join(f.Outside, "alt")
+	r := execpath.NewResolver()
+	for _, c := range []struct {
+		path, want, err string
+	}{
+		{f.Bin, filepath.Join(f.Outside, "realpy2"), ""},
+		{alt, filepath.Join(alt, "fakepy"), ""},
+		{f.Outside + string(os.PathListSeparator) + alt, filepath.Join(alt, "fakepy"), ""},
+		{"", "", "not found on PATH"},
+		{"rel" + string(os.PathListSeparator) + alt, filepath.Join(alt, "fakepy"), ""}, // no match in the relative entry
+	} {
+		for _, p := range []func() (execpath.Program, error){
+			func() (execpath.Program, error) { return execpath.ResolveIn(f.Workspace, "sb/env", c.path) },
+			func() (execpath.Program, error) { return r.ResolveIn(f.Workspace, "sb/env", c.path) },
+		} {
+			prog, err := p()
+			if c.err != "" {
+				assert.ErrorContains(t, err, c.err, "PATH=%s", c.path)
+				assert.Empty(t, prog.Interpreters, "PATH=%s", c.path)
+				continue
+			}
+			require.NoError(t, err, "PATH=%s", c.path)
+			assert.Equal(t, []string{filepath.ToSlash(c.want)}, interps(prog), "PATH=%s", c.path)
+		}
+	}
+	assert.Equal(t, "/x", execpath.SearchPath(map[string]string{"PATH": "/x"}))
+	assert.Equal(t, os.Getenv("PATH"), execpath.SearchPath(map[string]string{"LC_ALL": "C"}))
 }
 
 func TestResolveMissingWrapsNotExist(t *testing.T) {

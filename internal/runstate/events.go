@@ -1,8 +1,12 @@
 package runstate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/guardrun/guardrun/sandbox"
 )
@@ -28,6 +32,12 @@ const (
 	EvStageEnd        = "stage.end"
 	EvStageBlocked    = "stage.blocked"
 	EvProgress        = "stage.progress"
+	// EvStagesSkipped is the one record of the stages a run skipped (it
+	// replaces a stage.skip record per stage in the audit chain and the log).
+	EvStagesSkipped = "stages.skipped"
+	// EvRunCompacted keeps the summary of a run whose files retention
+	// deleted.
+	EvRunCompacted = "run.compacted"
 )
 
 // Payload is the typed data of one event. Each event name has exactly one
@@ -53,14 +63,20 @@ func (e Event) Type() string { return e.Data.Event() }
 // Audited reports whether events named name go into the audit chain. Live
 // progress, the wait for the lock (the audit log is opened only once the
 // lock is held) and the start of an attempt (recorded by stage.start,
-// stage.retry and stage.attempt) are for the terminal and the log only.
+// stage.retry and stage.attempt) are for the terminal and the log only. A
+// stage's skip is for the terminal only: the run records its skips in one
+// stages.skipped record.
 func Audited(name string) bool {
 	switch name {
-	case EvProgress, EvLockWait, EvAttemptStart:
+	case EvProgress, EvLockWait, EvAttemptStart, EvStageSkip:
 		return false
 	}
 	return true
 }
+
+// Logged reports whether events named name go into guardrun.log: all but
+// live progress and the per-stage skip (stages.skipped sums those up).
+func Logged(name string) bool { return name != EvProgress && name != EvStageSkip }
 
 // RunStart is run.start.
 type RunStart struct {
@@ -75,6 +91,8 @@ type RunStart struct {
 type RunEnd struct {
 	Status string `json:"status"`
 	Error  string `json:"error"`
+	// Counts counts the run's stages by status (the one-line summary).
+	Counts *StageCounts `json:"counts,omitempty"`
 }
 
 // LockAcquired is lock.acquired.
@@ -110,8 +128,69 @@ type Sweep struct {
 	Removed      []string `json:"removed,omitempty"`
 }
 
-// StageSkip is stage.skip: the stage was up to date.
+// StageSkip is stage.skip: the stage was up to date. Live only (the
+// printer); the chain and the log get one StagesSkipped per run.
 type StageSkip struct{}
+
+// MaxSkippedNames is how many skipped stages a stages.skipped record names
+// at most: a run that skipped more records only their count and digest
+// (run_<id>.json names them all), so a no-op run of thousands of stages adds
+// a record of constant size to the chain.
+const MaxSkippedNames = 32
+
+// StagesSkipped is stages.skipped: the stages the run skipped as up to
+// date, in pipeline order. NamesSHA256 is SkippedDigest of all of them
+// (what run_<id>.json lists in skipped.names); Names lists them only when
+// there are at most MaxSkippedNames.
+type StagesSkipped struct {
+	Count       int      `json:"count"`
+	Names       []string `json:"names,omitempty"`
+	NamesSHA256 string   `json:"namesSha256"`
+}
+
+// NewStagesSkipped is the stages.skipped record of names.
+func NewStagesSkipped(names []string) StagesSkipped {
+	d := StagesSkipped{Count: len(names), NamesSHA256: SkippedDigest(names)}
+	if len(names) <= MaxSkippedNames {
+		d.Names = names
+	}
+	return d
+}
+
+// SkippedDigest is the SHA-256 (hex) of names, each followed by a newline.
+func SkippedDigest(names []string) string {
+	h := sha256.New()
+	for _, n := range names {
+		h.Write([]byte(n + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// RunCompacted is run.compacted: retention deleted the files of run RunID
+// (run_<id>.json, metrics, report); this is the summary the chain keeps of
+// it. Audit is the chain head that run recorded when it ended.
+type RunCompacted struct {
+	RunID     string       `json:"runId"`
+	Status    string       `json:"status"`
+	StartedAt time.Time    `json:"startedAt"`
+	EndedAt   *time.Time   `json:"endedAt,omitempty"`
+	Error     string       `json:"error,omitempty"`
+	Counts    *StageCounts `json:"counts,omitempty"`
+	Audit     *AuditHead   `json:"audit,omitempty"`
+}
+
+// Summary is a short text for a stages.skipped record: the count,
+// and the names when there are few.
+func (d StagesSkipped) Summary() string {
+	s := fmt.Sprintf("%d stages", d.Count)
+	if d.Count == 1 {
+		s = "1 stage"
+	}
+	if len(d.Names) > 0 && len(d.Names) <= 10 {
+		s += ": " + strings.Join(d.Names, ", ")
+	}
+	return s
+}
 
 // StageStart is stage.start: the stage will run (after its lock is held).
 type StageStart struct {
@@ -194,6 +273,8 @@ func (StageCheckpoint) Event() string   { return EvStageCheckpoint }
 func (StageEnd) Event() string          { return EvStageEnd }
 func (BlockedByUpstream) Event() string { return EvStageBlocked }
 func (ProgressReport) Event() string    { return EvProgress }
+func (StagesSkipped) Event() string     { return EvStagesSkipped }
+func (RunCompacted) Event() string      { return EvRunCompacted }
 
 // DecodeData decodes the "data" object of an audit record (as package
 // audit reads it back) into the payload type of its event. A record

@@ -71,6 +71,12 @@ func (l Layout) ReportFile(runID string) string {
 	return filepath.Join(l.StateDir, "report_"+runID+".html")
 }
 
+// RunFiles are the files of one run that retention deletes: the report,
+// the metrics and, last, run_<id>.json.
+func (l Layout) RunFiles(runID string) []string {
+	return []string{l.ReportFile(runID), l.MetricsProm(runID), l.MetricsJSON(runID), l.RunFile(runID)}
+}
+
 // PipelineLock is the lock every run takes.
 func (l Layout) PipelineLock() string { return filepath.Join(l.LocksDir, "pipeline.lock") }
 

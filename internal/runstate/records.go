@@ -2,6 +2,7 @@ package runstate
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
@@ -50,7 +51,15 @@ type RunState struct {
 	Host      string     `json:"host"`
 	StartedAt time.Time  `json:"startedAt"`
 	EndedAt   *time.Time `json:"endedAt,omitempty"`
-	Stages    []RunStage `json:"stages"`
+	// Stages are the stages that did not skip, in pipeline order: the
+	// stages skipped as up to date are only named in Skipped (SetStages).
+	// Records written before Skipped existed list every stage here.
+	Stages []RunStage `json:"stages"`
+	// Skipped names the stages skipped as up to date; absent when none was.
+	Skipped *SkippedStages `json:"skipped,omitempty"`
+	// Counts counts every stage by status; absent in records written
+	// before it existed (Recount computes it).
+	Counts *StageCounts `json:"counts,omitempty"`
 	// Enforcement is what the sandbox enforced; absent when no stage ran.
 	Enforcement *sandbox.Report `json:"enforcement,omitempty"`
 	BestEffort  bool            `json:"bestEffort"`
@@ -66,6 +75,114 @@ type RunStage struct {
 	Attempts int      `json:"attempts"`
 	Reasons  []string `json:"reasons,omitempty"`
 	Error    string   `json:"error,omitempty"`
+}
+
+// SkippedStages are the stages a run skipped as up to date, by name in
+// pipeline order: one short entry each instead of a line in "stages", so
+// that a no-op run of thousands of stages writes a small record.
+type SkippedStages struct {
+	Count int      `json:"count"`
+	Names []string `json:"names"`
+}
+
+// StageCounts counts a run's stages by status. Ran counts the stages that
+// ran and succeeded; a stage that ran and failed counts as Failed. The
+// counts add up to Stages.
+type StageCounts struct {
+	Stages      int `json:"stages"`
+	Ran         int `json:"ran"`
+	Skipped     int `json:"skipped"`
+	Failed      int `json:"failed"`
+	Blocked     int `json:"blocked"`
+	Interrupted int `json:"interrupted"`
+	// Running is non-zero only in the record of a run still going (or
+	// killed: the next run turns them into Interrupted).
+	Running int `json:"running,omitempty"`
+	Pending int `json:"pending"`
+}
+
+// Add counts one stage with status.
+func (c *StageCounts) Add(status string) {
+	c.Stages++
+	switch status {
+	case StageSucceeded:
+		c.Ran++
+	case StageSkipped:
+		c.Skipped++
+	case StageFailed:
+		c.Failed++
+	case StageBlocked:
+		c.Blocked++
+	case StageInterrupted:
+		c.Interrupted++
+	case StageRunning:
+		c.Running++
+	default:
+		c.Pending++
+	}
+}
+
+// String is the counts as the run's summary line says them: ran and
+// skipped always, the other counts when they are not zero, e.g. "3 ran,
+// 10 skipped, 1 failed, 2 blocked".
+func (c StageCounts) String() string {
+	s := fmt.Sprintf("%d ran, %d skipped", c.Ran, c.Skipped)
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{c.Failed, "failed"}, {c.Blocked, "blocked"}, {c.Interrupted, "interrupted"}, {c.Running, "running"}, {c.Pending, "pending"}} {
+		if x.n > 0 {
+			s += fmt.Sprintf(", %d %s", x.n, x.what)
+		}
+	}
+	return s
+}
+
+// SetStages records a line for every stage, in pipeline order: the
+// skipped ones by name in Skipped, the others in Stages; Counts counts
+// them all.
+func (rs *RunState) SetStages(all []RunStage) {
+	rs.Stages = make([]RunStage, 0, len(all))
+	var skipped []string
+	for _, s := range all {
+		if s.Status == StageSkipped {
+			skipped = append(skipped, s.Name)
+			continue
+		}
+		rs.Stages = append(rs.Stages, s)
+	}
+	rs.Skipped = nil
+	if len(skipped) > 0 {
+		rs.Skipped = &SkippedStages{Count: len(skipped), Names: skipped}
+	}
+	rs.Recount()
+}
+
+// AllStages returns a line for every stage: Stages, then one line (status
+// skipped, no attempts) per name in Skipped.
+func (rs *RunState) AllStages() []RunStage {
+	if rs.Skipped == nil || len(rs.Skipped.Names) == 0 {
+		return rs.Stages
+	}
+	all := make([]RunStage, 0, len(rs.Stages)+len(rs.Skipped.Names))
+	all = append(all, rs.Stages...)
+	for _, n := range rs.Skipped.Names {
+		all = append(all, RunStage{Name: n, Status: StageSkipped})
+	}
+	return all
+}
+
+// Recount sets Counts from Stages and Skipped.
+func (rs *RunState) Recount() {
+	var c StageCounts
+	for _, s := range rs.Stages {
+		c.Add(s.Status)
+	}
+	if rs.Skipped != nil {
+		c.Stages += rs.Skipped.Count
+		c.Skipped += rs.Skipped.Count
+	}
+	rs.Counts = &c
 }
 
 // AuditHead is the audit chain head at the end of a run.

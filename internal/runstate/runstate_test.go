@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -132,14 +133,17 @@ func TestRunsOneOrdering(t *testing.T) {
 		require.NoError(t, l.WriteRun(&RunState{RunID: id, StartedAt: at, Status: RunSucceeded}))
 	}
 	require.NoError(t, os.WriteFile(l.RunFile("broken"), []byte("{"), 0o644))
+	require.NoError(t, os.WriteFile(l.RunFile("badtime"), []byte(`{"runId": "badtime", "startedAt": 5, "status": "x"}`), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(l.StateDir, "run_.json"), []byte("{}"), 0o644))
 	require.NoError(t, os.Mkdir(filepath.Join(l.StateDir, "run_dir.json"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(l.StateDir, "stage_x.json"), []byte("{}"), 0o644))
-	assert.Equal(t, []string{"broken", "zzz-oldest", "mmm", "mmm-tie", "aaa-newest"}, l.RunIDs())
+	assert.Equal(t, []string{"badtime", "broken", "zzz-oldest", "mmm", "mmm-tie", "aaa-newest"}, l.RunIDs())
 	assert.Equal(t, "aaa-newest", l.LatestRun())
 	runs := l.Runs()
-	assert.Error(t, runs[0].Err)
-	assert.Equal(t, RunSucceeded, runs[1].Status)
+	assert.ErrorContains(t, runs[0].Err, "parsing")
+	assert.ErrorContains(t, runs[1].Err, "parsing")
+	assert.Equal(t, RunSucceeded, runs[2].Status)
+	assert.Equal(t, 6, l.RunCount())
 }
 
 // payloads is one value of every event payload, with every field set.
@@ -147,7 +151,7 @@ func payloads() []Payload {
 	waived := 2
 	return []Payload{
 		RunStart{Pipeline: "p", SpecHash: "h", PID: 7, Host: "x", BestEffort: true},
-		RunEnd{Status: RunFailed, Error: "e"},
+		RunEnd{Status: RunFailed, Error: "e", Counts: &StageCounts{Stages: 9, Ran: 1, Skipped: 2, Failed: 1, Blocked: 2, Interrupted: 1, Running: 1, Pending: 1}},
 		LockAcquired{Path: "/l"},
 		LockWait{Holder: "run a"},
 		PolicyVerdict{Policy: "pass", Fingerprint: "f", Warnings: 1, Waived: &waived, Netlint: "pass (1 go processors)"},
@@ -163,8 +167,13 @@ func payloads() []Payload {
 		StageEnd{Status: StageSucceeded, Attempts: 1, IdempotencyKey: "k", Outputs: []OutputRecord{{Path: "o", Size: 1, SHA256: "s"}}},
 		BlockedByUpstream{Upstream: "u"},
 		ProgressReport{Lines: 1, Bytes: 2, TotalBytes: 3},
+		NewStagesSkipped([]string{"a", "b"}),
+		RunCompacted{RunID: "r0", Status: RunSucceeded, StartedAt: time.Date(2026, 12, 1, 7, 0, 0, 5, time.UTC), EndedAt: &compactedEnd,
+			Error: "e", Counts: &StageCounts{Stages: 2, Skipped: 2}, Audit: &AuditHead{Seq: 4, Hash: "h"}},
 	}
 }
+
+var compactedEnd = time.Date(2026, 12, 1, 7, 0, 1, 0, time.UTC)
 
 // TestPayloadsRoundTripThroughTheAuditChain: what the runner records is
 // what the report reads back, through a real audit log, typed on both
@@ -245,6 +254,10 @@ func decodeAs(t *testing.T, like Payload, data map[string]any) Payload {
 		got, err = DecodeData[BlockedByUpstream](data)
 	case ProgressReport:
 		got, err = DecodeData[ProgressReport](data)
+	case StagesSkipped:
+		got, err = DecodeData[StagesSkipped](data)
+	case RunCompacted:
+		got, err = DecodeData[RunCompacted](data)
 	default:
 		t.Fatalf("no decode case for %T", like)
 	}
@@ -255,9 +268,134 @@ func decodeAs(t *testing.T, like Payload, data map[string]any) Payload {
 
 func TestAuditedLeavesLiveEventsOut(t *testing.T) {
 	for _, d := range payloads() {
-		live := d.Event() == EvProgress || d.Event() == EvLockWait || d.Event() == EvAttemptStart
+		live := d.Event() == EvProgress || d.Event() == EvLockWait || d.Event() == EvAttemptStart || d.Event() == EvStageSkip
 		assert.Equal(t, !live, Audited(d.Event()), d.Event())
+		assert.Equal(t, d.Event() != EvProgress && d.Event() != EvStageSkip, Logged(d.Event()), d.Event())
 	}
 	_, err := DecodeData[StageEnd](map[string]any{"attempts": "three"})
 	assert.ErrorContains(t, err, "decoding stage.end data")
+}
+
+// TestSkippedStagesAreNamedApart: a run record lists the stages that did
+// not skip and names the skipped ones; AllStages gives every line back,
+// and the counts add up.
+func TestSkippedStagesAreNamedApart(t *testing.T) {
+	rs := &RunState{RunID: "r"}
+	rs.SetStages([]RunStage{
+		{Name: "a", Status: StageSkipped},
+		{Name: "b", Status: StageSucceeded, Attempts: 1, Reasons: []string{"never run"}},
+		{Name: "c", Status: StageSkipped},
+		{Name: "d", Status: StageFailed, Attempts: 3, Error: "boom"},
+		{Name: "e", Status: StageBlocked},
+		{Name: "f", Status: StageRunning},
+		{Name: "g", Status: StagePending},
+	})
+	assert.Equal(t, []string{"b", "d", "e", "f", "g"}, names(rs.Stages))
+	assert.Equal(t, &SkippedStages{Count: 2, Names: []string{"a", "c"}}, rs.Skipped)
+	assert.Equal(t, &StageCounts{Stages: 7, Ran: 1, Skipped: 2, Failed: 1, Blocked: 1, Running: 1, Pending: 1}, rs.Counts)
+	assert.Equal(t, "1 ran, 2 skipped, 1 failed, 1 blocked, 1 running, 1 pending", rs.Counts.String())
+	all := rs.AllStages()
+	assert.Equal(t, []string{"b", "d", "e", "f", "g", "a", "c"}, names(all))
+	assert.Equal(t, StageSkipped, all[5].Status)
+
+	// Round trip through the file, and a record of an older version (every
+	// stage in stages, no counts) gets its counts from Recount.
+	l := Layout{StateDir: t.TempDir()}
+	require.NoError(t, l.WriteRun(rs))
+	back, err := l.ReadRun("r")
+	require.NoError(t, err)
+	assert.Equal(t, rs, back)
+	old := &RunState{RunID: "old", Stages: []RunStage{{Name: "a", Status: StageSkipped}, {Name: "b", Status: StageSucceeded}}}
+	assert.Len(t, old.AllStages(), 2)
+	old.Recount()
+	assert.Equal(t, "1 ran, 1 skipped", old.Counts.String())
+
+	none := &RunState{}
+	none.SetStages([]RunStage{{Name: "a", Status: StageSucceeded}})
+	assert.Nil(t, none.Skipped)
+	none.SetStages([]RunStage{{Name: "a", Status: StageSkipped}})
+	assert.NotNil(t, none.Stages, "stages is [] in the file, not null")
+}
+
+func names(lines []RunStage) []string {
+	var out []string
+	for _, s := range lines {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func TestStagesSkippedNamesFewAndDigestsAll(t *testing.T) {
+	few := NewStagesSkipped([]string{"a", "b"})
+	assert.Equal(t, []string{"a", "b"}, few.Names)
+	assert.Equal(t, "2 stages: a, b", few.Summary())
+	var many []string
+	for i := 0; i <= MaxSkippedNames; i++ {
+		many = append(many, fmt.Sprintf("s%d", i))
+	}
+	d := NewStagesSkipped(many)
+	assert.Nil(t, d.Names, "a record of constant size")
+	assert.Equal(t, MaxSkippedNames+1, d.Count)
+	assert.Equal(t, SkippedDigest(many), d.NamesSHA256)
+	assert.NotEqual(t, SkippedDigest(many[1:]), d.NamesSHA256)
+	assert.Equal(t, fmt.Sprintf("%d stages", MaxSkippedNames+1), d.Summary())
+	assert.Equal(t, "911169ddaaf146aff539f58c26c489af3b892dff0fe283c1c264c65ae5aa59a2", few.NamesSHA256, "sha256 of \"a\\nb\\n\"")
+}
+
+// TestRemoveRunDeletesEveryFileOfTheRunRecordLast: retention deletes the
+// report, the metrics and the record; the other runs stay.
+func TestRemoveRunDeletesEveryFileOfTheRunRecordLast(t *testing.T) {
+	l := Layout{StateDir: t.TempDir()}
+	for _, id := range []string{"r1", "r2"} {
+		for _, f := range l.RunFiles(id) {
+			require.NoError(t, os.WriteFile(f, []byte("{}"), 0o644))
+		}
+	}
+	assert.Equal(t, 2, l.RunCount())
+	assert.Equal(t, l.RunFile("r1"), l.RunFiles("r1")[len(l.RunFiles("r1"))-1], "the record goes last")
+	require.NoError(t, l.RemoveRun("r1"))
+	for _, f := range l.RunFiles("r1") {
+		assert.NoFileExists(t, f)
+	}
+	for _, f := range l.RunFiles("r2") {
+		assert.FileExists(t, f)
+	}
+	assert.Equal(t, []string{"r2"}, l.RunIDs())
+	require.NoError(t, l.RemoveRun("r1"), "removing twice is fine")
+}
+
+// TestRunsReadOnlyTheHeadOfEachRecord: listing runs reads startedAt and
+// status, which every record has before its stages, and nothing after
+// them; reading the run itself still reports a damaged record.
+func TestRunsReadOnlyTheHeadOfEachRecord(t *testing.T) {
+	l := Layout{StateDir: t.TempDir()}
+	require.NoError(t, os.WriteFile(l.RunFile("r1"), []byte(`{"runId": "r1", "pipeline": "p", "startedAt": "2026-01-01T00:00:00Z", "status": "failed", "stages": [`), 0o644))
+	runs := l.Runs()
+	require.Len(t, runs, 1)
+	require.NoError(t, runs[0].Err)
+	assert.Equal(t, RunFailed, runs[0].Status)
+	assert.Equal(t, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), runs[0].StartedAt)
+	_, err := l.ReadRun("r1")
+	assert.ErrorContains(t, err, "parsing")
+}
+
+// BenchmarkRuns lists 50 run records of a 4,500-stage no-op (95 KB each),
+// what retention does at the end of every run (docs/BENCHMARKS.md).
+func BenchmarkRuns(b *testing.B) {
+	l := Layout{StateDir: b.TempDir()}
+	names := make([]string, 4500)
+	for i := range names {
+		names[i] = fmt.Sprintf("copy_f%05d", i)
+	}
+	for r := 0; r < 50; r++ {
+		rs := &RunState{RunID: fmt.Sprint("r", r), StartedAt: time.Now(), Status: RunSucceeded, Stages: []RunStage{}}
+		rs.Skipped = &SkippedStages{Count: len(names), Names: names}
+		require.NoError(b, l.WriteRun(rs))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(l.Runs()) != 50 {
+			b.Fatal("not 50 runs")
+		}
+	}
 }

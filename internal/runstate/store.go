@@ -1,6 +1,7 @@
 package runstate
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,27 +145,14 @@ type RunInfo struct {
 }
 
 // Runs lists the runs stateDir holds a run_<id>.json for, oldest first:
-// ordered by the startedAt they recorded, then by id. A run file that does
-// not parse is listed first, with its error.
+// ordered by the startedAt they recorded, then by id. A run file whose head
+// (up to startedAt and status) does not parse is listed first, with its
+// error.
 func (l Layout) Runs() []RunInfo {
-	ents, err := os.ReadDir(l.StateDir)
-	if err != nil {
-		return nil
-	}
 	var runs []RunInfo
-	for _, e := range ents {
-		n := e.Name()
-		if !e.Type().IsRegular() || !strings.HasPrefix(n, runPrefix) || !strings.HasSuffix(n, jsonExt) || len(n) == len(runPrefix+jsonExt) {
-			continue
-		}
-		ri := RunInfo{ID: strings.TrimSuffix(strings.TrimPrefix(n, runPrefix), jsonExt)}
-		var head struct {
-			StartedAt time.Time `json:"startedAt"`
-			Status    string    `json:"status"`
-		}
-		if ri.Err = readJSON(l.RunFile(ri.ID), &head); ri.Err == nil {
-			ri.StartedAt, ri.Status = head.StartedAt, head.Status
-		}
+	for _, id := range l.runFileIDs() {
+		ri := RunInfo{ID: id}
+		ri.StartedAt, ri.Status, ri.Err = readRunHead(l.RunFile(ri.ID))
 		runs = append(runs, ri)
 	}
 	sort.Slice(runs, func(i, j int) bool {
@@ -174,6 +162,93 @@ func (l Layout) Runs() []RunInfo {
 		return runs[i].ID < runs[j].ID
 	})
 	return runs
+}
+
+// readRunHead reads startedAt and status from the head of a run file. They
+// come before the stages in every record guardrun writes, so listing runs
+// reads a few hundred bytes per run however many stages their records
+// list (retention lists them at the end of every run). A file whose head
+// does not parse is an error; the rest is parsed by ReadRun when the run is
+// read.
+func readRunHead(path string) (time.Time, string, error) {
+	var (
+		at     time.Time
+		status string
+	)
+	f, err := os.Open(path)
+	if err != nil {
+		return at, status, err
+	}
+	defer f.Close()
+	bad := func(err error) (time.Time, string, error) {
+		return time.Time{}, "", fmt.Errorf("parsing %s: %w", path, err)
+	}
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<10))
+	if t, err := dec.Token(); err != nil {
+		return bad(err)
+	} else if t != json.Delim('{') {
+		return bad(errors.New("not a JSON object"))
+	}
+	for seen := 0; seen < 2; {
+		if !dec.More() {
+			if _, err := dec.Token(); err != nil { // the closing brace
+				return bad(err)
+			}
+			break
+		}
+		t, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		switch t {
+		case "startedAt":
+			err = dec.Decode(&at)
+			seen++
+		case "status":
+			err = dec.Decode(&status)
+			seen++
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return bad(err)
+		}
+	}
+	return at, status, nil
+}
+
+// runFileIDs are the ids of the run_<id>.json files in stateDir, unordered.
+func (l Layout) runFileIDs() []string {
+	ents, err := os.ReadDir(l.StateDir)
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(n, runPrefix) || !strings.HasSuffix(n, jsonExt) || len(n) == len(runPrefix+jsonExt) {
+			continue
+		}
+		ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(n, runPrefix), jsonExt))
+	}
+	return ids
+}
+
+// RunCount is how many run_<id>.json files stateDir holds, without reading
+// them.
+func (l Layout) RunCount() int { return len(l.runFileIDs()) }
+
+// RemoveRun deletes the files of run runID (RunFiles), run_<id>.json last:
+// after a crash or a failed removal the run is still listed, and the next
+// retention pass deletes the rest. Missing files are fine.
+func (l Layout) RemoveRun(runID string) error {
+	for _, p := range l.RunFiles(runID) {
+		if err := RemoveIfExists(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RunIDs is the ids of Runs, in the same order.

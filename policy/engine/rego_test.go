@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"context"
@@ -8,26 +8,34 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/version"
 	"github.com/stretchr/testify/require"
+
+	"github.com/guardrun/guardrun/policy"
 )
 
 // minCoverage is the share of policy lines the Rego unit tests must reach.
 const minCoverage = 90.0
+
+// regoDir is where the policy's Rego files are: policy/, next to this
+// package.
+const regoDir = ".."
 
 // TestRegoUnitTests runs policy/*_test.rego through OPA's tester against the
 // embedded policy, and checks Rego coverage.
 func TestRegoUnitTests(t *testing.T) {
 	mods, err := loadModules(nil, false)
 	require.NoError(t, err)
-	tests, err := filepath.Glob("*_test.rego")
+	tests, err := filepath.Glob(filepath.Join(regoDir, "*_test.rego"))
 	require.NoError(t, err)
 	require.NotEmpty(t, tests)
 	for _, f := range tests {
 		src, err := os.ReadFile(f)
 		require.NoError(t, err)
-		m, err := parse(builtinPrefix+f, string(src))
+		name := policy.BuiltinPrefix + filepath.Base(f)
+		m, err := parse(name, string(src))
 		require.NoError(t, err)
-		mods[builtinPrefix+f] = m
+		mods[name] = m
 	}
 
 	rep, err := runTests(context.Background(), mods)
@@ -47,8 +55,9 @@ func TestRegoUnitTests(t *testing.T) {
 func TestEveryRuleHasRegoTests(t *testing.T) {
 	ids := ruleIDs(t)
 	require.NotEmpty(t, ids)
-	tests, err := filepath.Glob("*_test.rego")
+	tests, err := filepath.Glob(filepath.Join(regoDir, "*_test.rego"))
 	require.NoError(t, err)
+	require.NotEmpty(t, tests)
 	var all strings.Builder
 	for _, f := range tests {
 		b, err := os.ReadFile(f)
@@ -60,32 +69,12 @@ func TestEveryRuleHasRegoTests(t *testing.T) {
 	}
 }
 
-// Every non-test .rego file next to this package is embedded, and nothing else.
-func TestEmbeddedModulesComplete(t *testing.T) {
-	files, err := filepath.Glob("*.rego")
-	require.NoError(t, err)
-	want := map[string]bool{}
-	for _, f := range files {
-		if !strings.HasSuffix(f, "_test.rego") {
-			want[builtinPrefix+f] = true
-		}
-	}
-	got := map[string]bool{}
-	for name, src := range BuiltinModules() {
-		got[name] = true
-		disk, err := os.ReadFile(strings.TrimPrefix(name, builtinPrefix))
-		require.NoError(t, err)
-		require.Equal(t, string(disk), src)
-	}
-	require.Equal(t, want, got)
-}
-
 // ruleIDs collects the GRxxx ids that appear in violation(...) calls of the
 // embedded modules.
 func ruleIDs(t *testing.T) map[string]bool {
 	t.Helper()
 	ids := map[string]bool{}
-	for name, src := range BuiltinModules() {
+	for name, src := range policy.BuiltinModules() {
 		m, err := parse(name, src)
 		require.NoError(t, err)
 		ast.WalkTerms(m, func(x *ast.Term) bool {
@@ -98,4 +87,10 @@ func ruleIDs(t *testing.T) map[string]bool {
 		})
 	}
 	return ids
+}
+
+// The version fingerprints name (policy.OPAVersion, a constant so that the
+// light package does not link OPA) is the OPA this package links.
+func TestOPAVersion(t *testing.T) {
+	require.Equal(t, version.Version, policy.OPAVersion, "update policy.OPAVersion to the OPA version in go.mod")
 }

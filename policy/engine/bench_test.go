@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/guardrun/guardrun/pipeline"
+	"github.com/guardrun/guardrun/policy"
 )
 
 // Goal (issue 5): prepare + evaluate under 20 ms for the demo spec. New is
@@ -16,7 +17,7 @@ import (
 
 func demoPipeline(b *testing.B) *pipeline.Pipeline {
 	b.Helper()
-	p, err := pipeline.Load(filepath.Join("..", "pipeline.json"), loadOpts)
+	p, err := pipeline.Load(filepath.Join("..", "..", "pipeline.json"), loadOpts)
 	require.NoError(b, err)
 	return p
 }
@@ -25,7 +26,7 @@ func BenchmarkNew(b *testing.B) {
 	ctx := context.Background()
 	defer reportCPU(b)()
 	for b.Loop() {
-		if _, err := New(ctx, Options{}); err != nil {
+		if _, err := New(ctx, policy.Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -43,7 +44,7 @@ func reportCPU(b *testing.B) func() {
 func BenchmarkEvaluateDemo(b *testing.B) {
 	ctx := context.Background()
 	p := demoPipeline(b)
-	e := newEngine(b, Options{})
+	e := newEngine(b, policy.Options{})
 	host := testHost
 	defer reportCPU(b)()
 	for b.Loop() {
@@ -61,7 +62,7 @@ func BenchmarkNewAndEvaluateDemo(b *testing.B) {
 	host := testHost
 	defer reportCPU(b)()
 	for b.Loop() {
-		e, err := New(ctx, Options{})
+		e, err := New(ctx, policy.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,7 +78,7 @@ func BenchmarkFingerprintDemo(b *testing.B) {
 	p := demoPipeline(b)
 	defer reportCPU(b)()
 	for b.Loop() {
-		if _, err := Fingerprint(Options{}, p, testHost); err != nil {
+		if _, err := policy.Fingerprint(policy.Options{}, p, testHost); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"context"
@@ -14,10 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/guardrun/guardrun/pipeline"
+	"github.com/guardrun/guardrun/policy"
 )
 
 // testHost is the host every test judges against: 4 cpus, 8 GiB.
-var testHost = Host{CPUs: 4, MemoryMB: 8192, OS: "linux"}
+var testHost = policy.Host{CPUs: 4, MemoryMB: 8192, OS: "linux"}
 
 var loadOpts = pipeline.LoadOptions{HostCPUs: 4, HostMemoryMB: 8192}
 
@@ -72,14 +73,14 @@ func must(err error) {
 	}
 }
 
-func newEngine(t testing.TB, opts Options) *Engine {
+func newEngine(t testing.TB, opts policy.Options) *Engine {
 	t.Helper()
 	e, err := New(context.Background(), opts)
 	require.NoError(t, err)
 	return e
 }
 
-func evaluate(t *testing.T, e *Engine, p *pipeline.Pipeline) *Result {
+func evaluate(t *testing.T, e *Engine, p *pipeline.Pipeline) *policy.Result {
 	t.Helper()
 	res, err := e.Evaluate(context.Background(), p, testHost)
 	require.NoError(t, err)
@@ -88,7 +89,7 @@ func evaluate(t *testing.T, e *Engine, p *pipeline.Pipeline) *Result {
 
 type ruleStage struct{ Rule, Stage string }
 
-func ruleStages(vs []Violation) []ruleStage {
+func ruleStages(vs []policy.Violation) []ruleStage {
 	out := []ruleStage{}
 	for _, v := range vs {
 		out = append(out, ruleStage{v.Rule, v.Stage})
@@ -97,9 +98,9 @@ func ruleStages(vs []Violation) []ruleStage {
 }
 
 func TestDemoSpecPasses(t *testing.T) {
-	p, err := pipeline.Load(filepath.Join("..", "pipeline.json"), loadOpts)
+	p, err := pipeline.Load(filepath.Join("..", "..", "pipeline.json"), loadOpts)
 	require.NoError(t, err)
-	res := evaluate(t, newEngine(t, Options{}), p)
+	res := evaluate(t, newEngine(t, policy.Options{}), p)
 	assert.Empty(t, res.Violations)
 	assert.False(t, res.Failed(true))
 	assert.NoError(t, res.Err(true))
@@ -112,7 +113,7 @@ func TestDoors(t *testing.T) {
 	fakeCurl := filepath.Join(outsideDir, "curl")
 	require.NoError(t, os.WriteFile(fakeCurl, []byte("#!/bin/sh\n"), 0o755))
 
-	e := newEngine(t, Options{})
+	e := newEngine(t, policy.Options{})
 	cases := []struct {
 		name  string
 		spec  string
@@ -197,9 +198,9 @@ func TestDoors(t *testing.T) {
 				}
 				assert.Contains(t, strings.Join(msgs, "\n"), tc.msg)
 			}
-			var ve *ViolationError
+			var ve *policy.ViolationError
 			require.ErrorAs(t, res.Err(false), &ve)
-			assert.ErrorIs(t, ve, ErrPolicy)
+			assert.ErrorIs(t, ve, policy.ErrPolicy)
 			assert.Contains(t, ve.Error(), "deny ["+tc.want.Rule+"] "+tc.want.Stage+": ")
 		})
 	}
@@ -208,7 +209,7 @@ func TestDoors(t *testing.T) {
 func TestBudgetOverHost(t *testing.T) {
 	_, p := workspace(t, stageSpec(""))
 	p.Budget.MemoryMB = 16384
-	res := evaluate(t, newEngine(t, Options{}), p)
+	res := evaluate(t, newEngine(t, policy.Options{}), p)
 	assert.Contains(t, ruleStages(res.Denied()), ruleStage{"GR012", ""})
 	assert.Contains(t, res.Err(false).Error(), "deny [GR012] (pipeline): ")
 }
@@ -228,12 +229,12 @@ warn contains "[ACME002] plain string rules keep their id" if {
 `)
 	// test modules in the directory are not loaded by New
 	writeFile(t, filepath.Join(dir, "team_test.rego"), "package broken_on_purpose\n\nthis is not rego\n")
-	e := newEngine(t, Options{Dirs: []string{dir}})
+	e := newEngine(t, policy.Options{Dirs: []string{dir}})
 	assert.Contains(t, e.Modules(), filepath.Join(dir, "team.rego"))
 
 	_, p := workspace(t, stageSpec(""))
 	res := evaluate(t, e, p)
-	assert.Equal(t, []Violation{
+	assert.Equal(t, []policy.Violation{
 		{Rule: "ACME001", Stage: "stage_a", Message: "every stage needs env TEAM", Severity: "deny"},
 		{Rule: "ACME002", Stage: "", Message: "plain string rules keep their id", Severity: "warn"},
 	}, res.Violations)
@@ -245,18 +246,18 @@ warn contains "[ACME002] plain string rules keep their id" if {
 func TestUserConfigExtendsAllowList(t *testing.T) {
 	spec := stageSpec(`"processor": {"exec": ["/bin/sh", "-c", "true"]}, "inputs": ["/etc/hostname"]`)
 	_, p := workspace(t, spec)
-	res := evaluate(t, newEngine(t, Options{}), p)
+	res := evaluate(t, newEngine(t, policy.Options{}), p)
 	require.True(t, res.Failed(false))
 
 	dir := t.TempDir()
-	real := ResolveExec("", "/bin/sh")
+	real := policy.ResolveExec("", "/bin/sh")
 	require.NotEmpty(t, real)
 	writeFile(t, filepath.Join(dir, "allow.rego"), `package guardrun.config
 
 allowed_outside_paths contains "`+real+`"
 allowed_outside_paths contains "/etc/host*"
 `)
-	res = evaluate(t, newEngine(t, Options{Dirs: []string{dir}}), p)
+	res = evaluate(t, newEngine(t, policy.Options{Dirs: []string{dir}}), p)
 	assert.Empty(t, res.Violations)
 }
 
@@ -274,11 +275,11 @@ func TestRefusedBuiltins(t *testing.T) {
 			dir := t.TempDir()
 			file := filepath.Join(dir, "exfil.rego")
 			writeFile(t, file, "package guardrun.pipeline\n\ndeny contains \"x\" if {\n\t"+tc.body+"\n}\n")
-			_, err := New(context.Background(), Options{Dirs: []string{dir}})
+			_, err := New(context.Background(), policy.Options{Dirs: []string{dir}})
 			require.Error(t, err)
-			var pe *Error
+			var pe *policy.Error
 			require.ErrorAs(t, err, &pe)
-			assert.ErrorIs(t, pe, ErrPolicy)
+			assert.ErrorIs(t, pe, policy.ErrPolicy)
 			assert.Equal(t, tc.builtin, pe.Builtin)
 			assert.Equal(t, file, pe.File)
 			assert.Contains(t, err.Error(), file+":4 calls "+tc.builtin)
@@ -308,7 +309,7 @@ func TestCapabilitiesRefuseNetwork(t *testing.T) {
 	require.NoError(t, err)
 	mods["t.rego"] = m
 	_, err = runTests(context.Background(), mods)
-	var pe *Error
+	var pe *policy.Error
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "http.send", pe.Builtin)
 	assert.Contains(t, err.Error(), "t.rego:3 calls http.send")
@@ -327,22 +328,22 @@ func TestUserPolicyErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, tc.file), tc.src)
-			_, err := New(context.Background(), Options{Dirs: []string{dir}})
+			_, err := New(context.Background(), policy.Options{Dirs: []string{dir}})
 			require.Error(t, err)
-			var pe *Error
+			var pe *policy.Error
 			require.ErrorAs(t, err, &pe)
-			assert.ErrorIs(t, pe, ErrPolicy)
+			assert.ErrorIs(t, pe, policy.ErrPolicy)
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
 	t.Run("missing dir", func(t *testing.T) {
-		_, err := New(context.Background(), Options{Dirs: []string{filepath.Join(t.TempDir(), "nope")}})
-		var pe *Error
+		_, err := New(context.Background(), policy.Options{Dirs: []string{filepath.Join(t.TempDir(), "nope")}})
+		var pe *policy.Error
 		require.ErrorAs(t, err, &pe)
 		assert.Contains(t, err.Error(), "reading policy directory")
 	})
 	t.Run("empty dir", func(t *testing.T) {
-		_, err := New(context.Background(), Options{Dirs: []string{t.TempDir()}})
+		_, err := New(context.Background(), policy.Options{Dirs: []string{t.TempDir()}})
 		require.ErrorContains(t, err, "holds no .rego modules")
 	})
 }
@@ -353,7 +354,7 @@ func TestExceptionsWaiveExactlyNamedRuleAndStage(t *testing.T) {
 		 "env": {"HTTP_PROXY": "h"}},
 		{"name": "stage_b", "processor": {"go": "./processors/copy"}, "inputs": ["/etc/hostname"], "outputDir": "data/b"}]}`
 	_, p := workspace(t, spec)
-	before := evaluate(t, newEngine(t, Options{}), p)
+	before := evaluate(t, newEngine(t, policy.Options{}), p)
 	require.ElementsMatch(t, []ruleStage{{"GR002", "stage_a"}, {"GR005", "stage_a"}, {"GR002", "stage_b"}}, ruleStages(before.Denied()))
 
 	dir := t.TempDir()
@@ -361,14 +362,14 @@ func TestExceptionsWaiveExactlyNamedRuleAndStage(t *testing.T) {
 
 exception contains {"rule": "GR002", "stage": "stage_a"}
 `)
-	after := evaluate(t, newEngine(t, Options{Dirs: []string{dir}}), p)
+	after := evaluate(t, newEngine(t, policy.Options{Dirs: []string{dir}}), p)
 	assert.ElementsMatch(t, []ruleStage{{"GR005", "stage_a"}, {"GR002", "stage_b"}}, ruleStages(after.Denied()))
 	assert.Equal(t, []ruleStage{{"GR002", "stage_a"}}, ruleStages(after.Waived))
 }
 
 func TestWarningsFailOnlyWhenStrict(t *testing.T) {
 	_, p := workspace(t, stageSpec(`"idempotency": {"enabled": false}`))
-	e := newEngine(t, Options{Strict: true})
+	e := newEngine(t, policy.Options{Strict: true})
 	assert.True(t, e.Options().Strict)
 	res := evaluate(t, e, p)
 	require.Equal(t, []ruleStage{{"GR102", "stage_a"}}, ruleStages(res.Violations))
@@ -377,9 +378,9 @@ func TestWarningsFailOnlyWhenStrict(t *testing.T) {
 	assert.NoError(t, res.Err(false))
 	assert.True(t, res.Failed(true))
 	err := res.Err(true)
-	var ve *ViolationError
+	var ve *policy.ViolationError
 	require.ErrorAs(t, err, &ve)
-	assert.ErrorIs(t, ve, ErrPolicy)
+	assert.ErrorIs(t, ve, policy.ErrPolicy)
 	assert.Contains(t, err.Error(), "0 denied, 1 warnings (warnings fail with --strict)")
 	assert.Contains(t, err.Error(), "\n  warn [GR102] stage_a: idempotency is disabled")
 }
@@ -391,7 +392,7 @@ func TestViolationOrderAndJSON(t *testing.T) {
 		{"name": "stage_a", "processor": {"go": "./processors/copy"}, "inputs": ["/etc/hostname"], "outputDir": "data/a",
 		 "timeoutSeconds": 999999}]}`
 	_, p := workspace(t, spec)
-	res := evaluate(t, newEngine(t, Options{}), p)
+	res := evaluate(t, newEngine(t, policy.Options{}), p)
 	// denials first, stages in spec order, then rule id
 	assert.Equal(t, []ruleStage{{"GR006", "stage_z"}, {"GR002", "stage_a"}, {"GR008", "stage_a"}, {"GR102", "stage_z"}}, ruleStages(res.Violations))
 
@@ -404,7 +405,7 @@ func TestViolationOrderAndJSON(t *testing.T) {
 }
 
 func TestEvaluateConcurrently(t *testing.T) {
-	e := newEngine(t, Options{})
+	e := newEngine(t, policy.Options{})
 	_, bad := workspace(t, stageSpec(`"inputs": ["/etc/passwd"]`))
 	_, good := workspace(t, stageSpec(""))
 	var wg sync.WaitGroup
@@ -433,46 +434,9 @@ func TestEvaluateConcurrently(t *testing.T) {
 }
 
 func TestEvaluateNilPipeline(t *testing.T) {
-	_, err := newEngine(t, Options{}).Evaluate(context.Background(), nil, testHost)
-	var pe *Error
+	_, err := newEngine(t, policy.Options{}).Evaluate(context.Background(), nil, testHost)
+	var pe *policy.Error
 	require.ErrorAs(t, err, &pe)
-}
-
-func TestInputFillsResolvedAndRealPaths(t *testing.T) {
-	ws, p := workspace(t, stageSpec(`"processor": {"exec": ["tools/sort.sh"]}`))
-	in := Input(p, Host{Resolved: map[string]string{"other": "/x"}})
-	h := in["host"].(Host)
-	assert.Equal(t, "/x", h.Resolved["other"])
-	assert.Equal(t, filepath.ToSlash(filepath.Join(p.Workspace, "tools", "sort.sh")), h.Resolved["stage_a"])
-	assert.Equal(t, []string{filepath.ToSlash(filepath.Join(p.Workspace, "data", "input", "sample.txt"))}, h.RealInputs["stage_a"])
-	_ = ws
-
-	// a caller's value wins over resolution
-	in = Input(p, Host{Resolved: map[string]string{"stage_a": "/usr/bin/sort"}})
-	assert.Equal(t, "/usr/bin/sort", in["host"].(Host).Resolved["stage_a"])
-}
-
-func TestResolveExec(t *testing.T) {
-	ws := t.TempDir()
-	writeFile(t, filepath.Join(ws, "tools", "x.sh"), "#!/bin/sh\n")
-	assert.Equal(t, filepath.ToSlash(filepath.Join(ws, "tools", "x.sh")), ResolveExec(ws, "tools/x.sh"))
-	assert.Equal(t, "", ResolveExec(ws, "tools/missing.sh"))
-	assert.Equal(t, "", ResolveExec(ws, "no-such-program-guardrun"))
-	assert.Equal(t, "", ResolveExec(ws, ""))
-	sh := ResolveExec(ws, "sh")
-	require.NotEmpty(t, sh, "sh on PATH")
-	assert.True(t, filepath.IsAbs(filepath.FromSlash(sh)))
-	assert.Equal(t, "", ResolvePath(ws, "data/not-yet.txt"))
-	assert.Equal(t, "", ResolvePath("", "rel.txt"))
-}
-
-func TestDetectHost(t *testing.T) {
-	h := DetectHost()
-	assert.Positive(t, h.CPUs)
-	assert.NotEmpty(t, h.OS)
-	if h.OS == "linux" {
-		assert.Positive(t, h.MemoryMB)
-	}
 }
 
 func TestTestRunsUserRegoTests(t *testing.T) {
@@ -522,41 +486,4 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
-}
-
-func TestFingerprint(t *testing.T) {
-	ws, p := workspace(t, stageSpec(`"processor": {"exec": ["tools/sort.sh"]}`))
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.rego"), "package guardrun.pipeline\n\nwarn contains \"[X1] a\" if false\n")
-	opts := Options{Dirs: []string{dir}}
-
-	fp := func(o Options, p *pipeline.Pipeline, h Host) string {
-		t.Helper()
-		s, err := Fingerprint(o, p, h)
-		require.NoError(t, err)
-		require.Len(t, s, 64)
-		return s
-	}
-	base := fp(opts, p, testHost)
-	assert.Equal(t, base, fp(opts, p, testHost), "stable")
-	assert.NotEqual(t, base, fp(Options{Dirs: opts.Dirs, Strict: true}, p, testHost), "strict")
-	assert.NotEqual(t, base, fp(Options{}, p, testHost), "user modules")
-	assert.NotEqual(t, base, fp(opts, p, Host{CPUs: 2, MemoryMB: 8192, OS: "linux"}), "host")
-
-	writeFile(t, filepath.Join(dir, "a.rego"), "package guardrun.pipeline\n\nwarn contains \"[X1] b\" if false\n")
-	changed := fp(opts, p, testHost)
-	assert.NotEqual(t, base, changed, "module content")
-
-	// the program argv[0] resolves to moved: a symlink now leaves the workspace
-	require.NoError(t, os.Remove(filepath.Join(ws, "tools", "sort.sh")))
-	require.NoError(t, os.Symlink("/usr/bin/sort", filepath.Join(ws, "tools", "sort.sh")))
-	assert.NotEqual(t, changed, fp(opts, p, testHost), "resolved processor")
-
-	q := *p
-	q.Stages = append([]pipeline.Stage(nil), p.Stages...)
-	q.Stages[0].TimeoutSeconds++
-	assert.NotEqual(t, fp(opts, p, testHost), fp(opts, &q, testHost), "spec")
-
-	_, err := Fingerprint(Options{Dirs: []string{filepath.Join(dir, "missing")}}, p, testHost)
-	require.Error(t, err)
 }
