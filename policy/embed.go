@@ -3,7 +3,6 @@ package policy
 import (
 	"embed"
 	"io/fs"
-	"sort"
 	"strings"
 )
 
@@ -30,13 +29,4 @@ func BuiltinModules() map[string]string {
 		out[BuiltinPrefix+e.Name()] = string(b)
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/guardrun/guardrun/pipeline"
@@ -46,7 +48,7 @@ func FingerprintInput(opts Options, input []byte) (string, error) {
 	field(OPAVersion)
 	field(strconv.FormatBool(opts.Strict))
 	builtin := BuiltinModules()
-	for _, name := range sortedKeys(builtin) {
+	for _, name := range slices.Sorted(maps.Keys(builtin)) {
 		field(name)
 		field(builtin[name])
 	}

@@ -62,6 +62,9 @@ type Guards struct {
 	Vet runner.VetFunc
 	// Verdict is recorded in the audit chain as the policy verdict.
 	Verdict runstate.PolicyVerdict
+	// GoSources are the Go processors' source hashes preflight keyed the
+	// lint verdicts with; the run takes them instead of hashing again.
+	GoSources *runner.GoSources
 	// Policy is the policy's result (nil when the verdict was cached).
 	Policy *policy.Result
 	// Findings are the netlint findings of Go processors.
@@ -147,7 +150,11 @@ func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Guards, error) 
 	policyCached := fp == cache.Policy
 	// A Go processor that cannot be hashed is a spec problem, reported once
 	// the policy has had its say.
-	hashes, hashErr := runner.GoSourceHashes(p)
+	sources, hashErr := runner.HashGoSources(p)
+	var hashes map[string]string
+	if hashErr == nil {
+		hashes = sources.Hashes()
+	}
 	linted := map[string]bool{}
 	for _, k := range cache.Linted {
 		linted[k] = true
@@ -213,6 +220,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Guards, error) 
 	if hashErr != nil {
 		return nil, hashErr
 	}
+	g.GoSources = sources
 
 	// netlint of Go processors.
 	answers := map[string]LintResponse{}

@@ -481,3 +481,37 @@ func BenchmarkCodeIdentity400ScriptStages(b *testing.B) {
 		identity()
 	}
 }
+
+// TestGoSourcesFromPreflightAreNotHashedAgain: the source hashes preflight
+// computed are the run's; a package is not read a second time on the hot
+// path (here it could not be: its files are gone, so hashing would fail).
+func TestGoSourcesFromPreflightAreNotHashedAgain(t *testing.T) {
+	dir := testutil.Workspace(t, map[string]string{
+		"go.mod":        "module example.com/w\n\ngo 1.26\n",
+		"proc/main.go":  "package main\n\nfunc main() {}\n",
+		"pipeline.json": `{"version": 1, "name": "g", "stages": [{"name": "s", "processor": {"go": "./proc"}, "outputDir": "out"}]}`,
+	})
+	p := load(t, dir)
+	g, err := HashGoSources(p)
+	require.NoError(t, err)
+	pkg := p.Abs("proc")
+	want := g.Hashes()[pkg]
+	require.Len(t, want, 64)
+	require.NoError(t, os.Remove(filepath.Join(pkg, "main.go")))
+
+	ps := newProcs(p, hashcache.Open(Layout(p).HashCache()), nil)
+	_, _, err = ps.goSource(pkg)
+	require.Error(t, err, "without the seed the package is hashed again (and fails here)")
+
+	ps = newProcs(p, hashcache.Open(Layout(p).HashCache()), nil)
+	ps.seed(g)
+	got, _, err := ps.goSource(pkg)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	other := load(t, dir)
+	ps = newProcs(other, hashcache.Open(Layout(other).HashCache()), nil)
+	ps.seed(g)
+	_, _, err = ps.goSource(pkg)
+	assert.Error(t, err, "hashes of another pipeline value are not taken")
+}

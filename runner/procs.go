@@ -77,12 +77,38 @@ func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs 
 		deps: map[string]depsResult{}}
 }
 
+// GoSources are the source hashes of p's Go processors, computed once
+// (by preflight, to key its lint verdicts) and handed to the run through
+// Options.GoSources, so that a no-op run does not hash them twice.
+type GoSources struct {
+	p       *pipeline.Pipeline
+	sources map[string]sourceResult // pkg dir -> source hash and module root
+}
+
+// Hashes maps each package dir to its source hash (the processor version).
+func (g *GoSources) Hashes() map[string]string {
+	out := make(map[string]string, len(g.sources))
+	for dir, r := range g.sources {
+		out[dir] = r.hash
+	}
+	return out
+}
+
 // GoSourceHashes returns, for every distinct Go processor package of p, its
-// source hash (the processor version), keyed by absolute package dir. It
+// source hash (the processor version), keyed by absolute package dir.
+func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
+	g, err := HashGoSources(p)
+	if err != nil {
+		return nil, err
+	}
+	return g.Hashes(), nil
+}
+
+// HashGoSources hashes every distinct Go processor package of p. It
 // reads the stat cache but writes nothing. A package it cannot hash is a
 // problem of the spec: a *pipeline.SpecError naming the stage's field.
-func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
-	out := map[string]string{}
+func HashGoSources(p *pipeline.Pipeline) (*GoSources, error) {
+	out := &GoSources{p: p, sources: map[string]sourceResult{}}
 	var ps *procs
 	for i := range p.Stages {
 		st := &p.Stages[i]
@@ -93,14 +119,27 @@ func GoSourceHashes(p *pipeline.Pipeline) (map[string]string, error) {
 			ps = newProcs(p, hashcache.Open(Layout(p).HashCache()), nil)
 		}
 		dir := p.Abs(st.Processor.Go)
-		h, _, err := ps.goSource(dir)
+		h, root, err := ps.goSource(dir)
 		if err != nil {
 			// An unreadable processor package is a problem of the spec.
 			return nil, &pipeline.SpecError{Field: fmt.Sprintf("stages[%d].processor.go", i), Msg: err.Error(), Err: err}
 		}
-		out[dir] = h
+		out.sources[dir] = sourceResult{hash: h, root: root}
 	}
 	return out, nil
+}
+
+// seed takes source hashes computed earlier in this process for the same
+// pipeline.
+func (ps *procs) seed(g *GoSources) {
+	if g == nil || g.p != ps.p {
+		return
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for dir, r := range g.sources {
+		ps.sources[dir] = r
+	}
 }
 
 // versionOnly returns the processor version and the stage's code files

@@ -35,6 +35,9 @@ type Options struct {
 	SandboxOptions sandbox.Options
 	// Vet vets Go processors before they are built (netlint); may be nil.
 	Vet VetFunc
+	// GoSources, when set, are the Go processors' source hashes preflight
+	// computed for this pipeline: the run does not hash them again.
+	GoSources *GoSources
 	// OnEvent receives every event of the run (serialised); may be nil.
 	OnEvent func(runstate.Event)
 	// AuditKey, when set, makes the audit chain an HMAC chain.
@@ -160,6 +163,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}
 	r.cache = hashcache.Open(r.layout.HashCache())
 	r.procs = newProcs(p, r.cache, opts.Vet)
+	r.procs.seed(opts.GoSources)
 
 	rs := &runstate.RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: runstate.RunRunning, PID: os.Getpid(), Host: r.host,
 		StartedAt: r.now(), BestEffort: opts.BestEffort, Forced: opts.Force}

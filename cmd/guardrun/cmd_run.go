@@ -105,7 +105,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logger, closeLog := openLog(layout)
 	defer closeLog()
 	pr := newPrinter(stderr, printMode{quiet: *quiet, silent: *silent, verbose: verbose})
-	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet,
+	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet, GoSources: guards.GoSources,
 		OnEvent: pr.event, Logger: logger, BestEffort: pf.bestEffort, AuditKey: key, Preflight: &guards.Verdict}
 	res, err := runner.Run(ctx, p, opts)
 	if c.json {

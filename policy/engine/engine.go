@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -59,7 +60,7 @@ func New(ctx context.Context, opts policy.Options) (*Engine, error) {
 		rego.StrictBuiltinErrors(true),
 		rego.SetRegoVersion(ast.RegoV1),
 	}
-	for _, name := range sortedKeys(mods) {
+	for _, name := range slices.Sorted(maps.Keys(mods)) {
 		regoOpts = append(regoOpts, rego.ParsedModule(mods[name]))
 	}
 	pq, err := rego.New(regoOpts...).PrepareForEval(ctx)
@@ -74,7 +75,7 @@ func (e *Engine) Options() policy.Options { return e.opts }
 
 // Modules lists the file names of the compiled modules, built-in first.
 func (e *Engine) Modules() []string {
-	names := sortedKeys(e.modules)
+	names := slices.Sorted(maps.Keys(e.modules))
 	sort.SliceStable(names, func(i, j int) bool {
 		return strings.HasPrefix(names[i], policy.BuiltinPrefix) && !strings.HasPrefix(names[j], policy.BuiltinPrefix)
 	})
@@ -332,13 +333,4 @@ func compileError(err error) error {
 		file = errs[0].Location.File
 	}
 	return &policy.Error{File: file, Err: fmt.Errorf("compiling policy: %w", err)}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,63 +17,19 @@ import (
 
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/policy"
+	"github.com/guardrun/guardrun/policy/policytest"
 )
 
 // testHost is the host every test judges against: 4 cpus, 8 GiB.
 var testHost = policy.Host{CPUs: 4, MemoryMB: 8192, OS: "linux"}
 
-var loadOpts = pipeline.LoadOptions{HostCPUs: 4, HostMemoryMB: 8192}
-
-// workspace makes a workspace with the demo's processors and input, and
-// writes spec into its pipeline.json.
-func workspace(t *testing.T, spec string) (string, *pipeline.Pipeline) {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"processors/copy/main.go", "processors/upper/main.go", "data/input/sample.txt", "tools/sort.sh"} {
-		p := filepath.Join(dir, f)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte("x\n"), 0o755))
-	}
-	specPath := filepath.Join(dir, "pipeline.json")
-	require.NoError(t, os.WriteFile(specPath, []byte(spec), 0o644))
-	p, err := pipeline.Parse([]byte(spec), specPath, loadOpts)
-	require.NoError(t, err, "the spec itself must be valid: only the policy may refuse it")
-	return dir, p
-}
-
-// stageSpec is a valid one-stage spec with the stage's fields replaced by
-// fields (a JSON object's members, without braces).
-func stageSpec(fields string) string {
-	st := map[string]json.RawMessage{}
-	must(json.Unmarshal([]byte(`{
-		"name": "stage_a",
-		"processor": {"go": "./processors/copy"},
-		"inputs": ["data/input/sample.txt"],
-		"outputDir": "data/work",
-		"outputs": ["a.txt"]
-	}`), &st))
-	if fields != "" {
-		over := map[string]json.RawMessage{}
-		must(json.Unmarshal([]byte("{"+fields+"}"), &over))
-		for k, v := range over {
-			st[k] = v
-		}
-	}
-	b, err := json.Marshal(map[string]any{
-		"version":   1,
-		"name":      "t",
-		"resources": map[string]any{"cpus": 2, "memoryMB": 2048},
-		"stages":    []any{st},
-	})
-	must(err)
-	return string(b)
-}
-
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
+// workspace and stageSpec are policytest's (shared with the other
+// package's tests).
+var (
+	workspace = policytest.Workspace
+	stageSpec = policytest.StageSpec
+	loadOpts  = policytest.LoadOpts
+)
 
 func newEngine(t testing.TB, opts policy.Options) *Engine {
 	t.Helper()
@@ -400,7 +358,7 @@ func TestViolationOrderAndJSON(t *testing.T) {
 	require.NoError(t, err)
 	var m map[string]string
 	require.NoError(t, json.Unmarshal(b, &m))
-	assert.Equal(t, []string{"message", "rule", "severity", "stage"}, sortedKeys(m))
+	assert.Equal(t, []string{"message", "rule", "severity", "stage"}, slices.Sorted(maps.Keys(m)))
 	assert.Equal(t, "deny", m["severity"])
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -87,7 +89,7 @@ func runTests(ctx context.Context, mods map[string]*ast.Module) (*TestReport, er
 	// cover counts every traced file; count only the policy's own lines.
 	report := cov.Report(policyMods)
 	var covered, notCovered int
-	for _, file := range sortedKeys(policyMods) {
+	for _, file := range slices.Sorted(maps.Keys(policyMods)) {
 		fr := report.Files[file]
 		if fr == nil {
 			continue
