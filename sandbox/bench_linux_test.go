@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"slices"
 	"testing"
@@ -21,18 +22,27 @@ func BenchmarkStart(b *testing.B) {
 	if err != nil {
 		b.Skipf("sandbox not enforceable here: %v", err)
 	}
-	nsOnly, err := newLinux(Options{BestEffort: true}, hostProbe{ns: p.ns})
-	if err != nil {
-		b.Fatal(err)
+	variant := func(hp hostProbe) Sandbox {
+		s, err := newLinux(Options{BestEffort: true}, hp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
 	}
+	noMountNS := p.conf
+	noMountNS.mountNS, noMountNS.mountNSErr = false, errors.New("benchmark")
+	limits := Limits{MemoryBytes: 256 << 20, CPUs: 1, Pids: 64}
 	cases := []struct {
 		name string
 		sb   Sandbox
 		l    Limits
 	}{
 		{"plain", &plain{}, Limits{}},
-		{"netns", nsOnly, Limits{}},
-		{"netns+cgroup", full, Limits{MemoryBytes: 256 << 20, CPUs: 1, Pids: 64}},
+		{"netns", variant(hostProbe{ns: p.ns}), Limits{}},
+		{"netns+landlock+seccomp", variant(hostProbe{ns: p.ns, conf: noMountNS}), Limits{}},
+		{"netns+mountns+landlock+seccomp", variant(hostProbe{ns: p.ns, conf: p.conf}), Limits{}},
+		{"netns+cgroup", variant(hostProbe{ns: p.ns, cg: p.cg}), limits},
+		{"full", full, limits}, // what every attempt gets: all of the above
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -54,6 +64,9 @@ func BenchmarkStart(b *testing.B) {
 	}{
 		{"unshare-n", []string{"unshare", "-n", "true"}},
 		{"bwrap", []string{"bwrap", "--unshare-net", "--dev-bind", "/", "/", "true"}},
+		// bubblewrap with a comparable filesystem view: host read-only,
+		// private /tmp, /proc and /dev, pid namespace.
+		{"bwrap-ro", []string{"bwrap", "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "true"}},
 	}
 	for _, e := range external {
 		b.Run(e.name, func(b *testing.B) {

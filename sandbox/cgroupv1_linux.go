@@ -256,21 +256,48 @@ func (a *v1Attempt) fd() int { return -1 }
 // leave moves the thread back to guardrun's own cgroups and restores
 // pids.max. The caller holds runtime.LockOSThread.
 func (a *v1Attempt) enter() (leave func() error, err error) {
+	// The files that move the thread back are opened before it moves in:
+	// by the time it leaves, the thread may be confined (read-only mounts,
+	// Landlock) and unable to open them.
+	var backFiles []*os.File
+	closeAll := func() {
+		for _, f := range backFiles {
+			_ = f.Close()
+		}
+	}
+	for _, n := range a.names {
+		f, err := os.OpenFile(filepath.Join(v1Dir(a.d.subs[n], a.d.base[n]), "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		backFiles = append(backFiles, f)
+	}
+	var pidsFile *os.File
 	if a.pidsMax > 0 {
-		if err := os.WriteFile(filepath.Join(a.pidsDir, "pids.max"), []byte(strconv.FormatInt(a.pidsMax+1, 10)), 0); err != nil {
+		f, err := os.OpenFile(filepath.Join(a.pidsDir, "pids.max"), os.O_WRONLY, 0)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		backFiles = append(backFiles, f)
+		pidsFile = f
+		if _, err := f.WriteString(strconv.FormatInt(a.pidsMax+1, 10)); err != nil {
+			closeAll()
 			return nil, err
 		}
 	}
-	var moved []cgroup1.Name
+	moved := 0
 	back := func() error {
+		defer closeAll()
 		var errs []error
-		for _, n := range moved {
-			if err := os.WriteFile(filepath.Join(v1Dir(a.d.subs[n], a.d.base[n]), "tasks"), []byte("0"), 0); err != nil {
-				errs = append(errs, fmt.Errorf("moving guardrun's thread back to its %s cgroup: %w", n, err))
+		for i := 0; i < moved; i++ {
+			if _, err := backFiles[i].WriteString("0"); err != nil {
+				errs = append(errs, fmt.Errorf("moving guardrun's thread back to its %s cgroup: %w", a.names[i], err))
 			}
 		}
-		if a.pidsMax > 0 {
-			if err := os.WriteFile(filepath.Join(a.pidsDir, "pids.max"), []byte(strconv.FormatInt(a.pidsMax, 10)), 0); err != nil {
+		if pidsFile != nil {
+			if _, err := pidsFile.WriteAt([]byte(strconv.FormatInt(a.pidsMax, 10)), 0); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -280,7 +307,7 @@ func (a *v1Attempt) enter() (leave func() error, err error) {
 		if err := os.WriteFile(filepath.Join(v1Dir(a.d.subs[n], filepath.Join(a.d.base[n], a.name)), "tasks"), []byte("0"), 0); err != nil {
 			return nil, errors.Join(fmt.Errorf("moving thread into cgroup %s (%s): %w", a.name, n, err), back())
 		}
-		moved = append(moved, n)
+		moved++
 	}
 	return back, nil
 }

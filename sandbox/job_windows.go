@@ -49,7 +49,7 @@ type jobSandbox struct {
 }
 
 func newPlatform(opts Options) (Sandbox, error) {
-	r := Report{Network: "none", Memory: "job object", CPU: "job object", Pids: "job object", IO: "none", Tree: "job object", BestEffort: opts.BestEffort}
+	r := Report{Network: "none", Memory: "job object", CPU: "job object", Pids: "job object", IO: "none", Tree: "job object", Filesystem: "none", User: "caller", Landlock: "none", Syscalls: "none", BestEffort: opts.BestEffort}
 	if !opts.AllowNetwork {
 		err := fmt.Errorf("network isolation %w (Windows)", ErrUnenforceable)
 		if !opts.BestEffort {

@@ -35,12 +35,9 @@ type nsConfig struct {
 // back into the host network namespace, mount, or load modules.
 // Not root: a user namespace mapping only the caller's uid/gid.
 func nsCandidates() []nsConfig {
-	const full = 1<<32 - 1
 	uid, gid := os.Getuid(), os.Getgid()
 	if uid == 0 {
-		all := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: full}}
 		return []nsConfig{
-			{flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWPID, uidMap: all, gidMap: all, setgroups: true, network: "userns+netns", pidns: true},
 			{flags: unix.CLONE_NEWNET | unix.CLONE_NEWPID, network: "netns", pidns: true},
 			{flags: unix.CLONE_NEWNET, network: "netns"},
 		}
@@ -67,6 +64,7 @@ type hostProbe struct {
 	cg      cgroupDriver
 	cgErr   error
 	cgNotes []string
+	conf    confineCaps
 }
 
 var (
@@ -78,6 +76,7 @@ func probeHost() hostProbe {
 	probeOnce.Do(func() {
 		probed.ns, probed.nsErr = probeNamespaces()
 		probed.cg, probed.cgErr = probeCgroups()
+		probed.conf = probeConfinement()
 	})
 	return probed
 }
@@ -190,6 +189,7 @@ type linuxSandbox struct {
 	report Report
 	ns     *nsConfig
 	cg     cgroupDriver
+	conf   confineCaps
 	// afterFork is a test hook run right after the child was started and
 	// before any later placement step (attach, thread move back).
 	afterFork func(pid int)
@@ -197,62 +197,95 @@ type linuxSandbox struct {
 	forceGate bool
 }
 
-// startInCgroup starts cmd inside cg on cgroup v1 (no clone-into-cgroup):
-// a dedicated OS thread moves itself into the attempt cgroup, forks the
-// child there (so it is inside from its first instruction), and moves
-// back. Should the thread not be able to move back, it is left locked so
-// the Go runtime destroys it, and the child (whose Pdeathsig follows that
-// thread) dies with it. If the thread cannot enter, the child is started
-// held at its exec by ptrace, placed, and released (startGated).
-func (s *linuxSandbox) startInCgroup(cmd *exec.Cmd, cg attemptCgroup) error {
-	type result struct {
-		err    error
-		gate   bool
-		leaveE error
-	}
-	ch := make(chan result, 1)
+// startOnThread starts cmd from a dedicated OS thread that first puts
+// itself where the child must be from its first instruction, because a
+// child inherits its creating thread's state at fork:
+//
+//   - cgroup v1 (no clone-into-cgroup): the thread moves itself into the
+//     attempt cgroup, forks, and moves back. If it cannot enter, the child
+//     is started held at its exec by ptrace, placed, and released
+//     (startGated). cgroup v2 clones straight into the cgroup (CgroupFD).
+//   - confinement (confine_linux.go): mount namespace, no_new_privs,
+//     Landlock, seccomp: none of it can be undone, so the thread is never
+//     reused.
+//
+// The thread stays alive, parked, until the attempt has been reaped
+// (released closes): a child's Pdeathsig fires when the thread that
+// created it ends, which is what kills the attempt when guardrun dies.
+func (s *linuxSandbox) startOnThread(cmd *exec.Cmd, cg attemptCgroup, plan confinePlan, released <-chan struct{}) error {
+	ch := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
-		if s.forceGate {
-			runtime.UnlockOSThread()
-			ch <- result{gate: true}
-			return
-		}
-		leave, err := cg.enter()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{gate: true}
-			return
-		}
-		err = cmd.Start()
-		if err == nil && s.afterFork != nil {
-			s.afterFork(cmd.Process.Pid)
-		}
-		if lerr := leave(); lerr != nil {
-			// Keep the thread locked: it ends with this goroutine.
-			ch <- result{err: err, leaveE: lerr}
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- result{err: err}
-	}()
-	r := <-ch
-	switch {
-	case r.gate:
-		return startGated(cmd, func(pid int) error {
-			if s.afterFork != nil {
-				s.afterFork(pid)
+		lockThreadForever()
+		started := false
+		defer func() {
+			if started {
+				<-released
 			}
-			return cg.attach(pid)
-		}, false)
-	case r.leaveE != nil:
-		if r.err == nil {
-			_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)
-			_ = cmd.Wait()
+		}()
+		var leave func() error
+		gate := false
+		if cg != nil && cg.fd() < 0 {
+			var err error
+			if s.forceGate {
+				gate = true
+			} else if leave, err = cg.enter(); err != nil {
+				gate, leave = true, nil
+			}
 		}
-		return r.leaveE
+		if err := confineThread(plan); err != nil {
+			if leave != nil {
+				err = errors.Join(err, leave())
+			}
+			ch <- fmt.Errorf("confining: %w", err)
+			return
+		}
+		var err error
+		if gate {
+			err = startGated(cmd, func(pid int) error {
+				s.runAfterFork(pid)
+				// This thread may no longer write cgroup files (read-only
+				// mounts, Landlock): another thread places the child.
+				return elsewhere(func() error { return cg.attach(pid) })
+			}, false)
+		} else {
+			err = cmd.Start()
+			if err == nil {
+				s.runAfterFork(cmd.Process.Pid)
+			}
+		}
+		started = err == nil
+		if leave != nil {
+			if lerr := leave(); lerr != nil {
+				if started {
+					_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)
+					_ = cmd.Wait()
+					started = false
+				}
+				err = errors.Join(err, lerr)
+			}
+		}
+		ch <- err
+	}()
+	return <-ch
+}
+
+// runAfterFork runs the test hook, on another thread than the confined
+// one that forked.
+func (s *linuxSandbox) runAfterFork(pid int) {
+	if s.afterFork != nil {
+		_ = elsewhere(func() error { s.afterFork(pid); return nil })
 	}
-	return r.err
+}
+
+// elsewhere runs f on a new goroutine (so on another, unconfined OS
+// thread than a locked caller's) and waits for it.
+func elsewhere(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		done <- f()
+	}()
+	return <-done
 }
 
 func newPlatform(opts Options) (Sandbox, error) {
@@ -262,7 +295,7 @@ func newPlatform(opts Options) (Sandbox, error) {
 
 func newLinux(opts Options, p hostProbe) (*linuxSandbox, error) {
 	s := &linuxSandbox{opts: opts, cg: p.cg}
-	r := Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "process group", BestEffort: opts.BestEffort}
+	r := Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "process group", Filesystem: "none", User: "caller", Landlock: "none", Syscalls: "none", BestEffort: opts.BestEffort}
 	switch {
 	case opts.AllowNetwork:
 		r.Notes = append(r.Notes, "network isolation disabled by the caller")
@@ -313,14 +346,55 @@ func newLinux(opts Options, p hostProbe) (*linuxSandbox, error) {
 		}
 		r.Notes = append(r.Notes, err.Error())
 	}
-	if s.ns != nil && os.Getuid() == 0 && s.ns.flags&unix.CLONE_NEWUSER != 0 {
-		r.Notes = append(r.Notes, "processors run as root inside a user namespace that maps all ids: no capabilities outside their own namespaces")
+	s.conf = p.conf
+	r.Filesystem = p.conf.filesystem()
+	if r.Filesystem == "none" {
+		err := fmt.Errorf("filesystem confinement (mount namespace or Landlock) %w: %v", ErrUnenforceable, p.conf.mountNSErr)
+		if !opts.BestEffort {
+			return nil, err
+		}
+		r.Notes = append(r.Notes, err.Error())
+	} else if !p.conf.mountNS {
+		r.Notes = append(r.Notes, "no mount namespace ("+p.conf.mountNSErr.Error()+"): Landlock alone keeps writes in the staging dir, /tmp and /dev; the host stays visible")
+	}
+	if os.Getuid() == 0 {
+		r.User = "unprivileged uid per attempt"
+	} else {
+		r.User = "caller's uid"
+	}
+	if p.conf.landlockABI > 0 {
+		r.Landlock = fmt.Sprintf("abi %d", p.conf.landlockABI)
+		if !p.conf.unixResolve {
+			r.Notes = append(r.Notes, "this kernel's Landlock cannot refuse connects to path-named unix sockets: the seccomp filter refuses AF_UNIX sockets instead")
+		}
+	} else {
+		r.Landlock = "none"
+	}
+	r.Syscalls = "none"
+	switch {
+	case opts.AllowNetwork:
+	case p.conf.seccomp:
+		r.Syscalls = "seccomp"
+	default:
+		r.Notes = append(r.Notes, fmt.Sprintf("no seccomp filter: %v", p.conf.seccompErr))
 	}
 	s.report = r
 	return s, nil
 }
 
 func (s *linuxSandbox) Report() Report { return s.report }
+
+// plan is how c's thread confines itself before the fork.
+func (s *linuxSandbox) plan(c *Cmd) confinePlan {
+	dir := c.Dir
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	p := confinePlan{dir: dir, writable: c.Writable, visible: append([]string{c.Path}, c.Visible...), hide: s.opts.Hide,
+		mountNS: s.conf.mountNS, landlock: s.conf.landlockABI, llFS: s.conf.landlockFS,
+		llNet: !s.opts.AllowNetwork, seccomp: s.conf.seccomp && !s.opts.AllowNetwork}
+	return p
+}
 
 func (s *linuxSandbox) Sweep() error {
 	if s.cg == nil {
@@ -388,30 +462,43 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 	if s.ns != nil {
 		s.ns.apply(cmd.SysProcAttr)
 	}
-	start := time.Now()
-	var err error
-	switch {
-	case cg != nil && cg.fd() >= 0:
+	plan := s.plan(c)
+	if os.Getuid() == 0 {
+		id := nextProcID()
+		if err := checkReachable(plan, c.Path, id); err != nil {
+			if cg != nil {
+				_ = cg.remove()
+			}
+			return nil, fmt.Errorf("starting %s: %w", c.Path, err)
+		}
+		if err := chownTree(c.Writable, id); err != nil {
+			if cg != nil {
+				_ = cg.remove()
+			}
+			return nil, fmt.Errorf("starting %s: %w", c.Path, err)
+		}
+		cmd.SysProcAttr.Credential = credential(id)
+	}
+	if plan.mountNS {
+		// The private /tmp is the only writable place besides the
+		// writable dirs: temp files and caches go there.
+		cmd.Env = setEnv(setEnv(cmd.Env, "TMPDIR", "/tmp"), "HOME", "/tmp")
+	}
+	if cg != nil && cg.fd() >= 0 {
 		// cgroup v2: clone3(CLONE_INTO_CGROUP) puts the child into its
 		// cgroup atomically at fork.
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = cg.fd()
-		err = cmd.Start()
-		if err == nil && s.afterFork != nil {
-			s.afterFork(cmd.Process.Pid)
-		}
-	case cg != nil:
-		err = s.startInCgroup(cmd, cg)
-	default:
-		err = cmd.Start()
 	}
-	if err != nil {
+	released := make(chan struct{})
+	start := time.Now()
+	if err := s.startOnThread(cmd, cg, plan, released); err != nil {
 		if cg != nil {
 			_ = cg.remove()
 		}
 		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 	}
-	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes}
+	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes, released: released}
 	p.supervisor = supervise(ctx, p.kill, p.reap)
 	return p, nil
 }
@@ -422,6 +509,8 @@ type linuxProc struct {
 	cg    attemptCgroup
 	start time.Time
 	notes []string
+	// released ends the thread that started the attempt, once reaped.
+	released chan struct{}
 }
 
 func (p *linuxProc) Pid() int { return p.cmd.Process.Pid }
@@ -463,6 +552,7 @@ func (p *linuxProc) reap() (Result, error) {
 	// to do; end kills before cmd.Wait frees its pid for reuse.
 	killed, _ := p.markReaped(nil)
 	err := p.cmd.Wait()
+	close(p.released)
 	res := Result{Wall: time.Since(p.start), Notes: p.notes}
 	fillFromState(&res, p.cmd.ProcessState)
 	var ee *exec.ExitError

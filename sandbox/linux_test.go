@@ -206,7 +206,7 @@ func TestMemoryHogKilled(t *testing.T) {
 
 	// A shell whose child is killed exits normally (137) but the cgroup's
 	// counter still reports the memory kill.
-	res, out = runIn(t, context.Background(), s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", h + " hog 300; echo status $?"}, Limits: Limits{MemoryBytes: limit}})
+	res, out = runIn(t, context.Background(), s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", h + " hog 300; echo status $?"}, Limits: Limits{MemoryBytes: limit}, Visible: []string{h}})
 	assert.True(t, res.OOMKilled, out)
 	assert.Contains(t, out, "status 137")
 }
@@ -427,21 +427,30 @@ func TestCgroupOwnerAlive(t *testing.T) {
 }
 
 func TestUnenforceable(t *testing.T) {
-	noNS := hostProbe{nsErr: errors.New("no netns"), cg: probeHost().cg}
+	conf := probeHost().conf
+	noNS := hostProbe{nsErr: errors.New("no netns"), cg: probeHost().cg, conf: conf}
 	_, err := newLinux(Options{}, noNS)
 	require.ErrorIs(t, err, ErrUnenforceable)
 	assert.Contains(t, err.Error(), "network isolation")
 
-	s, err := newLinux(Options{BestEffort: true}, hostProbe{nsErr: errors.New("no netns"), cgErr: errors.New("no cgroups")})
+	s, err := newLinux(Options{BestEffort: true}, hostProbe{nsErr: errors.New("no netns"), cgErr: errors.New("no cgroups"), conf: conf})
 	require.NoError(t, err)
 	r := s.Report()
 	assert.Equal(t, "none", r.Network)
 	assert.Equal(t, "none", r.Memory)
 	assert.True(t, r.BestEffort)
-	assert.Len(t, r.Notes, 2)
+	notes := strings.Join(r.Notes, "\n")
+	assert.Contains(t, notes, "network isolation (network namespace) cannot be enforced")
+	assert.Contains(t, notes, "cpu, memory and process limits (cgroups) cannot be enforced")
 
-	_, err = newLinux(Options{}, hostProbe{ns: probeHost().ns, cgErr: errors.New("no cgroups")})
+	_, err = newLinux(Options{}, hostProbe{ns: probeHost().ns, cgErr: errors.New("no cgroups"), conf: conf})
 	require.ErrorIs(t, err, ErrUnenforceable)
+
+	// Neither a mount namespace nor Landlock: filesystem confinement is
+	// missing, an error unless best effort.
+	_, err = newLinux(Options{}, hostProbe{ns: probeHost().ns, cg: probeHost().cg, conf: confineCaps{mountNSErr: errors.New("no mount api")}})
+	require.ErrorIs(t, err, ErrUnenforceable)
+	assert.Contains(t, err.Error(), "filesystem confinement")
 
 	// Without cgroups and best effort, a limited attempt still runs and
 	// says what was not enforced.
@@ -454,7 +463,10 @@ func TestUnenforceable(t *testing.T) {
 func TestReportThisHost(t *testing.T) {
 	s := enforcing(t)
 	r := s.Report()
-	assert.Equal(t, "userns+netns", r.Network)
+	assert.Equal(t, "netns", r.Network)
+	assert.Equal(t, "mount namespace (host read-only) + landlock", r.Filesystem)
+	assert.Equal(t, "unprivileged uid per attempt", r.User)
+	assert.Equal(t, "seccomp", r.Syscalls)
 	assert.Equal(t, "cgroup v1", r.Memory)
 	assert.Equal(t, "cgroup v1", r.CPU)
 	assert.Equal(t, "cgroup v1", r.Pids)

@@ -10,7 +10,10 @@ import (
 )
 
 // New returns the best sandbox this host supports (see Report).
-func New(opts Options) (Sandbox, error) { return newPlatform(opts) }
+func New(opts Options) (Sandbox, error) {
+	closeInheritedOnExec()
+	return newPlatform(opts)
+}
 
 // plain runs processes with process-group (Unix) tree kill and whatever
 // rlimits the platform file adds; it enforces no network isolation.

@@ -14,7 +14,7 @@ import (
 // time, not a rate: neither is used. There is no network isolation.
 func newPlatform(opts Options) (Sandbox, error) {
 	p := &plain{opts: opts}
-	r := Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "process group", BestEffort: opts.BestEffort}
+	r := Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "process group", Filesystem: "none", User: "caller", Landlock: "none", Syscalls: "none", BestEffort: opts.BestEffort}
 	if rlimitASEnforced(runtime.GOOS) {
 		r.Memory = "rlimit"
 		r.Notes = append(r.Notes, "memory: RLIMIT_AS per process (virtual size), not per tree")

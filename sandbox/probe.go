@@ -5,7 +5,7 @@ package sandbox
 func Probe() Report {
 	s, err := New(Options{BestEffort: true})
 	if err != nil {
-		return Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "none", Notes: []string{err.Error()}}
+		return Report{Network: "none", Memory: "none", CPU: "none", Pids: "none", IO: "none", Tree: "none", Filesystem: "none", User: "caller", Landlock: "none", Syscalls: "none", Notes: []string{err.Error()}}
 	}
 	r := s.Report()
 	r.BestEffort = false

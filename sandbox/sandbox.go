@@ -34,6 +34,14 @@ type Cmd struct {
 	// handles (Windows).
 	ExtraFiles []*os.File
 	Limits     Limits
+	// Writable are the only directories the attempt may write (besides a
+	// private /tmp): absolute, beneath Dir, symlink-free below Dir. On
+	// Linux they are given to the attempt's unprivileged uid first.
+	Writable []string
+	// Visible are paths outside Dir the attempt must still see read-only
+	// (inputs, the executable), when they would otherwise be covered by
+	// the private /tmp.
+	Visible []string
 }
 
 // Result says how an attempt ended.
@@ -60,17 +68,31 @@ type Options struct {
 	BestEffort bool
 	// AllowNetwork disables network isolation (tests and benchmarks only).
 	AllowNetwork bool
+	// Hide lists paths no attempt may see (the audit key file): on Linux
+	// they are masked in every attempt's mount namespace.
+	Hide []string
 }
 
 // Report is the enforcement report: what this host actually enforces.
 type Report struct {
-	Network string   `json:"network"` // "netns" | "userns+netns" | "none"
-	Memory  string   `json:"memory"`  // "cgroup v2" | "cgroup v1" | "job object" | "rlimit" | "none"
-	CPU     string   `json:"cpu"`
-	Pids    string   `json:"pids"`
-	IO      string   `json:"io"`
-	Tree    string   `json:"tree"` // how the process tree is killed: "cgroup" | "pidns" | "process group" | "job object"
-	Notes   []string `json:"notes,omitempty"`
+	Network string `json:"network"` // "netns" | "userns+netns" | "none"
+	Memory  string `json:"memory"`  // "cgroup v2" | "cgroup v1" | "job object" | "rlimit" | "none"
+	CPU     string `json:"cpu"`
+	Pids    string `json:"pids"`
+	IO      string `json:"io"`
+	Tree    string `json:"tree"` // how the process tree is killed: "cgroup" | "pidns" | "process group" | "job object"
+	// Filesystem is how writes outside the attempt's writable dirs are
+	// refused: "mount namespace (host read-only) + landlock" | "mount
+	// namespace (host read-only)" | "landlock" | "none".
+	Filesystem string `json:"filesystem"`
+	// User is who the processor runs as: "unprivileged uid per attempt" |
+	// "caller's uid" | "job object" (Windows) | "caller".
+	User string `json:"user"`
+	// Landlock is the kernel's Landlock ABI in use ("abi 7") or "none".
+	Landlock string `json:"landlock"`
+	// Syscalls is the seccomp filter: "seccomp" or "none".
+	Syscalls string   `json:"syscalls"`
+	Notes    []string `json:"notes,omitempty"`
 	// BestEffort is true when the user accepted missing enforcement.
 	BestEffort bool `json:"bestEffort"`
 }

@@ -60,10 +60,7 @@ func Build(t testing.TB) string {
 func Workspace(t testing.TB, files map[string]string) string {
 	t.Helper()
 	bin := Build(t)
-	dir := t.TempDir()
-	if d, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = d
-	}
+	dir := ReadableTempDir(t)
 	for _, p := range Processors {
 		CopyFile(t, filepath.Join(bin, exe(p)), filepath.Join(dir, "bin", exe(p)), 0o755)
 	}
@@ -91,6 +88,24 @@ func GoWorkspace(t testing.TB, files map[string]string) string {
 				continue
 			}
 			CopyFile(t, filepath.Join(src, e.Name()), filepath.Join(dir, "processors", p, e.Name()), 0o644)
+		}
+	}
+	return dir
+}
+
+// ReadableTempDir is t.TempDir made readable and traversable by everyone
+// (it and its parent are 0700 by default): processors run as an
+// unprivileged uid of their own and must be able to read their
+// workspace (docs/SANDBOX.md, "Who the processor is").
+func ReadableTempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = d
+	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return dir

@@ -5,6 +5,7 @@
 //	helper hog <MiB>                   allocate and touch MiB of memory
 //	helper fork <n>                    start n children sleeping 60 s; print how many started
 //	helper parent <id>                 start a sandboxed "sleep 300", print its pid, sleep
+//	helper doors <unix-socket-path>    try the non-network doors out; print "open <door>" or "closed <door>: <error>"
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/guardrun/guardrun/sandbox"
 	"golang.org/x/sys/unix"
@@ -25,6 +27,8 @@ func main() {
 	switch os.Args[1] {
 	case "net":
 		netTries(os.Args[2], os.Args[3])
+	case "doors":
+		doors(os.Args[2])
 	case "ifaces":
 		ifs, err := net.Interfaces()
 		if err != nil {
@@ -125,4 +129,54 @@ func netTries(tcpAddr, udpAddr string) {
 		}
 		return dialTCP()
 	})
+}
+
+// doors tries ways out of the sandbox that are not the IP network.
+func doors(unixPath string) {
+	try := func(name string, f func() error) {
+		if err := f(); err != nil {
+			fmt.Printf("closed %s: %v\n", name, err)
+			return
+		}
+		fmt.Printf("open %s\n", name)
+	}
+	try("unix-path", func() error {
+		c, err := net.Dial("unix", unixPath)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err
+	})
+	try("unix-abstract", func() error {
+		c, err := net.Dial("unix", "@guardrun-test-abstract")
+		if err == nil {
+			_ = c.Close()
+		}
+		return err
+	})
+	try("vsock", func() error {
+		fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM, 0)
+		if err == nil {
+			_ = unix.Close(fd)
+		}
+		return err
+	})
+	try("io_uring", func() error {
+		var params [120]byte
+		fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 4, uintptr(unsafe.Pointer(&params[0])), 0)
+		if e != 0 {
+			return e
+		}
+		return unix.Close(int(fd))
+	})
+	try("socketpair", func() error {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err == nil {
+			_ = unix.Close(fds[0])
+			_ = unix.Close(fds[1])
+		}
+		return err
+	})
+	try("setuid-root", func() error { return unix.Setuid(0) })
+	try("mount", func() error { return unix.Mount("none", "/mnt", "tmpfs", 0, "") })
 }
