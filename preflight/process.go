@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/guardrun/guardrun/internal/toolenv"
 )
 
 // GuardName is the program that computes verdicts for guardrun.
@@ -119,7 +121,16 @@ func (g ProcessGuard) Judge(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request to %s: %w", GuardName, err)
 	}
+	// The guard runs the go command (go list, which compiles): with a
+	// fixed environment (internal/toolenv) and a throw-away HOME, since
+	// nothing is created in the workspace before the verdicts are in.
+	home, err := os.MkdirTemp("", "guardrun-guard-home-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a home for %s: %w", GuardName, err)
+	}
+	defer os.RemoveAll(home)
 	cmd := exec.CommandContext(ctx, path)
+	cmd.Env = toolenv.Go(home, "NETLINT_CONFIG", "GOCOVERDIR")
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -3,10 +3,11 @@ package runner
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/internal/safefs"
 )
 
 // This file is checkpoints and resume: the staging dir made to match a
@@ -24,45 +26,44 @@ import (
 // truncated to their checkpointed sizes, everything else empty. Without a
 // usable checkpoint it starts clean (and deletes the checkpoint). It
 // returns the offsets to resume at and whether the checkpoint was used.
+// Staged files are opened beneath the staging dir without following
+// symlinks, and only when regular with one link (internal/safefs): a
+// symlink, hardlink, FIFO or device a processor planted fails the stage,
+// and nothing outside the staging dir is truncated.
 func (se *stageExec) prepareStaging(p *runstate.Progress) (line, byteOff int64, resumed bool, err error) {
-	if p != nil && se.resumable(p) {
-		err := filepath.WalkDir(se.staging, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(se.staging, path)
-			size := p.Outputs[filepath.ToSlash(rel)] // 0 when not checkpointed
-			if err := os.Truncate(path, size); err != nil {
-				return err
-			}
-			if h := se.hashers[filepath.ToSlash(rel)]; h != nil && h.Offset() > size {
-				delete(se.hashers, filepath.ToSlash(rel))
-			}
-			return nil
-		})
+	if p != nil {
+		err := se.truncateStaged(p)
 		if err == nil {
 			se.linesIn = p.LineOffset
 			return p.LineOffset, p.ByteOffset, true, nil
+		}
+		if errors.Is(err, safefs.ErrUnsafe) {
+			return 0, 0, false, fmt.Errorf("resuming from the checkpoint: %w", err)
 		}
 		se.log.Warn("checkpoint unusable, starting over", logKeyErr, err)
 	}
 	se.hashers = map[string]*hashcache.Incremental{}
 	se.linesIn = 0
-	if err := os.RemoveAll(se.staging); err != nil {
+	if err := se.removeStaging(); err != nil {
 		return 0, 0, false, fmt.Errorf("clearing staging dir: %w", err)
 	}
 	if err := se.r.layout.RemoveProgress(se.st.Name); err != nil {
 		return 0, 0, false, err
 	}
-	if err := os.MkdirAll(se.staging, 0o755); err != nil {
+	stg, err := se.openStaging(true)
+	if err != nil {
 		return 0, 0, false, fmt.Errorf("creating staging dir: %w", err)
 	}
+	defer stg.Close()
 	for _, o := range se.st.Outputs {
-		path := filepath.Join(se.staging, filepath.FromSlash(o))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return 0, 0, false, fmt.Errorf("creating output %s: %w", o, err)
+		if dir := path.Dir(o); dir != "." {
+			sub, err := stg.Sub(dir, true)
+			if err != nil {
+				return 0, 0, false, fmt.Errorf("creating output %s: %w", o, err)
+			}
+			_ = sub.Close()
 		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		f, err := stg.OpenFile(o, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("creating output %s: %w", o, err)
 		}
@@ -71,19 +72,46 @@ func (se *stageExec) prepareStaging(p *runstate.Progress) (line, byteOff int64, 
 	return 0, 0, false, nil
 }
 
-// resumable: every checkpointed output is still staged at least as large as
-// checkpointed (a crash during promotion moves files away).
-func (se *stageExec) resumable(p *runstate.Progress) bool {
+// truncateStaged makes the staging dir match checkpoint p, or says why it
+// cannot (an error matching safefs.ErrUnsafe when a processor planted
+// something guardrun refuses to touch).
+func (se *stageExec) truncateStaged(p *runstate.Progress) error {
+	stg, err := se.openStaging(false)
+	if err != nil {
+		return err
+	}
+	defer stg.Close()
+	// Every checkpointed output is still staged at least as large as
+	// checkpointed (a crash during promotion moves files away).
 	for name, size := range p.Outputs {
-		fi, err := os.Stat(filepath.Join(se.staging, filepath.FromSlash(name)))
-		if err != nil || fi.Size() < size {
-			return false
+		fi, err := stg.Stat(name)
+		if err != nil {
+			return err
+		}
+		if fi.Size() < size {
+			return fmt.Errorf("staged output %s holds %d bytes, checkpointed %d", name, fi.Size(), size)
 		}
 	}
-	if _, err := os.Stat(se.staging); err != nil {
-		return false
+	files, err := stg.Files()
+	if err != nil {
+		return err
 	}
-	return true
+	for _, rel := range files {
+		size := p.Outputs[rel] // 0 when not checkpointed
+		f, err := stg.OpenFile(rel, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		err = f.Truncate(size)
+		_ = f.Close()
+		if err != nil {
+			return err
+		}
+		if h := se.hashers[rel]; h != nil && h.Offset() > size {
+			delete(se.hashers, rel)
+		}
+	}
+	return nil
 }
 
 // report is one progress line from a processor.
@@ -99,10 +127,14 @@ type report struct {
 type checkpointer struct {
 	se   *stageExec
 	a    *runstate.Attempt
+	dir  *safefs.Dir // the staging dir, opened once per attempt
+	kill func()      // ends the attempt (a protocol error)
 	last report
 	err  error
 	// saved is the last checkpoint persisted by this attempt.
 	saved *runstate.Progress
+
+	inputBytes int64 // total size of the inputs; -1 until known
 
 	mu       sync.Mutex
 	pending  map[string]int64
@@ -113,9 +145,11 @@ type checkpointer struct {
 	audited   int64 // byte offset of the last audited checkpoint
 }
 
-func newCheckpointer(se *stageExec, a *runstate.Attempt) *checkpointer {
-	cp := &checkpointer{se: se, a: a, last: report{LineOffset: a.StartLineOffset, ByteOffset: a.StartByteOffset},
-		notify: make(chan struct{}, 1), hashDone: make(chan struct{})}
+// newCheckpointer starts checkpointing an attempt whose staging dir is
+// dir (closed by stop); kill ends the attempt on a protocol error.
+func newCheckpointer(se *stageExec, a *runstate.Attempt, dir *safefs.Dir, kill func()) *checkpointer {
+	cp := &checkpointer{se: se, a: a, dir: dir, kill: kill, last: report{LineOffset: a.StartLineOffset, ByteOffset: a.StartByteOffset},
+		inputBytes: -1, notify: make(chan struct{}, 1), hashDone: make(chan struct{})}
 	go cp.hashLoop()
 	return cp
 }
@@ -126,20 +160,50 @@ const minPersistInterval = 20 * time.Millisecond
 // auditCheckpointEvery throttles checkpoint records in the audit chain.
 const auditCheckpointEvery = 5 * time.Second
 
+// MaxProgressLine is the longest progress report line accepted: a longer
+// one is a protocol error that fails the attempt.
+const MaxProgressLine = 64 << 10
+
+// fail ends the attempt with a protocol error (the first one is kept).
+func (cp *checkpointer) fail(err error) {
+	if cp.err == nil {
+		cp.err = fmt.Errorf("progress protocol error: %w", err)
+		cp.se.log.Warn("progress protocol error, ending the attempt", logKeyErr, err)
+		if cp.kill != nil {
+			cp.kill()
+		}
+	}
+}
+
 func (cp *checkpointer) read(rd io.Reader) {
 	se := cp.se
-	sc := bufio.NewScanner(rd)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(rd, MaxProgressLine+1)
 	var lastPersist time.Time
 	var unsaved *report
-	for sc.Scan() {
-		line := sc.Bytes()
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			cp.fail(fmt.Errorf("a progress line is longer than %d bytes", MaxProgressLine))
+			// Drain the rest so the processor never blocks on the pipe.
+			_, _ = io.Copy(io.Discard, br)
+			break
+		}
+		if len(line) == 0 && err != nil {
+			break
+		}
+		if cp.err != nil {
+			continue // draining after a protocol error
+		}
 		if len(strings.TrimSpace(string(line))) == 0 {
 			continue
 		}
 		var rep report
 		if err := json.Unmarshal(line, &rep); err != nil {
 			se.log.Warn("ignoring malformed progress report", logKeyErr, err)
+			continue
+		}
+		if err := cp.checkOffsets(&rep); err != nil {
+			cp.fail(err)
 			continue
 		}
 		if err := cp.validate(&rep); err != nil {
@@ -161,9 +225,46 @@ func (cp *checkpointer) read(rd io.Reader) {
 		unsaved = nil
 		lastPersist = time.Now()
 	}
-	if unsaved != nil {
+	if unsaved != nil && cp.err == nil {
 		cp.persist(unsaved)
 	}
+}
+
+// checkOffsets refuses offsets that cannot be true: negative, or past the
+// end of the concatenated inputs.
+func (cp *checkpointer) checkOffsets(rep *report) error {
+	if rep.LineOffset < 0 || rep.ByteOffset < 0 {
+		return fmt.Errorf("negative offsets (%d,%d)", rep.LineOffset, rep.ByteOffset)
+	}
+	if rep.ByteOffset == 0 {
+		return nil
+	}
+	if total := cp.inputSize(); total >= 0 && rep.ByteOffset > total {
+		return fmt.Errorf("byteOffset %d is past the end of the inputs (%d bytes)", rep.ByteOffset, total)
+	}
+	return nil
+}
+
+// inputSize is the total size of the stage's inputs: from their hashing
+// when done, else from stat (once per attempt); -1 when unknown.
+func (cp *checkpointer) inputSize() int64 {
+	if cp.inputBytes >= 0 {
+		return cp.inputBytes
+	}
+	if _, total, ok := cp.se.inputs.Ready(); ok {
+		cp.inputBytes = total
+		return total
+	}
+	var total int64
+	for _, f := range cp.se.files {
+		fi, err := os.Stat(f.Abs)
+		if err != nil {
+			return -1
+		}
+		total += fi.Size()
+	}
+	cp.inputBytes = total
+	return total
 }
 
 func (cp *checkpointer) validate(rep *report) error {
@@ -175,7 +276,10 @@ func (cp *checkpointer) validate(rep *report) error {
 		if clean != name || strings.HasPrefix(clean, "../") || filepath.IsAbs(name) || clean == ".." {
 			return fmt.Errorf("output name %q is not a clean relative path", name)
 		}
-		fi, err := os.Stat(filepath.Join(cp.se.staging, filepath.FromSlash(name)))
+		if cp.dir == nil {
+			return fmt.Errorf("output %s: no staging dir", name)
+		}
+		fi, err := cp.dir.Stat(name)
 		if err != nil {
 			return fmt.Errorf("output %s: %w", name, unwrapPathErr(err))
 		}
@@ -222,7 +326,8 @@ func (cp *checkpointer) persist(rep *report) {
 	}
 }
 
-// hashLoop hashes checkpointed output bytes while the processor runs.
+// hashLoop hashes checkpointed output bytes while the processor runs,
+// each file opened beneath the staging dir (internal/safefs).
 func (cp *checkpointer) hashLoop() {
 	defer close(cp.hashDone)
 	for range cp.notify {
@@ -235,11 +340,26 @@ func (cp *checkpointer) hashLoop() {
 				h = hashcache.NewIncremental(filepath.Join(cp.se.staging, filepath.FromSlash(name)))
 				cp.se.hashers[name] = h
 			}
-			if err := h.Advance(size); err != nil {
+			if err := cp.advance(h, name, size); err != nil {
 				delete(cp.se.hashers, name)
 			}
 		}
 	}
+}
+
+func (cp *checkpointer) advance(h *hashcache.Incremental, name string, size int64) error {
+	if size <= h.Offset() {
+		return nil
+	}
+	if cp.dir == nil {
+		return errors.New("no staging dir")
+	}
+	f, err := cp.dir.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return h.AdvanceAt(f, size)
 }
 
 // stop ends the attempt's checkpointing: the hashers catch up, and the last
@@ -247,6 +367,7 @@ func (cp *checkpointer) hashLoop() {
 func (cp *checkpointer) stop() {
 	close(cp.notify)
 	<-cp.hashDone
+	_ = cp.dir.Close()
 	if cp.saved != nil && cp.saved.ByteOffset > cp.audited {
 		cp.se.record(runstate.StageCheckpoint{Attempt: cp.a.Attempt, LineOffset: cp.saved.LineOffset, ByteOffset: cp.saved.ByteOffset})
 	}

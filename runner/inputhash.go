@@ -19,23 +19,28 @@ type inputHash struct {
 	err   error
 }
 
+// Hashing reads only while ctx lives: the caller gives it the run's
+// context (SIGINT stops it) bounded by the stage's timeout. Inputs that
+// are not regular files were refused before (expandInputs) and are
+// refused again when opened (hashcache): a FIFO cannot hang it.
+
 // hashInputsAsync starts hashing files into a copy of base.
-func hashInputsAsync(cache *hashcache.Cache, files []inputFile, base KeyParts) *inputHash {
+func hashInputsAsync(ctx context.Context, cache *hashcache.Cache, files []inputFile, base KeyParts) *inputHash {
 	h := &inputHash{done: make(chan struct{}), parts: base}
-	go h.compute(cache, files)
+	go h.compute(ctx, cache, files)
 	return h
 }
 
 // hashInputsNow hashes files into a copy of base before returning.
-func hashInputsNow(cache *hashcache.Cache, files []inputFile, base KeyParts) *inputHash {
+func hashInputsNow(ctx context.Context, cache *hashcache.Cache, files []inputFile, base KeyParts) *inputHash {
 	h := &inputHash{done: make(chan struct{}), parts: base}
-	h.compute(cache, files)
+	h.compute(ctx, cache, files)
 	return h
 }
 
-func (h *inputHash) compute(cache *hashcache.Cache, files []inputFile) {
+func (h *inputHash) compute(ctx context.Context, cache *hashcache.Cache, files []inputFile) {
 	defer close(h.done)
-	ids, total, err := hashInputs(cache, files)
+	ids, total, err := hashInputs(ctx, cache, files)
 	if err != nil {
 		h.err = err
 		return

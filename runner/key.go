@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -91,6 +92,9 @@ func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error)
 			return nil, fmt.Errorf("input %s: %w", in, unwrapPathErr(err))
 		}
 		if !fi.IsDir() {
+			if !fi.Mode().IsRegular() {
+				return nil, irregularInput(in, fi.Mode())
+			}
 			files = append(files, inputFile{Rel: in, Abs: abs})
 			continue
 		}
@@ -105,10 +109,15 @@ func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error)
 				}
 				return nil
 			}
-			if !d.Type().IsRegular() {
+			r, _ := filepath.Rel(abs, path)
+			if t := d.Type(); !t.IsRegular() {
+				// Symlinks beneath a directory input are not followed (and
+				// not inputs); FIFOs, devices and sockets are refused.
+				if t&(fs.ModeNamedPipe|fs.ModeDevice|fs.ModeCharDevice|fs.ModeSocket|fs.ModeIrregular) != 0 {
+					return irregularInput(joinRel(in, filepath.ToSlash(r)), t)
+				}
 				return nil
 			}
-			r, _ := filepath.Rel(abs, path)
 			sub = append(sub, inputFile{Rel: joinRel(in, filepath.ToSlash(r)), Abs: path})
 			return nil
 		})
@@ -119,6 +128,23 @@ func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error)
 		files = append(files, sub...)
 	}
 	return files, nil
+}
+
+// irregularInput refuses an input that is not a regular file: reading a
+// FIFO would block guardrun, a device would never end.
+func irregularInput(in string, m fs.FileMode) error {
+	what := "not a regular file"
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case m&fs.ModeDevice != 0:
+		what = "a block device"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	}
+	return fmt.Errorf("input %s: is %s: only regular files (and directories of them) can be inputs", in, what)
 }
 
 func joinRel(dir, r string) string {
@@ -136,20 +162,29 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-// hashInputs hashes files in parallel through the stat cache.
-func hashInputs(cache *hashcache.Cache, files []inputFile) ([]InputID, int64, error) {
-	return hashFiles(cache, files, "input")
+// hashInputs hashes files in parallel through the stat cache, while ctx
+// lives.
+func hashInputs(ctx context.Context, cache *hashcache.Cache, files []inputFile) ([]InputID, int64, error) {
+	return hashFilesContext(ctx, cache, files, "input")
 }
 
 // hashFiles hashes files in parallel through the stat cache; an error names
 // the file as "<what> <path>".
 func hashFiles(cache *hashcache.Cache, files []inputFile, what string) ([]InputID, int64, error) {
+	return hashFilesContext(context.Background(), cache, files, what)
+}
+
+// hashFilesContext is hashFiles, stopping with ctx's error once ctx ends.
+func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []inputFile, what string) ([]InputID, int64, error) {
 	ids := make([]InputID, len(files))
 	errs := make([]error, len(files))
 	var total int64
 	if len(files) == 1 { // common case: no goroutine
-		sum, id, err := cache.Sum(files[0].Abs)
+		sum, id, err := cache.SumContext(ctx, files[0].Abs)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, fmt.Errorf("%s %s: hashing stopped: %w", what, files[0].Rel, ctx.Err())
+			}
 			return nil, 0, fmt.Errorf("%s %s: %w", what, files[0].Rel, unwrapPathErr(err))
 		}
 		return []InputID{{Path: files[0].Rel, Size: id.Size, SHA256: sum}}, id.Size, nil
@@ -165,7 +200,11 @@ func hashFiles(cache *hashcache.Cache, files []inputFile, what string) ([]InputI
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				sum, id, err := cache.Sum(files[i].Abs)
+				if ctx.Err() != nil {
+					errs[i] = ctx.Err()
+					continue
+				}
+				sum, id, err := cache.SumContext(ctx, files[i].Abs)
 				ids[i] = InputID{Path: files[i].Rel, Size: id.Size, SHA256: sum}
 				errs[i] = err
 			}
@@ -177,6 +216,9 @@ func hashFiles(cache *hashcache.Cache, files []inputFile, what string) ([]InputI
 	close(next)
 	wg.Wait()
 	for i, err := range errs {
+		if err != nil && ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("%s %s: hashing stopped: %w", what, files[i].Rel, ctx.Err())
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s %s: %w", what, files[i].Rel, unwrapPathErr(err))
 		}

@@ -127,7 +127,7 @@ func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hash
 	if err != nil {
 		return nil, err
 	}
-	if parts.Inputs, _, err = hashInputs(cache, files); err != nil {
+	if parts.Inputs, _, err = hashInputs(context.Background(), cache, files); err != nil {
 		return nil, err
 	}
 	return &parts, nil

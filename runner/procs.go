@@ -17,10 +17,16 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/guardrun/guardrun/internal/atomicfile"
 	"github.com/guardrun/guardrun/internal/execpath"
 	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/toolenv"
 	"github.com/guardrun/guardrun/pipeline"
 )
+
+// GoHome is the HOME of the go command guardrun runs: stateDir/home, a
+// directory of guardrun's own that no processor can reach.
+func GoHome(p *pipeline.Pipeline) string { return filepath.Join(p.StateDir, "home") }
 
 // VetFunc vets a Go processor package before it is built (netlint). It is
 // called only when no binary for the package's source hash is cached.
@@ -49,7 +55,8 @@ type procs struct {
 	p     *pipeline.Pipeline
 	cache *hashcache.Cache
 	vet   VetFunc
-	// goEnv is the environment of `go build`.
+	// goEnv is the environment of `go build` (internal/toolenv): fixed,
+	// with a HOME of guardrun's own under stateDir.
 	goEnv []string
 
 	mu      sync.Mutex
@@ -72,7 +79,7 @@ type goBuildResult struct {
 }
 
 func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs {
-	return &procs{p: p, cache: cache, vet: vet, goEnv: os.Environ(),
+	return &procs{p: p, cache: cache, vet: vet, goEnv: toolenv.Go(GoHome(p)),
 		execs: map[string]*proc{}, gos: map[string]*goBuildResult{}, once: map[string]*sync.Once{}, sources: map[string]sourceResult{}, bins: map[string]execBin{},
 		deps: map[string]depsResult{}}
 }
@@ -361,8 +368,14 @@ func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
 	}
 	binDir := Layout(ps.p).BinDir(src)
 	bin := filepath.Join(binDir, name)
-	if _, err := os.Stat(bin); err == nil {
-		return &proc{Path: bin, Args: []string{bin}, Version: src}, nil
+	if _, err := os.Lstat(bin); err == nil {
+		// A cached binary runs only if it still has the digest it was
+		// built with; anything else is rebuilt.
+		if ps.verifyBinary(bin) == nil {
+			return &proc{Path: bin, Args: []string{bin}, Version: src}, nil
+		}
+		_ = os.Remove(bin)
+		_ = os.Remove(bin + digestExt)
 	}
 	if ps.vet != nil {
 		if err := ps.vet(ctx, dir, src); err != nil {
@@ -371,6 +384,9 @@ func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
 	}
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating build cache: %w", err)
+	}
+	if err := os.MkdirAll(GoHome(ps.p), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the go command's home: %w", err)
 	}
 	tmp := bin + ".build" + fmt.Sprint(os.Getpid())
 	rel, _ := filepath.Rel(root, dir)
@@ -383,8 +399,44 @@ func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
 		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("building Go processor %s: %w\n%s", rel, err, strings.TrimSpace(out.String()))
 	}
-	if err := os.Rename(tmp, bin); err != nil {
+	sum, err := hashcache.File(tmp)
+	if err == nil {
+		err = atomicfile.WriteFile(bin+digestExt, []byte(sum+"\n"), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, bin)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("caching Go processor %s: %w", rel, err)
 	}
 	return &proc{Path: bin, Args: []string{bin}, Version: src}, nil
+}
+
+// digestExt names the file next to a cached Go processor binary that
+// holds its SHA-256, written when it was built.
+const digestExt = ".sha256"
+
+// verifyBinary checks a cached Go processor binary against its digest: a
+// regular file (not a symlink) with the SHA-256 recorded at build time.
+func (ps *procs) verifyBinary(bin string) error {
+	fi, err := os.Lstat(bin)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("cached processor %s is not a regular file", bin)
+	}
+	want, err := os.ReadFile(bin + digestExt)
+	if err != nil {
+		return fmt.Errorf("reading the digest of cached processor %s: %w", bin, err)
+	}
+	got, _, err := ps.cache.Sum(bin)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(want)) != got {
+		return fmt.Errorf("cached processor %s does not match its digest", bin)
+	}
+	return nil
 }

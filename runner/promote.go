@@ -4,15 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/internal/safefs"
 )
 
 // promote commits a successful attempt: staged outputs are fsynced and
@@ -24,21 +23,24 @@ func (se *stageExec) promote(m *StageMetrics) error {
 	if err != nil {
 		return err
 	}
-	var staged []string
-	err = filepath.WalkDir(se.staging, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(se.staging, path)
-			staged = append(staged, filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	// outputDir is re-checked now: an earlier stage may have replaced it
+	// (or a component of it) by a symlink.
+	out, err := se.openOutDir(true)
+	if err != nil {
+		return fmt.Errorf("promoting outputs: %w", err)
+	}
+	defer out.Close()
+	stg, err := out.Sub(filepath.Base(se.staging), false)
+	if err != nil {
+		return fmt.Errorf("promoting outputs: %w", err)
+	}
+	defer stg.Close()
+	// Only regular single-link files and real directories may be staged:
+	// a symlink, hardlink, FIFO, device or socket fails the stage.
+	staged, err := stg.Files()
 	if err != nil {
 		return fmt.Errorf("listing staged outputs: %w", err)
 	}
-	sort.Strings(staged)
 	have := map[string]bool{}
 	for _, s := range staged {
 		have[s] = true
@@ -50,6 +52,7 @@ func (se *stageExec) promote(m *StageMetrics) error {
 	}
 	type result struct {
 		rec   runstate.MarkerOutput
+		fi    os.FileInfo
 		lines int64
 		err   error
 	}
@@ -60,14 +63,20 @@ func (se *stageExec) promote(m *StageMetrics) error {
 		go func(i int, rel string) {
 			defer wg.Done()
 			src := filepath.Join(se.staging, filepath.FromSlash(rel))
-			f, err := os.OpenFile(src, os.O_RDWR, 0)
+			f, err := stg.OpenFile(rel, os.O_RDONLY, 0)
 			if err != nil {
+				results[i].err = err
+				return
+			}
+			defer f.Close()
+			// The processor's uid owns what it staged: the file becomes
+			// guardrun's, without setuid/setgid or group/other write.
+			if err := safefs.Own(f); err != nil {
 				results[i].err = err
 				return
 			}
 			err = f.Sync()
 			fi, serr := f.Stat()
-			_ = f.Close()
 			if err != nil || serr != nil {
 				results[i].err = errors.Join(err, serr)
 				return
@@ -76,12 +85,12 @@ func (se *stageExec) promote(m *StageMetrics) error {
 			if h == nil {
 				h = hashcache.NewIncremental(src)
 			}
-			sum, err := h.Finish(fi.Size())
+			sum, err := h.FinishAt(f, fi.Size())
 			if err != nil {
 				results[i].err = err
 				return
 			}
-			results[i] = result{rec: runstate.MarkerOutput{OutputRecord: runstate.OutputRecord{Path: joinRel(st.OutputDir, rel), Size: fi.Size(), SHA256: sum}}, lines: h.Lines()}
+			results[i] = result{rec: runstate.MarkerOutput{OutputRecord: runstate.OutputRecord{Path: joinRel(st.OutputDir, rel), Size: fi.Size(), SHA256: sum}}, fi: fi, lines: h.Lines()}
 		}(i, rel)
 	}
 	wg.Wait()
@@ -92,18 +101,20 @@ func (se *stageExec) promote(m *StageMetrics) error {
 			return fmt.Errorf("finishing output %s: %w", rel, results[i].err)
 		}
 		dst := filepath.Join(se.outDir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("promoting %s: %w", rel, err)
-		}
-		if err := os.Rename(filepath.Join(se.staging, filepath.FromSlash(rel)), dst); err != nil {
+		if err := stg.Rename(rel, out, rel); err != nil {
 			return fmt.Errorf("promoting %s: %w", rel, err)
 		}
 		dirs[filepath.Dir(dst)] = true
 		rec := results[i].rec
-		id, _, err := hashcache.Stat(dst)
+		// What landed in outputDir is the very file hashed above.
+		fi, err := out.Stat(rel)
 		if err != nil {
 			return fmt.Errorf("promoting %s: %w", rel, err)
 		}
+		if !os.SameFile(fi, results[i].fi) || fi.Size() != rec.Size {
+			return fmt.Errorf("promoting %s: the file changed while being promoted", rel)
+		}
+		id := hashcache.ID(fi)
 		rec.ID = id
 		r.cache.Put(dst, id, rec.SHA256, r.now(), true)
 		outs = append(outs, rec)
@@ -134,7 +145,7 @@ func (se *stageExec) promote(m *StageMetrics) error {
 	if err := r.layout.RemoveProgress(st.Name); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(se.staging); err != nil {
+	if err := se.removeStaging(); err != nil {
 		return fmt.Errorf("removing staging dir: %w", err)
 	}
 	return nil

@@ -134,14 +134,22 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 		progress = nil
 	}
 
+	// Hashing the inputs is stopped by an interrupt and bounded by the
+	// stage's timeout (it is cancelled once the stage has ended, below).
+	hctx, hcancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
+	defer hcancel()
 	// The key is needed before running only to decide a skip or to validate a
 	// checkpoint; otherwise inputs are hashed while the processor works.
 	if marker == nil && progress == nil {
 		res.reasons = append(res.reasons, decide(r.p, st, nil, nil, r.cache, forced)...)
-		se.inputs = hashInputsAsync(r.cache, se.files, base)
+		se.inputs = hashInputsAsync(hctx, r.cache, se.files, base)
 	} else {
-		se.inputs = hashInputsNow(r.cache, se.files, base)
+		se.inputs = hashInputsNow(hctx, r.cache, se.files, base)
 		if _, err := se.key(); err != nil {
+			if ctx.Err() != nil {
+				res.status = runstate.StageInterrupted
+				return res
+			}
 			return fail(err)
 		}
 		res.reasons = append(res.reasons, decide(r.p, st, marker, se.inputs.Parts(), r.cache, forced)...)
@@ -168,6 +176,17 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 	}
 	defer lock.Release()
 
+	// The state dir and the output dir are re-checked now (real
+	// directories beneath the workspace, no symlink an earlier stage
+	// planted): nothing is written through them otherwise.
+	if err := r.checkStateDir(); err != nil {
+		return fail(err)
+	}
+	od, err := se.openOutDir(true)
+	if err != nil {
+		return fail(err)
+	}
+	_ = od.Close()
 	status, attempts, runErr := se.run(ctx, progress, res.reasons, &res.metrics)
 	if _, total, ok := se.inputs.Ready(); ok {
 		res.metrics.BytesIn = total

@@ -2,6 +2,7 @@ package hashcache
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -47,6 +48,30 @@ func Stat(path string) (FileID, os.FileInfo, error) {
 		return FileID{}, nil, err
 	}
 	return idOf(fi), fi, nil
+}
+
+// ID is the identity of the file fi describes.
+func ID(fi os.FileInfo) FileID { return idOf(fi) }
+
+// ErrNotRegular is matched (errors.Is) when a file to hash is a FIFO,
+// device, socket or directory: only regular files are hashed.
+var ErrNotRegular = errors.New("not a regular file")
+
+func notRegular(path string, m os.FileMode) error {
+	what := "an irregular file"
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&os.ModeCharDevice != 0:
+		what = "a character device"
+	case m&os.ModeDevice != 0:
+		what = "a block device"
+	case m&os.ModeSocket != 0:
+		what = "a socket"
+	case m.IsDir():
+		what = "a directory"
+	}
+	return fmt.Errorf("hashing %s: refused: %s, %w", path, what, ErrNotRegular)
 }
 
 // Cache is a persistent path -> hash cache, safe for concurrent use.
@@ -182,15 +207,25 @@ func (c *Cache) Put(path string, id FileID, sum string, hashedAt time.Time, prod
 // Sum returns the SHA-256 (hex) and identity of the file at path, reading it
 // only when no trusted entry exists.
 func (c *Cache) Sum(path string) (string, FileID, error) {
-	id, _, err := Stat(path)
+	return c.SumContext(context.Background(), path)
+}
+
+// SumContext is Sum, reading the file only while ctx is live. A file that
+// is not regular (a FIFO, a device, a socket) is refused with an error
+// matching ErrNotRegular, before it is read.
+func (c *Cache) SumContext(ctx context.Context, path string) (string, FileID, error) {
+	id, fi, err := Stat(path)
 	if err != nil {
 		return "", FileID{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", FileID{}, notRegular(path, fi.Mode())
 	}
 	if sum, ok := c.Lookup(path, id); ok {
 		return sum, id, nil
 	}
 	hashedAt := c.now()
-	sum, err := File(path)
+	sum, err := FileContext(ctx, path)
 	if err != nil {
 		return "", FileID{}, err
 	}
@@ -228,19 +263,45 @@ func (c *Cache) Save() error {
 }
 
 // File hashes a whole file with SHA-256.
-func File(path string) (string, error) {
-	f, err := os.Open(path)
+func File(path string) (string, error) { return FileContext(context.Background(), path) }
+
+// FileContext hashes a whole regular file with SHA-256, stopping with
+// ctx's error when ctx ends. The file is opened without blocking (a FIFO
+// cannot hang it) and refused (ErrNotRegular) unless it is regular.
+func FileContext(ctx context.Context, path string) (string, error) {
+	f, err := openNonBlocking(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", notRegular(path, fi.Mode())
+	}
 	h := sha256.New()
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
-	if _, err := io.CopyBuffer(h, onlyReader{f}, *buf); err != nil {
+	if _, err := io.CopyBuffer(h, ctxReader{ctx, f}, *buf); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops reading once ctx is done (checked before each read of
+// up to one buffer, 1 MiB).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
@@ -254,6 +315,7 @@ func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 // progress, so that its hash is ready shortly after the processor exits.
 type Incremental struct {
 	path  string
+	open  func() (*os.File, error)
 	h     hash.Hash
 	off   int64
 	lines int64
@@ -261,7 +323,32 @@ type Incremental struct {
 
 // NewIncremental starts hashing path from offset 0.
 func NewIncremental(path string) *Incremental {
-	return &Incremental{path: path, h: sha256.New()}
+	return NewIncrementalOpen(path, func() (*os.File, error) { return openRegular(path) })
+}
+
+// NewIncrementalOpen starts hashing from offset 0 the file that open
+// opens each time Advance needs it (e.g. safefs: beneath a staging dir,
+// without following symlinks); path names it in errors.
+func NewIncrementalOpen(path string, open func() (*os.File, error)) *Incremental {
+	return &Incremental{path: path, open: open, h: sha256.New()}
+}
+
+// openRegular opens path for reading without blocking and refuses
+// anything but a regular file.
+func openRegular(path string) (*os.File, error) {
+	f, err := openNonBlocking(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = notRegular(path, fi.Mode())
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Advance hashes the file's bytes from the current offset up to size; bytes
@@ -270,14 +357,22 @@ func (in *Incremental) Advance(size int64) error {
 	if size <= in.off {
 		return nil
 	}
-	f, err := os.Open(in.path)
+	f, err := in.open()
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	return in.AdvanceAt(f, size)
+}
+
+// AdvanceAt is Advance reading from r, the file already open.
+func (in *Incremental) AdvanceAt(r io.ReaderAt, size int64) error {
+	if size <= in.off {
+		return nil
+	}
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
-	n, err := io.CopyBuffer(lineCounter{in}, io.NewSectionReader(f, in.off, size-in.off), *buf)
+	n, err := io.CopyBuffer(lineCounter{in}, io.NewSectionReader(r, in.off, size-in.off), *buf)
 	in.off += n
 	if err != nil {
 		return fmt.Errorf("hashing %s: %w", in.path, err)
@@ -307,6 +402,17 @@ func (in *Incremental) Finish(size int64) (string, error) {
 		return "", errors.New("file shrank below hashed offset")
 	}
 	if err := in.Advance(size); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(in.h.Sum(nil)), nil
+}
+
+// FinishAt is Finish reading from r, the file already open.
+func (in *Incremental) FinishAt(r io.ReaderAt, size int64) (string, error) {
+	if size < in.off {
+		return "", errors.New("file shrank below hashed offset")
+	}
+	if err := in.AdvanceAt(r, size); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(in.h.Sum(nil)), nil
