@@ -514,11 +514,13 @@ func TestLoadKey(t *testing.T) {
 		errPart string
 	}{
 		{"trimmed", "  s3cret-key\n\n", 0o600, "s3cret-key", ""},
-		{"group readable ok", "k", 0o640, "k", ""},
+		{"owner read-only", "k", 0o400, "k", ""},
+		{"group readable", "k", 0o640, "", "readable or writable by its group or others (mode 0640)"},
+		{"group writable", "k", 0o620, "", "--audit-key-fd"},
 		{"empty", "", 0o600, "", "is empty"},
 		{"whitespace only", " \n\t", 0o600, "", "is empty"},
 		{"world readable", "k", 0o644, "", "chmod 600"},
-		{"world writable", "k", 0o602, "", "accessible by others"},
+		{"world writable", "k", 0o602, "", "by its group or others"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -21,6 +21,51 @@ var ErrKeyMismatch = errors.New("audit key does not match the log")
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit log is closed")
 
+// ErrLogChanged is what a *LogChangedError is (errors.Is): the file at the
+// log's path is no longer the file guardrun has been appending to, or it
+// was truncated or written behind guardrun's back.
+var ErrLogChanged = errors.New("audit log changed behind guardrun's back")
+
+// LogChangedError is the check before an append that failed: the open
+// file's identity (device and inode) differs from the path's, or its size
+// differs from what guardrun last wrote. The log refuses every later
+// append: guardrun never keeps appending to a file that is not the log.
+type LogChangedError struct {
+	Path   string
+	Reason string
+}
+
+func (e *LogChangedError) Error() string {
+	return fmt.Sprintf("audit log %s: %s", e.Path, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrLogChanged) true.
+func (e *LogChangedError) Is(target error) bool { return target == ErrLogChanged }
+
+// Code is a stable machine-readable name of the error.
+func (e *LogChangedError) Code() string { return "audit_log_changed" }
+
+// ErrRecordTooLarge is what a *RecordTooLargeError is (errors.Is).
+var ErrRecordTooLarge = errors.New("audit record too large")
+
+// RecordTooLargeError is an append refused because its line would exceed
+// MaxLineBytes. Nothing is written; the caller must fail loudly (or record
+// the bulk elsewhere by digest), never go on as if it were recorded.
+type RecordTooLargeError struct {
+	Event string
+	Bytes int
+}
+
+func (e *RecordTooLargeError) Error() string {
+	return fmt.Sprintf("appending audit record %s: %d bytes exceeds the limit of %d", e.Event, e.Bytes, MaxLineBytes)
+}
+
+// Is makes errors.Is(err, ErrRecordTooLarge) true.
+func (e *RecordTooLargeError) Is(target error) bool { return target == ErrRecordTooLarge }
+
+// Code is a stable machine-readable name of the error.
+func (e *RecordTooLargeError) Code() string { return "audit_record_too_large" }
+
 // repairPrefixBytes is how many of the dropped bytes a repair record keeps.
 const repairPrefixBytes = 128
 
@@ -40,6 +85,11 @@ type Log struct {
 	err      error // sticky: the file's state is unknown after this
 	now      func() time.Time
 	repaired *Record
+	last     *Record // the last record found at Open, nil for an empty log
+	// syncedSeq and syncedHash are the head as of the last fsync that
+	// succeeded: a head that survives a power cut.
+	syncedSeq  int64
+	syncedHash string
 }
 
 // Open opens or creates the log at path for appending. key (nil or empty for
@@ -54,7 +104,10 @@ func Open(path string, key []byte) (*Log, error) {
 }
 
 func open(path string, key []byte, now func() time.Time) (_ *Log, err error) {
-	_, statErr := os.Lstat(path)
+	pfi, statErr := os.Lstat(path)
+	if statErr == nil && !pfi.Mode().IsRegular() {
+		return nil, fmt.Errorf("opening audit log: %s is not a regular file (%s)", path, pfi.Mode().Type())
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening audit log: %w", err)
@@ -76,11 +129,14 @@ func open(path string, key []byte, now func() time.Time) (_ *Log, err error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("opening audit log: %s is not a regular file", path)
 	}
+	if statErr == nil && !os.SameFile(fi, pfi) {
+		return nil, fmt.Errorf("opening audit log: %s was replaced while it was being opened", path)
+	}
 	t, err := readTail(f, fi.Size())
 	if err != nil {
 		return nil, fmt.Errorf("opening audit log %s: %w", path, err)
 	}
-	l := &Log{f: f, path: path, key: append([]byte(nil), key...), seq: 0, hash: ZeroHash, size: t.end, now: now}
+	l := &Log{f: f, path: path, key: append([]byte(nil), key...), seq: 0, hash: ZeroHash, size: t.end, now: now, syncedHash: ZeroHash}
 	if t.head != nil {
 		reason, err := checkHash(t.head, t.headRaw, key)
 		if err != nil {
@@ -90,6 +146,9 @@ func open(path string, key []byte, now func() time.Time) (_ *Log, err error) {
 			return nil, fmt.Errorf("opening audit log %s: last record (seq %d): %s: %w", path, t.head.Seq, reason, ErrKeyMismatch)
 		}
 		l.seq, l.hash = t.head.Seq, t.head.Hash
+		l.syncedSeq, l.syncedHash = l.seq, l.hash
+		last := *t.head
+		l.last = &last
 	}
 	if t.dropped > 0 {
 		if err := truncateFile(path, t.end); err != nil {
@@ -241,6 +300,10 @@ func (l *Log) appendLocked(ev Event) (Record, error) {
 	if ev.Type == "" {
 		return Record{}, errors.New("appending audit record: event type is empty")
 	}
+	if err := l.checkIdentityLocked(); err != nil {
+		l.err = err
+		return Record{}, err
+	}
 	data, err := normalize(ev.Data)
 	if err != nil {
 		return Record{}, fmt.Errorf("appending audit record %s: %w", ev.Type, err)
@@ -262,7 +325,7 @@ func (l *Log) appendLocked(ev Event) (Record, error) {
 	rec.Hash = sum(l.key, canon)
 	b := line(canon, rec.Hash)
 	if len(b) > MaxLineBytes {
-		return Record{}, fmt.Errorf("appending audit record %s: %d bytes exceeds the limit of %d", ev.Type, len(b), MaxLineBytes)
+		return Record{}, &RecordTooLargeError{Event: ev.Type, Bytes: len(b)}
 	}
 	n, err := l.f.Write(b)
 	if err != nil {
@@ -278,6 +341,33 @@ func (l *Log) appendLocked(ev Event) (Record, error) {
 	l.size += int64(n)
 	l.seq, l.hash, l.dirty = rec.Seq, rec.Hash, true
 	return rec, nil
+}
+
+// checkIdentityLocked makes sure the next write goes to the end of the log
+// and nowhere else: the open file must still be the one at the path (same
+// device and inode: not renamed away, deleted or replaced) and hold exactly
+// the bytes guardrun wrote (not truncated, not appended to by another
+// writer). O_APPEND would otherwise write to an old inode, or after bytes
+// guardrun never wrote, without any error.
+func (l *Log) checkIdentityLocked() error {
+	fi, err := l.f.Stat()
+	if err != nil {
+		return fmt.Errorf("checking audit log %s: %w", l.path, err)
+	}
+	pfi, err := os.Lstat(l.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return &LogChangedError{Path: l.path, Reason: "was removed or renamed away while guardrun was appending to it"}
+	case err != nil:
+		return fmt.Errorf("checking audit log %s: %w", l.path, err)
+	case !os.SameFile(fi, pfi):
+		return &LogChangedError{Path: l.path, Reason: "was replaced (the path now names another file) while guardrun was appending to it"}
+	case fi.Size() < l.size:
+		return &LogChangedError{Path: l.path, Reason: fmt.Sprintf("was truncated to %d bytes; guardrun had written %d", fi.Size(), l.size)}
+	case fi.Size() > l.size:
+		return &LogChangedError{Path: l.path, Reason: fmt.Sprintf("holds %d bytes; guardrun had written %d (written by someone else)", fi.Size(), l.size)}
+	}
+	return nil
 }
 
 // Sync fsyncs records written by AppendNoSync. After a failed fsync the
@@ -297,6 +387,7 @@ func (l *Log) syncLocked() error {
 		return l.err
 	}
 	if !l.dirty {
+		l.syncedSeq, l.syncedHash = l.seq, l.hash
 		return nil
 	}
 	if err := l.f.Sync(); err != nil {
@@ -304,6 +395,7 @@ func (l *Log) syncLocked() error {
 		return l.err
 	}
 	l.dirty = false
+	l.syncedSeq, l.syncedHash = l.seq, l.hash
 	return nil
 }
 
@@ -313,6 +405,26 @@ func (l *Log) Head() (seq int64, hash string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.seq, l.hash
+}
+
+// SyncedHead is Head as of the last successful fsync (Append, Sync): a
+// head that a power cut cannot take back, for a state file written while
+// records may still be unsynced.
+func (l *Log) SyncedHead() (seq int64, hash string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.syncedSeq, l.syncedHash
+}
+
+// Last returns the last record the log held when Open read it (before any
+// repair record Open appended): how the previous writer left the chain.
+func (l *Log) Last() (Record, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		return Record{}, false
+	}
+	return *l.last, true
 }
 
 // Repaired returns the "audit.repaired" record Open appended, if it cut off

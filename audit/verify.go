@@ -14,6 +14,9 @@ type ChainError struct {
 	Line   int
 	Seq    int64
 	Reason string
+	// Source is the file that recorded the anchor this error is about
+	// (e.g. "run_<id>.json"); empty for damage in the log itself.
+	Source string
 }
 
 func (e *ChainError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
@@ -24,6 +27,9 @@ var ErrBrokenChain = errors.New("audit chain broken")
 
 // Is makes errors.Is(err, ErrBrokenChain) true.
 func (e *ChainError) Is(target error) bool { return target == ErrBrokenChain }
+
+// Code is a stable machine-readable name of the error.
+func (e *ChainError) Code() string { return "audit_chain_broken" }
 
 // VerifyResult summarises an intact log.
 type VerifyResult struct {
@@ -41,9 +47,10 @@ type VerifyResult struct {
 // record's hash (64 zeros for the first), its hash recomputes with key (nil
 // for none) and the line is in canonical form. It returns a *ChainError for
 // the first bad line, any other error for an unreadable file. Records cut off
-// at the end leave a shorter but intact chain: VerifyHead catches that.
+// at the end leave a shorter but intact chain: anchors (VerifyWith) catch
+// that.
 func Verify(path string, key []byte) (*VerifyResult, error) {
-	return verify(path, key, nil)
+	return VerifyWith(path, key, VerifyOptions{})
 }
 
 // VerifyHead is Verify plus a check against a head recorded earlier (the
@@ -51,23 +58,50 @@ func Verify(path string, key []byte) (*VerifyResult, error) {
 // with seq wantSeq and exactly that hash. A log that ends before wantSeq was
 // truncated; a different hash means it was rewritten from there on.
 func VerifyHead(path string, key []byte, wantSeq int64, wantHash string) (*VerifyResult, error) {
-	return verify(path, key, &head{seq: wantSeq, hash: wantHash})
+	return VerifyWith(path, key, VerifyOptions{Anchors: []Anchor{{Seq: wantSeq, Hash: wantHash}}})
 }
 
-type head struct {
-	seq  int64
-	hash string
+// Anchor is a chain head recorded outside the log: the log must hold a
+// record with seq Seq and exactly hash Hash (seq 0 is the empty chain, hash
+// ZeroHash). Source names where it was recorded (e.g. "run_<id>.json") for
+// the error message.
+type Anchor struct {
+	Seq    int64
+	Hash   string
+	Source string
 }
 
-func verify(path string, key []byte, want *head) (*VerifyResult, error) {
+// VerifyOptions extend Verify.
+type VerifyOptions struct {
+	// Anchors are heads recorded elsewhere (every run_<id>.json): each must
+	// be in the chain. The log is read once however many there are.
+	Anchors []Anchor
+	// Check, when set, is called with every record that verified, in
+	// order; an error stops verification with a *ChainError at that line.
+	Check func(r *Record) error
+}
+
+// VerifyWith is Verify with anchors and a per-record check. An anchor whose
+// seq is past the end of the log (records cut off, or a planted record
+// claiming a later head) or whose hash differs from the record with its
+// seq (the log rewritten from there on, or a forged anchor) is a
+// *ChainError naming the anchor's Source.
+func VerifyWith(path string, key []byte, o VerifyOptions) (*VerifyResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
 	defer f.Close()
 	res := &VerifyResult{HeadHash: ZeroHash}
-	if want != nil && want.seq == 0 && want.hash != ZeroHash {
-		return nil, fmt.Errorf("recorded head seq 0 must have hash %s", ZeroHash)
+	bySeq := map[int64][]Anchor{}
+	for _, a := range o.Anchors {
+		if a.Seq < 0 || a.Seq == 0 && a.Hash != ZeroHash {
+			return nil, &ChainError{Line: 1, Seq: a.Seq, Source: a.Source,
+				Reason: fmt.Sprintf("%shead seq %d hash %q is not the head of any chain", sourcePrefix(a.Source), a.Seq, a.Hash)}
+		}
+		if a.Seq > 0 {
+			bySeq[a.Seq] = append(bySeq[a.Seq], a)
+		}
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	for lineNo := 1; ; lineNo++ {
@@ -107,8 +141,19 @@ func verify(path string, key []byte, want *head) (*VerifyResult, error) {
 		if reason != "" {
 			return fail(r.Seq, "%s", reason)
 		}
-		if want != nil && r.Seq == want.seq && r.Hash != want.hash {
-			return fail(r.Seq, "hash of seq %d differs from the head recorded by the run (log rewritten from here on)", r.Seq)
+		if as, ok := bySeq[r.Seq]; ok {
+			for _, a := range as {
+				if a.Hash != r.Hash {
+					return nil, &ChainError{Line: lineNo, Seq: r.Seq, Source: a.Source,
+						Reason: fmt.Sprintf("hash of seq %d differs from the head recorded %s(log rewritten from here on%s)", r.Seq, sourceBy(a.Source), plantedOr(a.Source))}
+				}
+			}
+			delete(bySeq, r.Seq)
+		}
+		if o.Check != nil {
+			if err := o.Check(r); err != nil {
+				return fail(r.Seq, "%v", err)
+			}
 		}
 		res.Records++
 		res.HeadSeq, res.HeadHash, res.Keyed = r.Seq, r.Hash, r.Keyed
@@ -116,14 +161,56 @@ func verify(path string, key []byte, want *head) (*VerifyResult, error) {
 			res.Repairs++
 		}
 	}
-	if want != nil && want.seq > res.HeadSeq {
+	if len(bySeq) > 0 {
+		// Name the anchor furthest past the end (ties: by source), so
+		// that the message is the same on every verify.
+		var worst *Anchor
+		for _, as := range bySeq {
+			for i := range as {
+				a := &as[i]
+				if worst == nil || a.Seq > worst.Seq || a.Seq == worst.Seq && a.Source < worst.Source {
+					worst = a
+				}
+			}
+		}
 		return nil, &ChainError{
 			Line:   int(res.Records) + 1,
-			Seq:    want.seq,
-			Reason: fmt.Sprintf("log ends at seq %d but a run recorded head seq %d (records cut off at the end)", res.HeadSeq, want.seq),
+			Seq:    worst.Seq,
+			Source: worst.Source,
+			Reason: fmt.Sprintf("log ends at seq %d but %s recorded head seq %d (records cut off at the end%s)", res.HeadSeq, sourceOr(worst.Source, "a run"), worst.Seq, plantedOr(worst.Source)),
 		}
 	}
 	return res, nil
+}
+
+func sourcePrefix(src string) string {
+	if src == "" {
+		return ""
+	}
+	return src + ": "
+}
+
+func sourceBy(src string) string {
+	if src == "" {
+		return "by the run "
+	}
+	return "in " + src + " "
+}
+
+// plantedOr is the other explanation of a bad anchor in a file: the file
+// itself was planted or edited.
+func plantedOr(src string) string {
+	if src == "" {
+		return ""
+	}
+	return ", or " + src + " was planted or edited"
+}
+
+func sourceOr(src, def string) string {
+	if src == "" {
+		return def
+	}
+	return src
 }
 
 var (
@@ -131,8 +218,6 @@ var (
 	errTooLong = errors.New("line too long")
 )
 
-// readLine returns the next line without its newline, errTorn for a final
-// line without one, errTooLong past MaxLineBytes, io.EOF at the end.
 func readLine(br *bufio.Reader) ([]byte, error) {
 	var acc []byte
 	for {

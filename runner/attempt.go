@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -31,43 +32,55 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	for i, f := range se.files {
 		inputs[i] = f.Abs
 	}
+	// The staging dir is opened once, beneath the workspace without
+	// following symlinks: progress reports are checked and hashed in it.
+	stg, err := se.openStaging(false)
+	if err != nil {
+		return setOutcome(runstate.OutcomeStartFailed, -1, fmt.Sprintf("opening staging dir: %v", err)), sandbox.Result{}, nil
+	}
 	pipeR, pipeW, err := os.Pipe()
 	if err != nil {
+		_ = stg.Close()
 		return setOutcome(runstate.OutcomeStartFailed, -1, fmt.Sprintf("creating progress pipe: %v", err)), sandbox.Result{}, nil
 	}
 	defer pipeR.Close()
 	actx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
 	defer cancel()
-	logW := se.openLog()
-	defer logW.Close()
+	logs := se.startLog()
 	cmd := &sandbox.Cmd{
 		ID:         fmt.Sprintf("%s-%s-%d", r.runID, st.Name, a.Attempt),
 		Path:       se.pr.Path,
 		Args:       se.pr.Args,
 		Env:        se.env(a, inputs, progressFD(pipeW)),
 		Dir:        r.p.Workspace,
-		Stdout:     logW,
-		Stderr:     logW,
+		Stdout:     logs.out(),
+		Stderr:     logs.out(),
 		ExtraFiles: []*os.File{pipeW},
 		Limits: sandbox.Limits{CPUs: st.Resources.CPUs, MemoryBytes: st.Resources.MemoryMB << 20, Pids: st.Resources.Pids,
 			ReadBps: st.Resources.IO.ReadBps, WriteBps: st.Resources.IO.WriteBps},
+		Writable: []string{se.staging},
+		Visible:  se.visible(inputs),
 	}
 	p, err := r.sandbox.Start(actx, cmd) // created by run() before any attempt
 	_ = pipeW.Close()
+	logs.started()
 	if err != nil {
+		logs.finish(0)
+		_ = stg.Close()
 		msg := fmt.Sprintf("starting processor: %v", err)
 		if errors.Is(err, sandbox.ErrUnenforceable) {
 			msg += " (--best-effort runs anyway and records what was not enforced)"
 		}
 		return setOutcome(runstate.OutcomeStartFailed, -1, msg), sandbox.Result{}, nil
 	}
-	cp := newCheckpointer(se, a)
+	cp := newCheckpointer(se, a, stg, cancel)
 	readDone := make(chan struct{})
 	go func() { cp.read(pipeR); close(readDone) }()
 	res, werr := p.Wait()
 	// Grandchildren holding fd 3 are dead once Wait returns (tree kill).
 	_ = pipeR.SetReadDeadline(time.Now().Add(2 * time.Second))
 	<-readDone
+	logs.finish(2 * time.Second)
 	cp.stop()
 	saved := cp.saved
 	a.EndLineOffset, a.EndByteOffset = cp.last.LineOffset, cp.last.ByteOffset
@@ -105,16 +118,38 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	return setOutcome(runstate.OutcomeFailed, res.ExitCode, fmt.Sprintf("exit code %d", res.ExitCode)), res, saved
 }
 
-// openLog opens where the processor's stdout and stderr go:
-// stateDir/logs/<stage>.log, appended per attempt. The caller closes it
-// when the attempt has ended.
+// visible lists what the processor must see outside its working dir:
+// the program, the "#!" interpreters the kernel runs for it, absolute paths
+// in its argv (scripts) and the inputs. The sandbox keeps those visible
+// when they lie under the private /tmp.
+func (se *stageExec) visible(inputs []string) []string {
+	v := []string{se.pr.Path}
+	for _, it := range se.pr.Interpreters {
+		v = append(v, it.Path, it.Real)
+	}
+	for _, a := range se.pr.Args[1:] {
+		if filepath.IsAbs(a) {
+			v = append(v, a)
+		}
+	}
+	return append(v, inputs...)
+}
+
+// openLog opens where the processor's stdout and stderr go (through a
+// pipe and a cap, logcap.go): stateDir/logs/<stage>.log, appended per
+// attempt, opened beneath the workspace without following symlinks. The
+// caller closes it when the attempt has ended.
 func (se *stageExec) openLog() io.WriteCloser {
 	l := se.r.layout
-	if err := os.MkdirAll(l.LogDir(), 0o755); err != nil {
+	dir, err := se.r.openBeneath(l.LogDir(), true)
+	if err != nil {
+		se.log.Warn("processor output not logged", logKeyErr, err)
 		return nopCloser{io.Discard}
 	}
-	f, err := os.OpenFile(l.StageLog(se.st.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	defer dir.Close()
+	f, err := dir.OpenFile(se.st.Name+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		se.log.Warn("processor output not logged", logKeyErr, err)
 		return nopCloser{io.Discard}
 	}
 	fmt.Fprintf(f, "--- run %s stage %s at %s\n", se.r.runID, se.st.Name, se.r.now().Format(time.RFC3339))

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -36,16 +37,85 @@ func runLogger(l *slog.Logger, runID string) *slog.Logger {
 // live progress and the per-stage skips, which the run's one
 // stages.skipped record sums up) and to Options.OnEvent (the CLI's
 // printer).
+//
+// An event that cannot be recorded in the chain is never dropped
+// silently: the first failure (disk full, the log swapped or truncated
+// behind guardrun's back, a record too large) is kept as the run's
+// *AuditError, onFail stops the run, and the run ends failed with it.
+// A stage.end with more outputs than fit in a record has them stored by
+// digest (runstate.Layout.SpillOutputs) before its record is appended.
 type recorder struct {
 	runID   string
 	log     *slog.Logger
 	onEvent func(runstate.Event)
+	layout  runstate.Layout
 
 	mu sync.Mutex // serialises onEvent
 	al *audit.Log // nil until the pipeline lock is held
+
+	errMu  sync.Mutex
+	err    *AuditError // the first failure to record in the chain
+	onFail func(error) // called once, with the first failure
 }
 
-func (rc *recorder) setAudit(al *audit.Log) { rc.al = al }
+func (rc *recorder) setAudit(al *audit.Log, onFail func(error)) {
+	rc.al = al
+	rc.errMu.Lock()
+	rc.onFail = onFail
+	rc.errMu.Unlock()
+}
+
+// fail keeps the first audit failure and stops the run.
+func (rc *recorder) fail(log *slog.Logger, event string, err error) {
+	log.Error("audit append failed", logKeyEvent, event, logKeyErr, err)
+	rc.errMu.Lock()
+	first := rc.err == nil
+	if first {
+		rc.err = &AuditError{Event: event, Err: err}
+	}
+	ae, onFail := rc.err, rc.onFail
+	rc.errMu.Unlock()
+	if first && onFail != nil {
+		onFail(ae)
+	}
+}
+
+// failed is the first audit failure of the run, nil when there was none.
+func (rc *recorder) failed() error {
+	rc.errMu.Lock()
+	defer rc.errMu.Unlock()
+	if rc.err == nil {
+		return nil
+	}
+	return rc.err
+}
+
+// ErrAudit: an event of the run could not be recorded in the audit chain.
+var ErrAudit = errors.New("audit chain not written")
+
+// AuditError is the first event a run could not record in the audit chain
+// (disk full, the log replaced or truncated while the run appended to it,
+// a record over the size limit). The run stops and ends failed with it. It
+// is ErrAudit.
+type AuditError struct {
+	Event string // "" for a failed fsync of records already appended
+	Err   error
+}
+
+func (e *AuditError) Error() string {
+	if e.Event == "" {
+		return fmt.Sprintf("writing the audit chain: %v", e.Err)
+	}
+	return fmt.Sprintf("recording %s in the audit chain: %v", e.Event, e.Err)
+}
+
+func (e *AuditError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrAudit) true.
+func (e *AuditError) Is(target error) bool { return target == ErrAudit }
+
+// Code is a stable machine-readable name of the error.
+func (e *AuditError) Code() string { return "audit_failed" }
 
 // record records an event of the run (stage "") or of a stage, logging it
 // with the run's logger.
@@ -65,8 +135,16 @@ func (rc *recorder) recordTo(log *slog.Logger, stage string, d runstate.Payload)
 		// Records are written at once (one write each) and fsynced in
 		// batches: at the end of every stage that ran and at the end of the
 		// run (sync), so a no-op run over many stages costs one fsync.
-		if _, err := rc.al.AppendNoSync(audit.Event{Type: name, RunID: rc.runID, Stage: stage, Data: d}); err != nil {
-			log.Error("audit append failed", logKeyEvent, name, logKeyErr, err)
+		data := d
+		var err error
+		if se, ok := d.(runstate.StageEnd); ok {
+			data, err = rc.layout.SpillOutputs(se)
+		}
+		if err == nil {
+			_, err = rc.al.AppendNoSync(audit.Event{Type: name, RunID: rc.runID, Stage: stage, Data: data})
+		}
+		if err != nil {
+			rc.fail(log, name, err)
 		}
 	}
 	if runstate.Logged(name) {
@@ -86,7 +164,7 @@ func (rc *recorder) sync() {
 		return
 	}
 	if err := rc.al.Sync(); err != nil {
-		rc.log.Error("audit sync failed", logKeyErr, err)
+		rc.fail(rc.log, "", err)
 	}
 }
 

@@ -28,6 +28,12 @@ type runRecord struct {
 	layout runstate.Layout
 	log    *slog.Logger
 	every  time.Duration
+	// anchor, when set, is the audit chain head every write records in
+	// the run's "audit" field, so that a log cut short (or a planted run
+	// record) is caught by verify whenever the run was recorded, not only
+	// at its end. It returns a head already fsynced (audit.Log.SyncedHead),
+	// which a power cut cannot take back.
+	anchor func() *runstate.AuditHead
 
 	mu      sync.Mutex
 	head    runstate.RunState   // header fields; stage lines are in lines
@@ -138,6 +144,9 @@ func (w *runRecord) snapshotLocked() *runstate.RunState {
 }
 
 func (w *runRecord) write(rs *runstate.RunState) error {
+	if w.anchor != nil {
+		rs.Audit = w.anchor()
+	}
 	err := w.layout.WriteRun(rs)
 	if err == nil {
 		w.mu.Lock()

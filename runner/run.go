@@ -51,6 +51,14 @@ type Options struct {
 	Now func() time.Time
 	// BestEffort is recorded in run_<id>.json.
 	BestEffort bool
+	// AuditKeyPath is the path of the audit key file when the key was
+	// given by path ("" when given on a file descriptor or not at all): a
+	// path the sandbox must keep out of the processors' view. The runner
+	// itself uses only AuditKey.
+	AuditKeyPath string
+	// LogCapBytes caps the stdout and stderr one attempt leaves in
+	// stateDir/logs/<stage>.log (0: DefaultLogCap; < 0: unlimited).
+	LogCapBytes int64
 }
 
 // Runner executes one run of a pipeline.
@@ -72,6 +80,9 @@ type Runner struct {
 	sbErr     error
 	sbStarted bool
 
+	// recovered is the id of the predecessor this run recovered, if any.
+	recovered string
+
 	// rec keeps run_<id>.json current while stages run; it is first
 	// written (status running) when a stage is about to run, so a no-op run
 	// writes the record once, at the end.
@@ -90,7 +101,14 @@ func (r *Runner) getSandbox() (sandbox.Sandbox, error) {
 		if r.sandbox != nil {
 			return
 		}
-		r.sandbox, r.sbErr = sandbox.New(r.opts.SandboxOptions)
+		// Processors never see the lock files (they could hold a lock
+		// against the next run) nor, below, the audit key.
+		opts := r.opts.SandboxOptions
+		opts.Hide = append(append([]string(nil), opts.Hide...), r.layout.LocksDir)
+		if r.opts.AuditKeyPath != "" {
+			opts.Hide = append(opts.Hide, r.opts.AuditKeyPath)
+		}
+		r.sandbox, r.sbErr = sandbox.New(opts)
 		if r.sbErr == nil {
 			r.events.record("", runstate.SandboxReport{Report: r.sandbox.Report()})
 		}
@@ -127,7 +145,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		r.runID = NewRunID(r.now())
 	}
 	r.log = runLogger(opts.Logger, r.runID)
-	r.events = recorder{runID: r.runID, log: r.log, onEvent: opts.OnEvent}
+	r.events = recorder{runID: r.runID, log: r.log, onEvent: opts.OnEvent, layout: r.layout}
 	for _, f := range opts.Force {
 		if _, ok := p.Stage(f); !ok {
 			return nil, noSuchStage("--force", f)
@@ -135,8 +153,11 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		r.forced[f] = true
 	}
 	r.host, _ = os.Hostname()
-	if err := os.MkdirAll(p.StateDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating state dir: %w", err)
+	// The state dir must be a real directory beneath the workspace (no
+	// symlink planted in its place): checked here and again before every
+	// stage runs.
+	if err := r.checkStateDir(); err != nil {
+		return nil, err
 	}
 	lock, prev, err := r.lockPipeline(ctx)
 	if err != nil {
@@ -149,12 +170,17 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
 	defer al.Close()
-	r.events.setAudit(al)
+	// An event that cannot be recorded in the chain stops the run, which
+	// then ends failed with that reason (recorder.fail).
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	r.events.setAudit(al, stopRun)
 	r.events.record("", runstate.LockAcquired{Path: lock.Path()})
 	if opts.Preflight != nil {
 		r.events.record("", *opts.Preflight)
 	}
 	r.recoverPrevious(prev)
+	r.recoverUnended(al)
 	if err := lock.SetHolder(r.holder("pipeline " + p.Name)); err != nil {
 		return nil, fmt.Errorf("recording lock holder: %w", err)
 	}
@@ -172,6 +198,10 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		lines[i] = runstate.RunStage{Name: st.Name, Status: runstate.StagePending}
 	}
 	r.rec = newRunRecord(r.layout, r.log, *rs, lines)
+	r.rec.anchor = func() *runstate.AuditHead {
+		seq, h := al.SyncedHead()
+		return &runstate.AuditHead{Seq: seq, Hash: h}
+	}
 	r.events.record("", runstate.RunStart{Pipeline: p.Name, SpecHash: p.SpecHash, PID: rs.PID, Host: r.host, BestEffort: opts.BestEffort})
 
 	sched := &scheduler{p: p, jobs: opts.Jobs, exec: r.execStage, blocked: func(i, upstream int) {
@@ -179,7 +209,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}, ended: func(i int, res stageResult) {
 		r.rec.set(i, stageLine(p.Stages[i].Name, res))
 	}}
-	results := sched.run(ctx)
+	results := sched.run(runCtx)
 	r.rec.close()
 
 	// Final state: what every stage did, metrics, caches.
@@ -202,6 +232,11 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		r.events.record("", c)
 	}
 	r.events.record("", runstate.RunEnd{Status: rs.Status, Error: rs.Error, Counts: rs.Counts})
+	// A failure to record anything of the run, run.end included, fails it:
+	// its record says so even when the chain could not.
+	if aerr := r.events.failed(); aerr != nil && rs.Status != runstate.RunFailed {
+		rs.Status, rs.Error, runErr = runstate.RunFailed, aerr.Error(), aerr
+	}
 	// The head is known once run.end is appended; syncing the log runs in
 	// parallel with the state writes (independent files, one journal
 	// commit on most filesystems).
@@ -225,12 +260,17 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		res.recordWrites++
 	}
 	if err := errors.Join(errs...); err != nil {
+		// The next run repairs a record left running (recoverUnended).
+		r.log.Error("writing run state", logKeyErr, err)
 		if runErr == nil {
 			runErr = fmt.Errorf("writing run state: %w", err)
 		}
 		return res, runErr
 	}
-	r.removeRetired(retired)
+	if r.events.failed() == nil {
+		// Only once their summaries are in the chain.
+		r.removeRetired(retired)
+	}
 	return res, runErr
 }
 
@@ -282,27 +322,93 @@ func (r *Runner) recoverPrevious(prev flock.Holder) {
 	if prev.RunID == "" {
 		return
 	}
-	rs, err := r.layout.ReadRun(prev.RunID)
+	reason := "guardrun died (no clean exit was recorded); recovered by run " + r.runID
+	r.recoverRun(prev.RunID, runstate.RunInterrupted, reason, reason, "guardrun died during this stage")
+}
+
+// recoverUnended repairs what a predecessor that exited without recording
+// its end left. The lock file names no such run when guardrun exited on its
+// own, so the audit chain's last record (as Open found it) is what tells:
+//
+//   - it belongs to a run whose run.end is not in the chain, because
+//     appending failed (disk full, the log replaced or truncated) or
+//     guardrun died: a record still saying running becomes failed, and the
+//     chain gets a sweep record with the run's status and the reason;
+//   - it is a run's run.end but that run's record still says running,
+//     because writing the record failed (disk full): the record gets the
+//     status and error its run.end says, and the chain a sweep record.
+//
+// Only the head of the previous run's record is read (its status), so the
+// check costs the same however many stages it lists.
+func (r *Runner) recoverUnended(al *audit.Log) {
+	last, ok := al.Last()
+	if !ok || last.RunID == "" || last.RunID == r.runID || r.recovered == last.RunID {
+		return
+	}
+	head := r.layout.ReadRunHead(last.RunID)
+	if head.Err != nil {
+		return
+	}
+	if last.Event == runstate.EvRunEnd {
+		if head.Status != runstate.RunRunning {
+			return // the normal case: the run ended and recorded it
+		}
+		end, err := runstate.DecodeData[runstate.RunEnd](last.Data)
+		if err != nil || end.Status == "" {
+			return
+		}
+		reason := fmt.Sprintf("its record could not be written when it ended (its run.end, seq %d, says %s: %s); recovered by run %s", last.Seq, end.Status, end.Error, r.runID)
+		r.recoverRun(last.RunID, end.Status, end.Error, reason, "the run ended during this stage without recording it")
+		return
+	}
+	why := fmt.Sprintf("its end is not in the audit chain, which stops at seq %d (%s): the state disk was full, the audit log could not be written, or guardrun died", last.Seq, last.Event)
+	if head.Status != runstate.RunRunning {
+		// The run recorded how it ended in its record but not in the
+		// chain: the chain now says it.
+		rs, err := r.layout.ReadRun(last.RunID)
+		if err != nil {
+			return
+		}
+		r.recovered = last.RunID
+		r.events.record("", runstate.Sweep{RecoveredRun: last.RunID, RecoveredStatus: rs.Status, Reason: why + "; its record says: " + rs.Error})
+		return
+	}
+	reason := "run ended without recording its end: " + why + "; recovered by run " + r.runID
+	r.recoverRun(last.RunID, runstate.RunFailed, reason, reason, "the run ended during this stage without recording it")
+}
+
+// recoverRun rewrites the record of run id, left running, with status and
+// error (its running stages, and their stage_<name>.json, interrupted with
+// stageReason), after recording the recovery with reason in the audit
+// chain, whose new head the rewritten record anchors.
+func (r *Runner) recoverRun(id, status, errText, reason, stageReason string) {
+	rs, err := r.layout.ReadRun(id)
 	if err != nil || rs.Status != runstate.RunRunning {
 		return
 	}
+	r.recovered = id
 	end := r.now()
-	rs.Status, rs.EndedAt, rs.Error = runstate.RunInterrupted, &end, "guardrun died (no clean exit was recorded); recovered by run "+r.runID
+	rs.Status, rs.EndedAt, rs.Error = status, &end, errText
 	for i := range rs.Stages {
 		if rs.Stages[i].Status == runstate.StageRunning {
 			rs.Stages[i].Status = runstate.StageInterrupted
 		}
 	}
 	rs.Recount()
-	if err := r.layout.WriteRun(rs); err == nil {
-		r.events.record("", runstate.Sweep{RecoveredRun: prev.RunID})
+	r.events.record("", runstate.Sweep{RecoveredRun: id, RecoveredStatus: status, Reason: reason})
+	if r.events.al != nil {
+		seq, h := r.events.al.Head()
+		rs.Audit = &runstate.AuditHead{Seq: seq, Hash: h}
+	}
+	if err := r.layout.WriteRun(rs); err != nil {
+		r.log.Warn("recovering run "+id, logKeyErr, err)
 	}
 	for _, st := range r.p.Stages {
 		ss, err := r.layout.ReadStage(st.Name)
-		if err != nil || ss.Status != runstate.StageRunning || ss.RunID != prev.RunID {
+		if err != nil || ss.Status != runstate.StageRunning || ss.RunID != id {
 			continue
 		}
-		ss.Status, ss.EndedAt, ss.Error = runstate.StageInterrupted, &end, "guardrun died during this stage"
+		ss.Status, ss.EndedAt, ss.Error = runstate.StageInterrupted, &end, stageReason
 		_ = r.layout.WriteStage(ss)
 	}
 }
@@ -311,7 +417,7 @@ func (r *Runner) recoverPrevious(prev flock.Holder) {
 // the state dir and every output dir, and, after a crash, the sandbox's
 // leftovers (cgroups, processes).
 func (r *Runner) sweep(crashed bool) error {
-	dirs := map[string]bool{r.p.StateDir: true, r.p.LocksDir: true}
+	dirs := map[string]bool{r.p.StateDir: true, r.p.LocksDir: true, r.layout.AuditDir(): true}
 	for _, st := range r.p.Stages {
 		dirs[r.p.Abs(st.OutputDir)] = true
 	}
@@ -372,6 +478,13 @@ func (r *Runner) summarize(ctx context.Context, rs *runstate.RunState, results [
 		}
 	}
 	rs.SetStages(lines)
+	if aerr := r.events.failed(); aerr != nil {
+		// The run was stopped because the audit chain could not be
+		// written: that is why it ended, whatever its stages did.
+		rs.Status = runstate.RunFailed
+		rs.Error = aerr.Error()
+		return aerr
+	}
 	switch {
 	case interrupted:
 		rs.Status = runstate.RunInterrupted

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -155,6 +156,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func printEnforcement(w io.Writer, rep sandbox.Report) {
 	fmt.Fprintf(w, "network   %s\nmemory    %s\ncpu       %s\npids      %s\nio        %s\ntree kill %s\n", rep.Network, rep.Memory, rep.CPU, rep.Pids, rep.IO, rep.Tree)
+	fmt.Fprintf(w, "files     %s\nuser      %s\nlandlock  %s\nsyscalls  %s\n", rep.Filesystem, rep.User, rep.Landlock, rep.Syscalls)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note      %s\n", n)
 	}
@@ -287,48 +289,107 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("verify", stderr)
 	var c commonFlags
 	c.register(fs)
-	auditKey := fs.String("audit-key", os.Getenv("GUARDRUN_AUDIT_KEY_FILE"), "key file the chain was written with (env GUARDRUN_AUDIT_KEY_FILE)")
+	var kf auditKeyFlags
+	kf.register(fs, "key file the chain was written with")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	key, _, err := kf.load(fs)
+	if err != nil {
 		return err
 	}
 	p, err := loadSpec(c.pipeline)
 	if err != nil {
 		return err
 	}
-	var key []byte
-	if *auditKey != "" {
-		if key, err = audit.LoadKey(*auditKey); err != nil {
-			return err
-		}
-	}
 	layout := runner.Layout(p)
 	path := layout.AuditLog()
 	if _, err := os.Stat(path); err != nil {
 		return &usageError{msg: fmt.Sprintf("no audit log at %s", path)}
 	}
-	// The head recorded by the latest run catches a log cut short at the end.
-	var res *audit.VerifyResult
-	head := ""
-	if id := layout.LatestRun(); id != "" {
-		if rs, err := layout.ReadRun(id); err == nil && rs.Audit != nil && rs.EndedAt != nil {
-			res, err = audit.VerifyHead(path, key, rs.Audit.Seq, rs.Audit.Hash)
-			if err != nil {
-				return err
-			}
-			head = fmt.Sprintf(", head matches run %s", id)
-		}
+	runs, err := runAnchors(layout)
+	if err != nil {
+		return err
 	}
-	if res == nil {
-		if res, err = audit.Verify(path, key); err != nil {
-			return err
-		}
+	// One pass over the log checks it against the head every run record
+	// anchors: a log cut short, rewritten, or a planted run record is
+	// caught whichever run record shows it.
+	res, err := audit.VerifyWith(path, key, audit.VerifyOptions{Anchors: runs.anchors, Check: checkSideFiles(layout)})
+	if err != nil {
+		return err
 	}
 	if c.json {
-		writeJSON(stdout, map[string]any{"ok": true, "records": res.Records, "headSeq": res.HeadSeq, "headHash": res.HeadHash})
+		writeJSON(stdout, map[string]any{"ok": true, "records": res.Records, "headSeq": res.HeadSeq, "headHash": res.HeadHash,
+			"runsChecked": len(runs.anchors), "runsUnchecked": nonNil(runs.unchecked), "runsRunning": nonNil(runs.running)})
 		return nil
 	}
-	fmt.Fprintf(stdout, "audit chain ok: %d records, head seq %d hash %s%s\n", res.Records, res.HeadSeq, short(res.HeadHash), head)
+	fmt.Fprintf(stdout, "audit chain ok: %d records, head seq %d hash %s; %s\n", res.Records, res.HeadSeq, short(res.HeadHash), runs.summary())
+	for _, id := range runs.unchecked {
+		fmt.Fprintf(stdout, "run %s: no audit head recorded (written by an older guardrun): cannot check it against the chain\n", id)
+	}
+	for _, id := range runs.running {
+		fmt.Fprintf(stdout, "run %s: still says running: in progress, or it ended without recording its end (the next run recovers it)\n", id)
+	}
 	return nil
+}
+
+// verifyRuns are the run records of a state dir as verify checks them.
+type verifyRuns struct {
+	anchors   []audit.Anchor // one per record with an audit head
+	unchecked []string       // records written before heads were anchored
+	running   []string       // records that still say running
+}
+
+func (v verifyRuns) summary() string {
+	if len(v.anchors) == 0 {
+		return "no run record anchors a head"
+	}
+	return fmt.Sprintf("every run record's head is in it (%d checked)", len(v.anchors))
+}
+
+// runAnchors reads every run_<id>.json of the state dir (not only the one
+// with the latest self-declared start time, which anyone who can write
+// there can plant). A record that does not parse is an error naming it.
+func runAnchors(layout runstate.Layout) (verifyRuns, error) {
+	var v verifyRuns
+	for _, ri := range layout.Runs() {
+		file := filepath.Base(layout.RunFile(ri.ID))
+		rs, err := layout.ReadRun(ri.ID)
+		if err != nil {
+			return v, fmt.Errorf("checking %s against the audit chain: %w", file, err)
+		}
+		if rs.Status == runstate.RunRunning {
+			v.running = append(v.running, ri.ID)
+		}
+		if rs.Audit == nil {
+			v.unchecked = append(v.unchecked, ri.ID)
+			continue
+		}
+		v.anchors = append(v.anchors, audit.Anchor{Seq: rs.Audit.Seq, Hash: rs.Audit.Hash, Source: file})
+	}
+	return v, nil
+}
+
+// checkSideFiles checks what records store by digest outside the chain:
+// the outputs of a stage.end too large for one record.
+func checkSideFiles(layout runstate.Layout) func(*audit.Record) error {
+	return func(r *audit.Record) error {
+		if r.Event != runstate.EvStageEnd || r.Data["outputsSha256"] == nil {
+			return nil
+		}
+		d, err := runstate.DecodeData[runstate.StageEnd](r.Data)
+		if err != nil {
+			return err
+		}
+		return layout.CheckOutputsFile(d)
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func short(h string) string {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"sync"
 
-	"github.com/guardrun/guardrun/audit"
 	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/policy"
@@ -59,9 +58,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var verbose bool
 	fs.BoolVar(&verbose, "verbose", false, "list every skipped stage (by default a long run of skips is folded into one line)")
 	fs.BoolVar(&verbose, "v", false, "short for --verbose")
+	logCap := fs.Int64("log-cap-mib", runner.DefaultLogCap>>20, "MiB of stdout and stderr one attempt keeps in stateDir/logs (first part and last MiB; 0: unlimited)")
 	var pf preflightFlags
 	pf.register(fs)
-	auditKey := fs.String("audit-key", os.Getenv("GUARDRUN_AUDIT_KEY_FILE"), "key file: make the audit chain an HMAC chain (env GUARDRUN_AUDIT_KEY_FILE)")
+	var kf auditKeyFlags
+	kf.register(fs, "key file: make the audit chain an HMAC chain")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -78,13 +79,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *jobs < 0 {
 		return fail(&usageError{msg: "--jobs must be >= 0"})
 	}
-	var key []byte
-	if *auditKey != "" {
-		k, err := audit.LoadKey(*auditKey)
-		if err != nil {
-			return fail(err)
-		}
-		key = k
+	key, keyPath, err := kf.load(fs)
+	if err != nil {
+		return fail(err)
 	}
 	p, err := loadSpec(c.pipeline)
 	if err != nil {
@@ -106,7 +103,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer closeLog()
 	pr := newPrinter(stderr, printMode{quiet: *quiet, silent: *silent, verbose: verbose})
 	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet, GoSources: guards.GoSources,
-		OnEvent: pr.event, Logger: logger, BestEffort: pf.bestEffort, AuditKey: key, Preflight: &guards.Verdict}
+		OnEvent: pr.event, Logger: logger, BestEffort: pf.bestEffort, AuditKey: key, AuditKeyPath: keyPath, Preflight: &guards.Verdict}
+	opts.LogCapBytes = *logCap << 20
+	if *logCap <= 0 {
+		opts.LogCapBytes = -1
+	}
 	res, err := runner.Run(ctx, p, opts)
 	if c.json {
 		out := runOutput{ExitCode: exitCode(err)}

@@ -217,6 +217,14 @@ func TestPythonProcessorSurvivesKill9(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed")
 	}
+	// A python3 the processor's unprivileged uid can run: a pyenv shim
+	// under root's 0700 home is not one (docs/SANDBOX.md, "Granting read
+	// access").
+	py := othersCanRun("python3")
+	if py == "" {
+		t.Skip("no python3 on PATH that other users can run")
+	}
+	t.Setenv("PATH", filepath.Dir(py)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	spec := `{"version": 1, "name": "py", "stages": [
 	  {"name": "py", "processor": {"exec": ["python3", "tools/upper.py"]}, "inputs": ["a.txt", "b.txt"], "outputDir": "out",
 	   "outputs": ["result.txt"], "checkpoint": {"everyLines": 1000}}]}`
@@ -248,6 +256,31 @@ func TestPythonProcessorSurvivesKill9(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dir, "out", "result.txt"))
 	require.NoError(t, err)
 	assert.True(t, string(got) == strings.ToUpper(a+b), "python output differs after kills (%d vs %d bytes)", len(got), len(a+b))
+}
+
+// othersCanRun returns the first name on PATH that every user may run:
+// the file and every directory above it (after symlinks) are executable
+// by others.
+func othersCanRun(name string) string {
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(d, name)
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			continue
+		}
+		ok := true
+		for q := real; ok; q = filepath.Dir(q) {
+			fi, err := os.Stat(q)
+			ok = err == nil && fi.Mode().Perm()&0o001 != 0
+			if q == filepath.Dir(q) {
+				break
+			}
+		}
+		if ok {
+			return p
+		}
+	}
+	return ""
 }
 
 // TestConcurrentRuns: a second run exits 4 naming the holder; --wait waits

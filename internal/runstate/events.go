@@ -124,8 +124,13 @@ type SandboxReport struct {
 
 // Sweep is sweep: leftovers of a crashed run cleaned up at start.
 type Sweep struct {
-	RecoveredRun string   `json:"recoveredRun,omitempty"`
-	Removed      []string `json:"removed,omitempty"`
+	RecoveredRun string `json:"recoveredRun,omitempty"`
+	// RecoveredStatus is the status the recovered run's record was left
+	// with (or set to, when it still said running); Reason says why the
+	// run needed recovering.
+	RecoveredStatus string   `json:"recoveredStatus,omitempty"`
+	Reason          string   `json:"reason,omitempty"`
+	Removed         []string `json:"removed,omitempty"`
 }
 
 // StageSkip is stage.skip: the stage was up to date. Live only (the
@@ -234,13 +239,23 @@ type StageCheckpoint struct {
 	ByteOffset int64 `json:"byteOffset"`
 }
 
-// StageEnd is stage.end.
+// StageEnd is stage.end. A stage with more outputs than fit in a record
+// of reasonable size (MaxInlineOutputsBytes) has them stored by digest
+// (SpillOutputs): Outputs is null and OutputsCount, OutputsSHA256 and
+// OutputsFile say how many there are and where the full list is.
 type StageEnd struct {
 	Status         string         `json:"status"`
 	Attempts       int            `json:"attempts"`
 	Error          string         `json:"error"`
 	IdempotencyKey string         `json:"idempotencyKey"`
 	Outputs        []OutputRecord `json:"outputs"`
+	// OutputsCount is the number of outputs in OutputsFile.
+	OutputsCount int `json:"outputsCount,omitempty"`
+	// OutputsSHA256 is the SHA-256 (hex) of OutputsFile's bytes.
+	OutputsSHA256 string `json:"outputsSha256,omitempty"`
+	// OutputsFile is the stateDir-relative path of the outputs' JSON array
+	// (Layout.OutputsFile of OutputsSHA256).
+	OutputsFile string `json:"outputsFile,omitempty"`
 }
 
 // BlockedByUpstream is stage.blocked: not run because Upstream did not

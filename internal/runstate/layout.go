@@ -42,6 +42,20 @@ func (l Layout) MetricsProm(runID string) string {
 // AuditLog is audit.jsonl, the hash-chained audit log.
 func (l Layout) AuditLog() string { return filepath.Join(l.StateDir, "audit.jsonl") }
 
+// AuditDir is audit.d/, the side files of audit records stored by digest
+// (a stage's outputs when they are too many for one record).
+func (l Layout) AuditDir() string { return filepath.Join(l.StateDir, auditDir) }
+
+// OutputsFile is audit.d/outputs-<sha256>.json: the outputs of a stage.end
+// record stored by digest, named by the SHA-256 of its bytes.
+func (l Layout) OutputsFile(sha256Hex string) string {
+	return filepath.Join(l.StateDir, OutputsFileRel(sha256Hex))
+}
+
+// OutputsFileRel is OutputsFile relative to stateDir, with forward slashes
+// (what a stage.end record says in outputsFile).
+func OutputsFileRel(sha256Hex string) string { return auditDir + "/outputs-" + sha256Hex + jsonExt }
+
 // LogDir holds the processors' stdout and stderr, one file per stage.
 func (l Layout) LogDir() string { return filepath.Join(l.StateDir, "logs") }
 
@@ -111,4 +125,5 @@ const (
 	jsonExt    = ".json"
 	markerExt  = ".done"
 	stagingExt = ".staging"
+	auditDir   = "audit.d"
 )

@@ -164,6 +164,15 @@ func (l Layout) Runs() []RunInfo {
 	return runs
 }
 
+// ReadRunHead reads only the head of run_<id>.json (startedAt and
+// status, a few hundred bytes however many stages it lists). A missing
+// file is an error wrapping os.ErrNotExist.
+func (l Layout) ReadRunHead(runID string) RunInfo {
+	ri := RunInfo{ID: runID}
+	ri.StartedAt, ri.Status, ri.Err = readRunHead(l.RunFile(runID))
+	return ri
+}
+
 // readRunHead reads startedAt and status from the head of a run file. They
 // come before the stages in every record guardrun writes, so listing runs
 // reads a few hundred bytes per run however many stages their records
