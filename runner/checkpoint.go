@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,6 +137,10 @@ type checkpointer struct {
 
 	inputBytes int64 // total size of the inputs; -1 until known
 
+	// superseded counts reports skipped because a newer one was already
+	// buffered; malformed, reports ignored as malformed or invalid.
+	superseded, malformed int
+
 	mu       sync.Mutex
 	pending  map[string]int64
 	notify   chan struct{}
@@ -197,9 +202,19 @@ func (cp *checkpointer) read(rd io.Reader) {
 		if len(strings.TrimSpace(string(line))) == 0 {
 			continue
 		}
+		if err == nil && bytes.IndexByte(peekBuffered(br), '\n') >= 0 {
+			// A newer complete report is already waiting: reports are
+			// cumulative, so this one is superseded. A flood of reports
+			// costs guardrun one parse per buffer, not one per line.
+			cp.superseded++
+			continue
+		}
 		var rep report
 		if err := json.Unmarshal(line, &rep); err != nil {
-			se.log.Warn("ignoring malformed progress report", logKeyErr, err)
+			cp.malformed++
+			if cp.malformed <= maxProgressWarnings {
+				se.log.Warn("ignoring malformed progress report", logKeyErr, err)
+			}
 			continue
 		}
 		if err := cp.checkOffsets(&rep); err != nil {
@@ -207,7 +222,10 @@ func (cp *checkpointer) read(rd io.Reader) {
 			continue
 		}
 		if err := cp.validate(&rep); err != nil {
-			se.log.Warn("ignoring invalid progress report", logKeyErr, err)
+			cp.malformed++
+			if cp.malformed <= maxProgressWarnings {
+				se.log.Warn("ignoring invalid progress report", logKeyErr, err)
+			}
 			continue
 		}
 		cp.last = rep
@@ -228,6 +246,19 @@ func (cp *checkpointer) read(rd io.Reader) {
 	if unsaved != nil && cp.err == nil {
 		cp.persist(unsaved)
 	}
+	if cp.malformed > maxProgressWarnings {
+		se.log.Warn("ignored more malformed or invalid progress reports", logKeyCount, cp.malformed-maxProgressWarnings)
+	}
+}
+
+// maxProgressWarnings bounds the warnings logged per attempt for reports
+// that are ignored, so a processor cannot flood guardrun's log.
+const maxProgressWarnings = 5
+
+// peekBuffered returns what br holds unread, without reading more.
+func peekBuffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return b
 }
 
 // checkOffsets refuses offsets that cannot be true: negative, or past the

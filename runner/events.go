@@ -22,6 +22,7 @@ const (
 	logKeyDelayMs = "delay_ms"
 	logKeyDetail  = "detail"
 	logKeyErr     = "err"
+	logKeyCount   = "count"
 )
 
 func runLogger(l *slog.Logger, runID string) *slog.Logger {

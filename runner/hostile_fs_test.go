@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,4 +286,23 @@ func TestCapWriterKeepsHeadAndTail(t *testing.T) {
 	_, _ = c.Write([]byte("78"))
 	require.NoError(t, c.Close())
 	assert.Equal(t, "012345678", buf.String(), "under the cap: everything, in order")
+}
+
+// TestProgressFloodCostsLittleAndLogsLittle: 100,000 malformed and 100,000
+// valid reports cost guardrun a handful of log lines, and the checkpoint
+// is the last report.
+func TestProgressFloodCostsLittleAndLogsLittle(t *testing.T) {
+	script := `awk 'BEGIN { for (i = 0; i < 100000; i++) { print "not json"; print "{\"lineOffset\":0,\"byteOffset\":0,\"outputs\":{}}" } }' >&3
+	echo '{"lineOffset":1,"byteOffset":4,"outputs":{}}' >&3`
+	spec := `{"version": 1, "name": "t", "stages": [` + bashStage(t, "s", script, "") + `]}`
+	dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec, "in.txt": "one\n"})
+	var logBuf bytes.Buffer
+	res, err := runOnce(t, dir, Options{RunID: "r1", Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	require.NoError(t, err)
+	ss := stageState(t, res, dir, "s")
+	require.Len(t, ss.Attempts, 1)
+	assert.Equal(t, int64(4), ss.Attempts[0].EndByteOffset)
+	log := logBuf.String()
+	assert.LessOrEqual(t, strings.Count(log, "ignoring malformed progress report"), maxProgressWarnings)
+	assert.Contains(t, log, "ignored more malformed or invalid progress reports")
 }
