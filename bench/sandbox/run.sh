@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sandbox start overhead: Start+Wait of /bin/true through guardrun's sandbox
-# (plain exec, user+net+pid namespaces, namespaces + cgroup) against
+# (plain exec, namespaces, confinement with and without the mount namespace,
+# namespaces + cgroup, everything) against
 # `unshare -n true` and bubblewrap. Writes the table into docs/BENCHMARKS.md
 # under "## Sandbox start overhead" (only that section is replaced).
 # Needs root (cgroups); installs Debian's bubblewrap when missing.
@@ -32,11 +33,16 @@ section="$(cat <<MD
 
 Start+Wait of \`/bin/true\`, ${N} runs each (\`bench/sandbox/run.sh\`; Go benchmark
 \`BenchmarkStart\` in sandbox/bench_linux_test.go). Host: ${host}.
-\`netns\` = user+net+pid namespaces; \`netns+cgroup\` adds a cgroup v1 per attempt
-(memory, cpu, cpuacct, pids: created, entered, drained, read and removed).
-Goal: under 5 ms median per stage. All rows are sensitive to host load (the
-child of \`netns+cgroup\` runs in a fresh CPU cgroup that competes with every
-other runnable task); compare rows of the same run, e.g. with bwrap.
+Rows: \`plain\` = fork+exec in a process group; \`netns\` = net+pid namespaces;
+\`+landlock+seccomp\` = the confined thread (no_new_privs, Landlock, seccomp) and an
+unprivileged uid; \`+mountns\` adds the private mount namespace (host read-only, private
+/tmp, /dev, /proc); \`netns+cgroup\` = namespaces and a cgroup v1 per attempt (memory, cpu,
+cpuacct, pids: created, entered, drained, read and removed) without confinement; \`full\` =
+what every attempt gets (docs/SANDBOX.md). \`bwrap-ro\` is bubblewrap with a comparable
+view (net+pid namespaces, host read-only, private /tmp, /proc, /dev). Goal: under 5 ms
+median per stage. All rows are sensitive to host load (the child of a cgroup row runs in a
+fresh CPU cgroup that competes with every other runnable task); compare rows of the same
+run.
 
 | stage | median ms | p90 ms |
 |---|---|---|
