@@ -306,3 +306,30 @@ func TestProgressFloodCostsLittleAndLogsLittle(t *testing.T) {
 	assert.LessOrEqual(t, strings.Count(log, "ignoring malformed progress report"), maxProgressWarnings)
 	assert.Contains(t, log, "ignored more malformed or invalid progress reports")
 }
+
+// TestStagingIsBounded: a processor cannot make guardrun promote more than
+// the staged-file limit (guardrun's memory), nor stage a name guardrun
+// reserves for markers, where it could pass for another stage's marker.
+func TestStagingIsBounded(t *testing.T) {
+	for _, c := range []struct{ name, script, want string }{
+		{"too_many", `cd "$PIPELINE_OUTPUT_DIR" && mkdir d && i=0; while [ $i -lt 30 ]; do : > d/f$i; i=$((i+1)); done`,
+			"the staging dir holds more than 20 files and directories"},
+		{"marker_name", `echo forged > "$PIPELINE_OUTPUT_DIR/.other.done"`,
+			"refusing staged output .other.done: the name is reserved"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := `{"version": 1, "name": "t", "stages": [` + bashStage(t, "s", c.script, "") + `]}`
+			dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec, "in.txt": "one\n"})
+			res, err := runOnce(t, dir, Options{RunID: "r1", MaxStagedFiles: 20})
+			require.Error(t, err)
+			ss := stageState(t, res, dir, "s")
+			require.NotEmpty(t, ss.Attempts)
+			assert.Contains(t, ss.Error, c.want)
+			ents, err := os.ReadDir(filepath.Join(dir, "out", "s"))
+			require.NoError(t, err)
+			for _, e := range ents {
+				assert.True(t, strings.HasSuffix(e.Name(), ".staging"), "promoted %s", e.Name())
+			}
+		})
+	}
+}

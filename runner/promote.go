@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 
@@ -37,12 +38,21 @@ func (se *stageExec) promote(m *StageMetrics) error {
 	defer stg.Close()
 	// Only regular single-link files and real directories may be staged:
 	// a symlink, hardlink, FIFO, device or socket fails the stage.
-	staged, err := stg.Files()
+	limit := r.opts.maxStaged()
+	staged, err := stg.FilesMax(limit)
+	if errors.Is(err, safefs.ErrTooMany) {
+		return fmt.Errorf("the staging dir holds more than %d files and directories (the limit, --max-staged-files): nothing promoted", limit)
+	}
 	if err != nil {
 		return fmt.Errorf("listing staged outputs: %w", err)
 	}
 	have := map[string]bool{}
 	for _, s := range staged {
+		// A staged ".<stage>.done" would land next to the markers of the
+		// stages sharing this output dir, and could pass for one.
+		if runstate.IsArtifact(path.Base(s)) {
+			return fmt.Errorf("refusing staged output %s: the name is reserved for guardrun's markers, staging dirs and temp files", s)
+		}
 		have[s] = true
 	}
 	for _, o := range st.Outputs {
@@ -58,10 +68,16 @@ func (se *stageExec) promote(m *StageMetrics) error {
 	}
 	results := make([]result, len(staged))
 	var wg sync.WaitGroup
+	// A bounded number of files at a time: a processor that stages
+	// thousands of files must not cost guardrun a goroutine and a
+	// descriptor for each.
+	sem := make(chan struct{}, 64) // fsyncs in flight: the journal commits them in groups
 	for i, rel := range staged {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func(i int, rel string) {
 			defer wg.Done()
+			defer func() { <-sem }()
 			src := filepath.Join(se.staging, filepath.FromSlash(rel))
 			f, err := stg.OpenFile(rel, os.O_RDONLY, 0)
 			if err != nil {

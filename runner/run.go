@@ -59,6 +59,11 @@ type Options struct {
 	// LogCapBytes caps the stdout and stderr one attempt leaves in
 	// stateDir/logs/<stage>.log (0: DefaultLogCap; < 0: unlimited).
 	LogCapBytes int64
+	// MaxStagedFiles bounds the files and directories one attempt may
+	// stage: more fails the stage before anything is promoted (a
+	// processor must not make guardrun itself run out of memory). 0 means
+	// DefaultMaxStagedFiles, negative means no limit.
+	MaxStagedFiles int
 }
 
 // Runner executes one run of a pipeline.
@@ -510,4 +515,17 @@ func (r *Runner) summarize(ctx context.Context, rs *runstate.RunState, results [
 	}
 	rs.Status = runstate.RunSucceeded
 	return nil
+}
+
+// DefaultMaxStagedFiles is Options.MaxStagedFiles when unset.
+const DefaultMaxStagedFiles = 100_000
+
+func (o *Options) maxStaged() int {
+	switch {
+	case o.MaxStagedFiles == 0:
+		return DefaultMaxStagedFiles
+	case o.MaxStagedFiles < 0:
+		return 0
+	}
+	return o.MaxStagedFiles
 }

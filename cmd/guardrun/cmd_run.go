@@ -59,6 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&verbose, "verbose", false, "list every skipped stage (by default a long run of skips is folded into one line)")
 	fs.BoolVar(&verbose, "v", false, "short for --verbose")
 	logCap := fs.Int64("log-cap-mib", runner.DefaultLogCap>>20, "MiB of stdout and stderr one attempt keeps in stateDir/logs (first part and last MiB; 0: unlimited)")
+	maxStaged := fs.Int("max-staged-files", runner.DefaultMaxStagedFiles, "the most files and directories one attempt may stage; 0: no limit")
 	var pf preflightFlags
 	pf.register(fs)
 	var kf auditKeyFlags
@@ -104,6 +105,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	pr := newPrinter(stderr, printMode{quiet: *quiet, silent: *silent, verbose: verbose})
 	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet, GoSources: guards.GoSources,
 		OnEvent: pr.event, Logger: logger, BestEffort: pf.bestEffort, AuditKey: key, AuditKeyPath: keyPath, Preflight: &guards.Verdict}
+	opts.MaxStagedFiles = *maxStaged
+	if *maxStaged <= 0 {
+		opts.MaxStagedFiles = -1
+	}
 	opts.LogCapBytes = *logCap << 20
 	if *logCap <= 0 {
 		opts.LogCapBytes = -1

@@ -79,3 +79,7 @@ func CheckRegular(path string, m fs.FileMode, links uint64) error {
 	}
 	return nil
 }
+
+// ErrTooMany is wrapped by FilesMax when a directory tree holds more
+// entries than the limit.
+var ErrTooMany = errors.New("too many entries")

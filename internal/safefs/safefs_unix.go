@@ -4,6 +4,8 @@ package safefs
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -213,57 +215,79 @@ func (d *Dir) Stat(rel string) (fs.FileInfo, error) {
 // Files lists every regular file beneath d (slash paths relative to d,
 // sorted). A symlink, FIFO, socket or device anywhere beneath d is an
 // *UnsafeError naming it.
-func (d *Dir) Files() ([]string, error) {
+func (d *Dir) Files() ([]string, error) { return d.FilesMax(0) }
+
+// FilesMax is Files that gives up with an error wrapping ErrTooMany once
+// more than max entries (files and directories) were seen; max 0 means no
+// limit. Directories are read in chunks, so a directory of millions of
+// entries costs no more than the limit.
+func (d *Dir) FilesMax(max int) ([]string, error) {
 	var out []string
-	if err := d.files("", &out); err != nil {
+	budget := max
+	if max <= 0 {
+		budget = -1
+	}
+	if err := d.files("", &out, &budget); err != nil {
 		return nil, err
 	}
 	sort.Strings(out)
 	return out, nil
 }
 
-func (d *Dir) files(prefix string, out *[]string) error {
+func (d *Dir) files(prefix string, out *[]string, budget *int) error {
 	fd, err := unix.Dup(d.fd)
 	if err != nil {
 		return &fs.PathError{Op: "dup", Path: d.path, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), d.path)
+	defer f.Close()
 	// The duplicate shares the offset: rewind to list from the start.
 	if _, err := f.Seek(0, 0); err != nil {
-		_ = f.Close()
 		return err
 	}
-	ents, err := f.ReadDir(-1)
-	_ = f.Close()
-	if err != nil {
+	for {
+		ents, err := f.ReadDir(1024)
+		for _, e := range ents {
+			if *budget >= 0 {
+				if *budget == 0 {
+					return fmt.Errorf("%s: %w", d.path, ErrTooMany)
+				}
+				*budget--
+			}
+			if err := d.entry(e.Name(), prefix, out, budget); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF || (err == nil && len(ents) == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *Dir) entry(name, prefix string, out *[]string, budget *int) error {
+	full := filepath.Join(d.path, name)
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "lstat", Path: full, Err: err}
+	}
+	m := modeOf(uint32(st.Mode))
+	switch {
+	case m.IsDir():
+		sub, err := d.Sub(name, false)
+		if err != nil {
+			return err
+		}
+		err = sub.files(prefix+name+"/", out, budget)
+		_ = sub.Close()
 		return err
+	case m.IsRegular():
+		*out = append(*out, prefix+name)
+		return nil
 	}
-	for _, e := range ents {
-		name := e.Name()
-		full := filepath.Join(d.path, name)
-		var st unix.Stat_t
-		if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return &fs.PathError{Op: "lstat", Path: full, Err: err}
-		}
-		m := modeOf(uint32(st.Mode))
-		switch {
-		case m.IsDir():
-			sub, err := d.Sub(name, false)
-			if err != nil {
-				return err
-			}
-			err = sub.files(prefix+name+"/", out)
-			_ = sub.Close()
-			if err != nil {
-				return err
-			}
-		case m.IsRegular():
-			*out = append(*out, prefix+name)
-		default:
-			return unsafePath(full, kind(m))
-		}
-	}
-	return nil
+	return unsafePath(full, kind(m))
 }
 
 // Rename moves the entry rel beneath d to toRel beneath to (its parent

@@ -1,6 +1,7 @@
 package safefs
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -121,11 +122,21 @@ func (d *Dir) Stat(rel string) (fs.FileInfo, error) {
 
 // Files lists every regular file beneath d; anything else but a
 // directory is an *UnsafeError.
-func (d *Dir) Files() ([]string, error) {
+func (d *Dir) Files() ([]string, error) { return d.FilesMax(0) }
+
+// FilesMax is Files that gives up with an error wrapping ErrTooMany once
+// more than max entries were seen; 0 means no limit.
+func (d *Dir) FilesMax(max int) ([]string, error) {
 	var out []string
+	seen := 0
 	err := filepath.WalkDir(d.path, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if path != d.path {
+			if seen++; max > 0 && seen > max {
+				return fmt.Errorf("%s: %w", d.path, ErrTooMany)
+			}
 		}
 		switch {
 		case e.IsDir() && e.Type()&fs.ModeSymlink == 0:
