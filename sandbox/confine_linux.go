@@ -54,6 +54,7 @@ func nextProcID() uint32 { return procIDBase + (procIDSeq.Add(1)-1)%procIDCount 
 // once per guardrun process.
 type confineCaps struct {
 	mountNS     bool   // root: a private mount namespace with the new mount API
+	pidnsProc   bool   // procfs takes "pidns": /proc of the attempt's own pid namespace
 	mountNSErr  error  // why not
 	landlockABI int    // 0: no Landlock
 	landlockFS  uint64 // handled filesystem rights for this ABI
@@ -69,10 +70,13 @@ type confinePlan struct {
 	visible  []string // absolute paths outside dir kept visible (read-only) under the private /tmp
 	hide     []string // absolute paths masked (files by /dev/null, dirs by an empty read-only tmpfs)
 	mountNS  bool
-	landlock int    // ABI to use, 0 = none
-	llFS     uint64 // handled filesystem rights
-	llNet    bool   // refuse TCP bind/connect too
-	seccomp  bool
+	// pidnsProc: mount the /proc of the attempt's pid namespace after the
+	// fork (the child is held at its exec until then).
+	pidnsProc bool
+	landlock  int    // ABI to use, 0 = none
+	llFS      uint64 // handled filesystem rights
+	llNet     bool   // refuse TCP bind/connect too
+	seccomp   bool
 }
 
 // Landlock access rights (include/uapi/linux/landlock.h) by the ABI that
@@ -137,6 +141,7 @@ func probeConfinement() confineCaps {
 		c.mountNSErr = err
 	} else {
 		c.mountNS = true
+		c.pidnsProc = probePidnsProc()
 	}
 	return c
 }
@@ -156,26 +161,64 @@ func (c confineCaps) filesystem() string {
 
 // confineThread confines the calling (locked, never to be reused) thread
 // so that a child forked from it is confined from its first instruction.
-func confineThread(p confinePlan) error {
+func confineThread(p confinePlan) (mntNS int, err error) {
+	mntNS = -1
 	if p.mountNS {
 		if err := setupMounts(p); err != nil {
-			return fmt.Errorf("mount namespace: %w", err)
+			return -1, fmt.Errorf("mount namespace: %w", err)
+		}
+		if p.pidnsProc {
+			// Kept for the /proc of the attempt's pid namespace, mounted
+			// by another thread once the child exists (mountPidnsProc).
+			if mntNS, err = unix.Open(fmt.Sprintf("/proc/self/task/%d/ns/mnt", unix.Gettid()), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				return -1, fmt.Errorf("mount namespace: %w", err)
+			}
 		}
 	}
+	fail := func(e error) (int, error) {
+		if mntNS >= 0 {
+			_ = unix.Close(mntNS)
+		}
+		return -1, e
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("no_new_privs: %w", err)
+		return fail(fmt.Errorf("no_new_privs: %w", err))
 	}
 	if p.landlock > 0 {
 		if err := landlockThread(p); err != nil {
-			return fmt.Errorf("landlock: %w", err)
+			return fail(fmt.Errorf("landlock: %w", err))
 		}
 	}
 	if p.seccomp {
 		if err := seccompThread(); err != nil {
-			return fmt.Errorf("seccomp: %w", err)
+			return fail(fmt.Errorf("seccomp: %w", err))
 		}
 	}
-	return nil
+	return mntNS, nil
+}
+
+// mountPidnsProc mounts, in the mount namespace mntNS, a read-only procfs
+// of the pid namespace of pid (the attempt's first process, held at its
+// exec) over /proc: the processor then sees its own pid namespace, itself
+// as pid 1. It runs on a throw-away thread: joining a mount namespace
+// cannot be undone, and the thread that forked cannot mount (Landlock).
+// Linux 6.15+ (procfs "pidns" option).
+func mountPidnsProc(mntNS, pid int) error {
+	return elsewhere(func() error {
+		lockThreadForever()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return err
+		}
+		pidNS, err := unix.Open(fmt.Sprintf("/proc/%d/ns/pid", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(pidNS)
+		if err := unix.Setns(mntNS, unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("joining the attempt's mount namespace: %w", err)
+		}
+		return mountProcFS("pidns", pidNS)
+	})
 }
 
 // setupMounts gives the calling thread a mount namespace of its own and
@@ -424,15 +467,26 @@ func hidePath(path string) error {
 // mountProc replaces /proc with a read-only procfs instance that shows a
 // process only to its own uid (hidepid=invisible). Every attempt runs as
 // a uid of its own, so it sees its own process tree and nothing of the
-// host: not guardrun's command line, not other attempts.
-func mountProc() error {
+// host: not guardrun's command line, not other attempts. Where the kernel
+// can, a procfs of the attempt's own pid namespace is mounted over it
+// once the child exists (mountPidnsProc).
+func mountProc() error { return mountProcFS("hidepid", -1) }
+
+// mountProcFS mounts a read-only procfs on /proc: with hidepid=invisible
+// (opt "hidepid"), or of the pid namespace fd (opt "pidns").
+func mountProcFS(opt string, pidNS int) error {
 	fd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("/proc: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := unix.FsconfigSetString(fd, "hidepid", "invisible"); err != nil {
-		return fmt.Errorf("/proc hidepid: %w", err)
+	if opt == "pidns" {
+		err = unix.FsconfigSetFd(fd, "pidns", pidNS)
+	} else {
+		err = unix.FsconfigSetString(fd, "hidepid", "invisible")
+	}
+	if err != nil {
+		return fmt.Errorf("/proc %s: %w", opt, err)
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return fmt.Errorf("/proc: %w", err)
@@ -446,6 +500,22 @@ func mountProc() error {
 		return fmt.Errorf("/proc: %w", err)
 	}
 	return nil
+}
+
+// probePidnsProc says whether procfs takes the "pidns" option (Linux
+// 6.15+), trying it with guardrun's own pid namespace.
+func probePidnsProc() bool {
+	fd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	ns, err := unix.Open("/proc/self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(ns)
+	return unix.FsconfigSetFd(fd, "pidns", ns) == nil
 }
 
 func landlockCreate(attr *unix.LandlockRulesetAttr, abi int) (int, error) {

@@ -73,6 +73,7 @@ t cgroup-limit "echo 9223372036854771712 > /sys/fs/cgroup/memory$CG/memory.limit
 t cgroup-migrate "echo \$\$ > /sys/fs/cgroup/memory$(dirname $CG)/cgroup.procs"
 t sysctl 'cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern'
 t host-proc "test -e /proc/$GUARDRUN_PID"
+t own-pid1 'grep -qx sh /proc/1/comm'
 t host-device 'test -e /dev/vda || test -e /dev/sda || test -e /dev/kmsg || test -e /dev/mem'
 t mknod "mknod $STAGING/null c 1 3"
 t chmod-staging-parent "chmod 777 $WS/out/a"
@@ -98,7 +99,7 @@ t chmod-staging-parent "chmod 777 $WS/out/a"
 	})
 	require.Equal(t, 0, res.ExitCode, out)
 	got := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^(open|closed) ([a-z_-]+)`).FindAllStringSubmatch(out, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^(open|closed) ([a-z0-9_-]+)`).FindAllStringSubmatch(out, -1) {
 		got[m[2]] = m[1]
 	}
 	want := map[string]string{
@@ -110,6 +111,9 @@ t chmod-staging-parent "chmod 777 $WS/out/a"
 		"unix-path": "closed", "unix-abstract": "closed", "vsock": "closed", "io_uring": "closed",
 		"socketpair": "open", "setuid-root": "closed", "mount": "closed",
 	}
+	// /proc is the attempt's pid namespace's own where the kernel can mount
+	// one (procfs "pidns", Linux 6.15+): its first process is /proc/1.
+	want["own-pid1"] = map[bool]string{true: "open", false: "closed"}[probeHost().conf.pidnsProc]
 	assert.Equal(t, want, got, out)
 	// Nothing outside the staging dir changed; the staging dir's file
 	// belongs to the attempt's uid, not root.

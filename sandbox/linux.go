@@ -232,17 +232,29 @@ func (s *linuxSandbox) startOnThread(cmd *exec.Cmd, cg attemptCgroup, plan confi
 				gate, leave = true, nil
 			}
 		}
-		if err := confineThread(plan); err != nil {
+		mntNS, err := confineThread(plan)
+		if err != nil {
 			if leave != nil {
 				err = errors.Join(err, leave())
 			}
 			ch <- fmt.Errorf("confining: %w", err)
 			return
 		}
-		var err error
-		if gate {
+		if mntNS >= 0 {
+			defer unix.Close(mntNS)
+		}
+		if gate || mntNS >= 0 {
+			// Held at its exec until it is placed and its /proc mounted.
 			err = startGated(cmd, func(pid int) error {
 				s.runAfterFork(pid)
+				if mntNS >= 0 {
+					// Should the kernel refuse, the hidepid /proc mounted
+					// before the fork stays: the host is still invisible.
+					_ = mountPidnsProc(mntNS, pid)
+				}
+				if !gate {
+					return nil
+				}
 				// This thread may no longer write cgroup files (read-only
 				// mounts, Landlock): another thread places the child.
 				return elsewhere(func() error { return cg.attach(pid) })
@@ -392,7 +404,8 @@ func (s *linuxSandbox) plan(c *Cmd) confinePlan {
 	}
 	p := confinePlan{dir: dir, writable: c.Writable, visible: append([]string{c.Path}, c.Visible...), hide: s.opts.Hide,
 		mountNS: s.conf.mountNS, landlock: s.conf.landlockABI, llFS: s.conf.landlockFS,
-		llNet: !s.opts.AllowNetwork, seccomp: s.conf.seccomp && !s.opts.AllowNetwork}
+		pidnsProc: s.conf.mountNS && s.conf.pidnsProc && s.ns != nil && s.ns.pidns,
+		llNet:     !s.opts.AllowNetwork, seccomp: s.conf.seccomp && !s.opts.AllowNetwork}
 	return p
 }
 
