@@ -76,6 +76,7 @@ type confinePlan struct {
 	landlock  int    // ABI to use, 0 = none
 	llFS      uint64 // handled filesystem rights
 	llNet     bool   // refuse TCP bind/connect too
+	tmpDir    string // without a mount namespace: the attempt's own temp dir
 	seccomp   bool
 }
 
@@ -551,6 +552,16 @@ func landlockThread(p confinePlan) error {
 	all := p.llFS &^ unix.LANDLOCK_ACCESS_FS_RESOLVE_UNIX
 	rules := map[string]uint64{"/tmp": all, "/dev/shm": all,
 		"/dev": (unix.LANDLOCK_ACCESS_FS_WRITE_FILE | llTrunc | llIoctl) & p.llFS}
+	if !p.mountNS {
+		// The host's /tmp and /dev/shm are shared with everything on the
+		// host (and may hold the workspace): the attempt gets a temp dir
+		// of its own instead, and only the device nodes in /dev.
+		delete(rules, "/tmp")
+		delete(rules, "/dev/shm")
+		if p.tmpDir != "" {
+			rules[p.tmpDir] = all
+		}
+	}
 	add := func(path string, fd int, access uint64) error {
 		defer unix.Close(fd)
 		var st unix.Stat_t

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -206,4 +207,35 @@ func TestUnreachableWorkspaceIsAClearError(t *testing.T) {
 	require.NoError(t, os.Chmod(top, 0o711))
 	res, out := runIn(t, context.Background(), s, &Cmd{Path: "/bin/true", Args: []string{"true"}, Dir: ws})
 	assert.Equal(t, 0, res.ExitCode, out)
+}
+
+// TestLandlockAloneConfinesWrites: without a mount namespace (guardrun not
+// root, old kernels) Landlock is the filesystem layer: the attempt writes
+// its staging dir and a temp dir of its own, not the workspace, not the
+// host's /tmp (which here holds the workspace).
+func TestLandlockAloneConfinesWrites(t *testing.T) {
+	requireRoot(t)
+	p := probeHost()
+	if p.conf.landlockABI == 0 {
+		t.Skip("no Landlock on this kernel")
+	}
+	conf := p.conf
+	conf.mountNS, conf.mountNSErr, conf.pidnsProc = false, errors.New("test: no mount namespace"), false
+	s, err := newLinux(Options{}, hostProbe{ns: p.ns, cg: p.cg, conf: conf})
+	require.NoError(t, err)
+	require.Equal(t, "landlock", s.Report().Filesystem)
+	ws, staging := confinedWorkspace(t)
+	script := `
+t() { if sh -c "$2" >/dev/null 2>&1; then echo "open $1"; else echo "closed $1"; fi; }
+t spec "echo x > $WS/pipeline.json"
+t other-output "echo x > $WS/out/b/result.txt"
+t host-tmp "echo x > /tmp/guardrun-landlock-test"
+t staging "echo ok > $STAGING/ok"
+t own-tmp 'echo ok > "$TMPDIR/ok" && test "$TMPDIR" != /tmp'
+`
+	res, out := runIn(t, context.Background(), s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", script}, Dir: ws,
+		Env: []string{"PATH=/usr/bin:/bin", "WS=" + ws, "STAGING=" + staging}, Writable: []string{staging}})
+	require.Equal(t, 0, res.ExitCode, out)
+	assert.Equal(t, "closed spec\nclosed other-output\nclosed host-tmp\nopen staging\nopen own-tmp\n", out)
+	assert.NoFileExists(t, "/tmp/guardrun-landlock-test")
 }

@@ -476,8 +476,9 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 		s.ns.apply(cmd.SysProcAttr)
 	}
 	plan := s.plan(c)
+	var id uint32 // the attempt's uid when guardrun is root
 	if os.Getuid() == 0 {
-		id := nextProcID()
+		id = nextProcID()
 		if err := checkReachable(plan, c.Path, id); err != nil {
 			if cg != nil {
 				_ = cg.remove()
@@ -496,6 +497,27 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 		// The private /tmp is the only writable place besides the
 		// writable dirs: temp files and caches go there.
 		cmd.Env = setEnv(setEnv(cmd.Env, "TMPDIR", "/tmp"), "HOME", "/tmp")
+	} else if plan.landlock > 0 {
+		// Landlock alone: a temp dir of the attempt's own, removed when
+		// it has been reaped.
+		tmp, err := os.MkdirTemp("", "guardrun-attempt-")
+		if err != nil {
+			if cg != nil {
+				_ = cg.remove()
+			}
+			return nil, fmt.Errorf("starting %s: %w", c.Path, err)
+		}
+		plan.tmpDir = tmp
+		cmd.Env = setEnv(cmd.Env, "TMPDIR", tmp)
+		if id != 0 {
+			if err := os.Chown(tmp, int(id), int(id)); err != nil {
+				_ = os.RemoveAll(tmp)
+				if cg != nil {
+					_ = cg.remove()
+				}
+				return nil, fmt.Errorf("starting %s: %w", c.Path, err)
+			}
+		}
 	}
 	if cg != nil && cg.fd() >= 0 {
 		// cgroup v2: clone3(CLONE_INTO_CGROUP) puts the child into its
@@ -511,7 +533,7 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 		}
 		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 	}
-	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes, released: released}
+	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes, released: released, tmpDir: plan.tmpDir}
 	p.supervisor = supervise(ctx, p.kill, p.reap)
 	return p, nil
 }
@@ -524,6 +546,7 @@ type linuxProc struct {
 	notes []string
 	// released ends the thread that started the attempt, once reaped.
 	released chan struct{}
+	tmpDir   string // the attempt's own temp dir (Landlock without mount namespace)
 }
 
 func (p *linuxProc) Pid() int { return p.cmd.Process.Pid }
@@ -566,6 +589,9 @@ func (p *linuxProc) reap() (Result, error) {
 	killed, _ := p.markReaped(nil)
 	err := p.cmd.Wait()
 	close(p.released)
+	if p.tmpDir != "" {
+		_ = os.RemoveAll(p.tmpDir)
+	}
 	res := Result{Wall: time.Since(p.start), Notes: p.notes}
 	fillFromState(&res, p.cmd.ProcessState)
 	var ee *exec.ExitError
