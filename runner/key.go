@@ -18,6 +18,7 @@ import (
 
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/internal/safefs"
 	"github.com/guardrun/guardrun/pipeline"
 )
 
@@ -133,18 +134,7 @@ func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error)
 // irregularInput refuses an input that is not a regular file: reading a
 // FIFO would block guardrun, a device would never end.
 func irregularInput(in string, m fs.FileMode) error {
-	what := "not a regular file"
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO)"
-	case m&fs.ModeCharDevice != 0:
-		what = "a character device"
-	case m&fs.ModeDevice != 0:
-		what = "a block device"
-	case m&fs.ModeSocket != 0:
-		what = "a socket"
-	}
-	return fmt.Errorf("input %s: is %s: only regular files (and directories of them) can be inputs", in, what)
+	return fmt.Errorf("input %s: is %s: only regular files (and directories of them) can be inputs", in, safefs.Kind(m))
 }
 
 func joinRel(dir, r string) string {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/internal/safefs"
 )
 
 // RacyWindow is how far apart a file's mtime and the moment it was hashed
@@ -58,20 +59,7 @@ func ID(fi os.FileInfo) FileID { return idOf(fi) }
 var ErrNotRegular = errors.New("not a regular file")
 
 func notRegular(path string, m os.FileMode) error {
-	what := "an irregular file"
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO)"
-	case m&os.ModeCharDevice != 0:
-		what = "a character device"
-	case m&os.ModeDevice != 0:
-		what = "a block device"
-	case m&os.ModeSocket != 0:
-		what = "a socket"
-	case m.IsDir():
-		what = "a directory"
-	}
-	return fmt.Errorf("hashing %s: refused: %s, %w", path, what, ErrNotRegular)
+	return fmt.Errorf("hashing %s: refused: %s, %w", path, safefs.Kind(m), ErrNotRegular)
 }
 
 // Cache is a persistent path -> hash cache, safe for concurrent use.

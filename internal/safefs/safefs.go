@@ -48,24 +48,29 @@ func split(base, rel string) ([]string, error) {
 }
 
 // kind describes a file type that is not a regular file, for messages.
-func kind(m fs.FileMode) string {
+func kind(m fs.FileMode) string { return "is " + Kind(m) }
+
+// Kind names what a file of mode m is, for messages: "a symlink", "a
+// named pipe (FIFO)", "a socket", "a character device", "a block
+// device", "a directory", "a regular file".
+func Kind(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeSymlink != 0:
-		return "is a symlink"
+		return "a symlink"
 	case m&fs.ModeNamedPipe != 0:
-		return "is a named pipe (FIFO)"
+		return "a named pipe (FIFO)"
 	case m&fs.ModeSocket != 0:
-		return "is a socket"
+		return "a socket"
 	case m&fs.ModeCharDevice != 0:
-		return "is a character device"
+		return "a character device"
 	case m&fs.ModeDevice != 0:
-		return "is a block device"
+		return "a block device"
 	case m.IsDir():
-		return "is a directory"
+		return "a directory"
 	case m.IsRegular():
-		return "is a regular file"
+		return "a regular file"
 	}
-	return "is not a regular file"
+	return "not a regular file"
 }
 
 // CheckRegular refuses anything but a regular file with one link; links
