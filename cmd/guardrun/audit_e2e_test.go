@@ -235,7 +235,7 @@ func TestAuditKeyFromADescriptor(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 }
 
-func guardrunFilesEnv(t *testing.T, dir string, files []*os.File, env []string, args ...string) result {
+func guardrunFilesEnv(t testing.TB, dir string, files []*os.File, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

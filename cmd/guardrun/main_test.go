@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/guardrun/guardrun/internal/testutil"
 )
@@ -64,22 +60,7 @@ func guardrun(t testing.TB, dir string, args ...string) result {
 // guardrunEnv runs the real binary in dir with extra environment variables.
 func guardrunEnv(t testing.TB, dir string, extra []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, guardrunBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(e2eEnv(), extra...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running guardrun %v: %v", args, err)
-	}
-	return result{code: code, stdout: so.String(), stderr: se.String()}
+	return guardrunFilesEnv(t, dir, nil, extra, args...)
 }
 
 func e2eEnv() []string {
