@@ -13,54 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestLoadKeyFD reads the key from an inherited descriptor, whatever the
-// file's mode, and closes the descriptor so that nothing guardrun starts
-// inherits it.
-func TestLoadKeyFD(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("descriptors are Unix")
-	}
-	dir := t.TempDir()
-	p := filepath.Join(dir, "key")
-	require.NoError(t, os.WriteFile(p, []byte(" fd-secret\n"), 0o644)) // mode not checked
-	f, err := os.Open(p)
-	require.NoError(t, err)
-	fd := int(f.Fd())
-	k, err := LoadKeyFD(fd)
-	require.NoError(t, err)
-	assert.Equal(t, "fd-secret", string(k))
-	_, err = f.Stat()
-	assert.Error(t, err, "the descriptor is closed after reading")
-
-	// A pipe works too.
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	_, err = w.WriteString("piped-key\n")
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	k, err = LoadKeyFD(int(r.Fd()))
-	require.NoError(t, err)
-	assert.Equal(t, "piped-key", string(k))
-
-	// Refused with ErrKeyFile (exit 2): a descriptor that is not open, an
-	// empty key, a directory.
-	_, err = LoadKeyFD(987)
-	assert.ErrorIs(t, err, ErrKeyFile)
-	assert.ErrorContains(t, err, "audit key file fd 987: is not open")
-	_, err = LoadKeyFD(-1)
-	assert.ErrorIs(t, err, ErrKeyFile)
-	r, w, err = os.Pipe()
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	_, err = LoadKeyFD(int(r.Fd()))
-	assert.ErrorIs(t, err, ErrKeyFile)
-	assert.ErrorContains(t, err, "is empty")
-	d, err := os.Open(dir)
-	require.NoError(t, err)
-	_, err = LoadKeyFD(int(d.Fd()))
-	assert.ErrorContains(t, err, "is a directory")
-}
-
 // TestAppendRefusesASwappedLog: a log renamed away and replaced while it is
 // open, removed, truncated or appended to by someone else is detected at the
 // next append, which fails with ErrLogChanged; so does every append after it
