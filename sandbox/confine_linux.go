@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -201,25 +202,80 @@ func confineThread(p confinePlan) (mntNS int, err error) {
 // mountPidnsProc mounts, in the mount namespace mntNS, a read-only procfs
 // of the pid namespace of pid (the attempt's first process, held at its
 // exec) over /proc: the processor then sees its own pid namespace, itself
-// as pid 1. It runs on a throw-away thread: joining a mount namespace
-// cannot be undone, and the thread that forked cannot mount (Landlock).
-// Linux 6.15+ (procfs "pidns" option).
+// as pid 1. The thread that forked cannot mount (Landlock refuses it), so
+// a dedicated mounter thread joins the attempt's mount namespace, mounts,
+// and goes back to guardrun's. Linux 6.15+ (procfs "pidns" option).
 func mountPidnsProc(mntNS, pid int) error {
-	return elsewhere(func() error {
+	pidNS, err := unix.Open(fmt.Sprintf("/proc/%d/ns/pid", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidNS)
+	mounterOnce.Do(startMounter)
+	if mounterErr != nil {
+		return mounterErr
+	}
+	req := mountReq{mntNS: mntNS, pidNS: pidNS, done: make(chan error, 1)}
+	mounterCh <- req
+	return <-req.done
+}
+
+type mountReq struct {
+	mntNS, pidNS int
+	done         chan error
+}
+
+var (
+	mounterOnce sync.Once
+	mounterCh   chan mountReq
+	mounterErr  error
+)
+
+// startMounter starts the mounter: a goroutine wired for good to an OS
+// thread with filesystem attributes of its own (so it may change mount
+// namespace), serving mount requests one at a time.
+func startMounter() {
+	ready := make(chan error, 1)
+	mounterCh = make(chan mountReq)
+	go func() {
 		lockThreadForever()
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			return err
+			ready <- err
+			return
 		}
-		pidNS, err := unix.Open(fmt.Sprintf("/proc/%d/ns/pid", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		home, err := unix.Open(fmt.Sprintf("/proc/self/task/%d/ns/mnt", unix.Gettid()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return err
+			ready <- err
+			return
 		}
-		defer unix.Close(pidNS)
-		if err := unix.Setns(mntNS, unix.CLONE_NEWNS); err != nil {
-			return fmt.Errorf("joining the attempt's mount namespace: %w", err)
+		ready <- nil
+		for req := range mounterCh {
+			err := unix.Setns(req.mntNS, unix.CLONE_NEWNS)
+			if err == nil {
+				err = mountProcFS("pidns", req.pidNS)
+				// Back home: holding on to the attempt's namespace would
+				// keep its mounts alive.
+				if herr := unix.Setns(home, unix.CLONE_NEWNS); herr != nil {
+					req.done <- errors.Join(err, herr)
+					// This thread is lost: later requests get the error
+					// (the hidepid /proc stays for them).
+					lost := fmt.Errorf("mounter: %w", herr)
+					go func() {
+						for r := range mounterCh {
+							r.done <- lost
+						}
+					}()
+					return
+				}
+			} else {
+				err = fmt.Errorf("joining the attempt's mount namespace: %w", err)
+			}
+			req.done <- err
 		}
-		return mountProcFS("pidns", pidNS)
-	})
+	}()
+	if err := <-ready; err != nil {
+		mounterErr = fmt.Errorf("mounter: %w", err)
+	}
 }
 
 // setupMounts gives the calling thread a mount namespace of its own and
