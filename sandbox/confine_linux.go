@@ -672,10 +672,18 @@ func landlockThread(p confinePlan) error {
 }
 
 // chownTree gives every file and directory beneath the writable dirs to
-// the attempt's uid/gid, without following symlinks.
-func chownTree(dirs []string, id uint32) error {
+// the attempt's uid/gid, without following symlinks: each dir must first
+// be reachable from the working dir dir without any symlink (openBeneath),
+// so a symlinked component cannot send the chown elsewhere. (No processor
+// runs while this walks, and none can write the dirs above a staging dir.)
+func chownTree(dir string, dirs []string, id uint32) error {
 	for _, d := range dirs {
-		err := filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
+		fd, err := openBeneath(dir, d)
+		if err != nil {
+			return err
+		}
+		_ = unix.Close(fd)
+		err = filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}

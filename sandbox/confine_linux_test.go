@@ -155,12 +155,17 @@ func TestConfinementRefusesSymlinkedWritable(t *testing.T) {
 	requireRoot(t)
 	s := enforcing(t)
 	ws, _ := confinedWorkspace(t)
-	elsewhere := t.TempDir()
-	require.NoError(t, os.Symlink(elsewhere, filepath.Join(ws, "out", "c")))
+	elsewhere := filepath.Join(t.TempDir(), "stg")
+	require.NoError(t, os.Mkdir(elsewhere, 0o755))
+	require.NoError(t, os.Symlink(filepath.Dir(elsewhere), filepath.Join(ws, "out", "c")))
 	_, err := s.Start(context.Background(), &Cmd{ID: "symlinked", Path: "/bin/true", Args: []string{"true"}, Dir: ws,
-		Writable: []string{filepath.Join(ws, "out", "c")}})
+		Writable: []string{filepath.Join(ws, "out", "c", "stg")}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no symlinks allowed")
+	// Refused before anything was done to it: not given to the attempt's uid.
+	fi, err := os.Stat(elsewhere)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(0), fi.Sys().(*syscall.Stat_t).Uid, "the symlink's target was chowned")
 }
 
 func TestUnderTmp(t *testing.T) {

@@ -485,7 +485,7 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 			}
 			return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 		}
-		if err := chownTree(c.Writable, id); err != nil {
+		if err := chownTree(plan.dir, c.Writable, id); err != nil {
 			if cg != nil {
 				_ = cg.remove()
 			}
