@@ -243,4 +243,15 @@ t own-tmp 'echo ok > "$TMPDIR/ok" && test "$TMPDIR" != /tmp'
 	require.Equal(t, 0, res.ExitCode, out)
 	assert.Equal(t, "closed spec\nclosed other-output\nclosed host-tmp\nopen staging\nopen own-tmp\n", out)
 	assert.NoFileExists(t, "/tmp/guardrun-landlock-test")
+
+	// The attempt's temp dir goes when it ends, and when it cannot start.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	res, out = runIn(t, context.Background(), s, &Cmd{Path: "/bin/true", Args: []string{"true"}, Dir: ws})
+	require.Equal(t, 0, res.ExitCode, out)
+	_, err = s.Start(context.Background(), &Cmd{ID: "missing", Path: filepath.Join(ws, "no-such-program"), Args: []string{"x"}, Dir: ws})
+	require.Error(t, err)
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left)
 }

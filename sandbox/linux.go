@@ -531,6 +531,9 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 		if cg != nil {
 			_ = cg.remove()
 		}
+		if plan.tmpDir != "" {
+			_ = os.RemoveAll(plan.tmpDir)
+		}
 		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 	}
 	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes, released: released, tmpDir: plan.tmpDir}
