@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,6 +35,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"version":1,"name":"x","stages":[{"name":"a","processor":{"exec":["x"]},"outputDir":"o","inputs":["."]},{"name":"b","processor":{"go":"."},"outputDir":"p","inputs":["o"]}]}`))
+	f.Add([]byte(`{"version":1,"name":"x","stages":[{"name":"a","foreach":{"glob":"in/**/*.txt"},"processor":{"go":"."},"outputDir":"o/a","outputs":["{dir}/{stem}.gz"],"batch":{"maxItems":2}},{"name":"b","foreach":{"stage":"a"},"processor":{"go":"."},"inputs":["{path}","d/{{x}}"],"outputDir":"o/b","outputs":["{item}"]},{"name":"c","foreach":{"dir":"o/b"},"processor":{"go":"."},"outputDir":"o/c","outputs":["{name}"]},{"name":"m","processor":{"go":"."},"inputs":["o"],"outputDir":"p"}]}`))
 	f.Add([]byte(`[[[[[[[[[[[[{}]]]]]]]]]]]]`))
 	f.Add([]byte("\xef\xbb\xbf{}"))
 	f.Add([]byte(`{"\u006eame":"x\ty","version":1,"stages":[{"name":"a","env":{"K":"\xff\ud83d\ude00"},"processor":{"go":"p"},"outputDir":"o"}]}`))
@@ -85,6 +87,7 @@ func checkInvariants(t *testing.T, p *Pipeline) {
 			assert.NotEqual(t, s.Name, d)
 			assert.Less(t, pos[d], pos[s.Name], "%s runs after %s", s.Name, d)
 		}
+		checkFanOutInvariants(t, p, &s)
 		assert.True(t, s.OutputDir != "." && s.OutputDir != "" && !strings.HasPrefix(s.OutputDir, "../") &&
 			!path.IsAbs(s.OutputDir) && path.Clean(s.OutputDir) == s.OutputDir, "outputDir %q", s.OutputDir)
 		for _, o := range s.Outputs {
@@ -99,5 +102,52 @@ func checkInvariants(t *testing.T, p *Pipeline) {
 		assert.GreaterOrEqual(t, s.Retry.MaxDelayMs, s.Retry.BaseDelayMs)
 		assert.Positive(t, s.Resources.CPUs)
 		assert.Positive(t, s.TimeoutSeconds)
+	}
+}
+
+// checkFanOutInvariants asserts what Load promises about fan-out stages.
+func checkFanOutInvariants(t *testing.T, p *Pipeline, s *Stage) {
+	t.Helper()
+	if !s.IsFanOut() {
+		assert.Zero(t, s.BatchMaxItems)
+		for _, x := range append(slices.Clone(s.Inputs), s.Outputs...) {
+			assert.False(t, IsTemplate(x), "template %q in plain stage %s", x, s.Name)
+		}
+		return
+	}
+	fe := s.Foreach
+	set := 0
+	for _, v := range []string{fe.Glob, fe.Dir, fe.Stage} {
+		if v != "" {
+			set++
+		}
+	}
+	assert.Equal(t, 1, set, "foreach of %s: %+v", s.Name, fe)
+	switch {
+	case fe.Stage != "":
+		up, ok := p.Stage(fe.Stage)
+		require.True(t, ok, "foreach.stage %q", fe.Stage)
+		assert.True(t, up.IsFanOut())
+		assert.Contains(t, s.DependsOn, fe.Stage)
+		assert.Empty(t, fe.Root)
+	case fe.Dir != "":
+		assert.Equal(t, fe.Dir, fe.Root)
+		assert.NotEmpty(t, s.Inputs)
+	default:
+		assert.True(t, fe.Root == "." || strings.HasPrefix(fe.Glob, fe.Root+"/"), "glob %q root %q", fe.Glob, fe.Root)
+		assert.NotEmpty(t, s.Inputs)
+	}
+	for _, r := range []string{fe.Glob, fe.Dir, fe.Root} {
+		assert.True(t, !path.IsAbs(r) && !strings.HasPrefix(r, "../") && r != "..", "foreach path %q", r)
+	}
+	assert.GreaterOrEqual(t, s.BatchMaxItems, 0)
+	require.NotEmpty(t, s.Outputs)
+	for _, x := range append(slices.Clone(s.Inputs), s.Outputs...) {
+		_, err := ParseTemplate(x)
+		assert.NoError(t, err)
+	}
+	for _, o := range s.Outputs {
+		vars, _ := ParseTemplate(o)
+		assert.True(t, slices.ContainsFunc(vars, isDistinctVar), "output %q", o)
 	}
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"container/heap"
+	"fmt"
 	"path"
 	"path/filepath"
 	"slices"
@@ -13,12 +14,17 @@ import (
 //   - declared edges ("dependsOn");
 //   - data edges: stage B depends on stage A when one of B's inputs is one of
 //     A's output files, lies inside one, or is a directory containing one; for
-//     a stage that declares no outputs its whole outputDir counts as output;
+//     a stage that declares no outputs, and for a fan-out stage, its whole
+//     outputDir counts as output. Template inputs of a fan-out stage create
+//     no edge. A fan-out stage also depends on its foreach.stage, and on the
+//     stages whose products its foreach.dir (like an input) or foreach.glob
+//     (its root, or anything the pattern can match) reads;
 //   - the implicit sequential edge: a stage without a "dependsOn" key and
 //     without data edges depends on the stage listed just before it, unless
 //     that edge would close a cycle.
 //
-// and reports every dependency cycle.
+// and reports every dependency cycle, or, when there is none, every chain
+// of fan-out stages that waits for its own fan-in (checkChains).
 func buildGraph(p *Pipeline, firstByName map[string]int, probs *problems) {
 	n := len(p.Stages)
 	deps := make([]map[int]bool, n)
@@ -34,48 +40,87 @@ func buildGraph(p *Pipeline, firstByName map[string]int, probs *problems) {
 	}
 
 	// Index what each stage produces: exact paths (files, or the outputDir
-	// of a stage without declared outputs) and every directory above them.
+	// of a stage without declared outputs or of a fan-out stage) and every
+	// directory above them.
+	type product struct {
+		path  string
+		stage int
+		dir   bool
+	}
+	var products []product
 	produced := map[string][]int{}
 	above := map[string][]int{}
 	for i, s := range p.Stages {
 		if s.OutputDir == "" {
 			continue
 		}
-		var paths []string
-		if len(s.Outputs) == 0 {
-			paths = []string{s.OutputDir}
-		}
-		for _, o := range s.Outputs {
-			paths = append(paths, path.Join(s.OutputDir, o))
-		}
-		for _, q := range paths {
-			produced[q] = append(produced[q], i)
-			for d := path.Dir(q); ; d = path.Dir(d) {
-				above[d] = append(above[d], i)
-				if d == "." {
-					break
-				}
+		if len(s.Outputs) == 0 || s.IsFanOut() {
+			products = append(products, product{s.OutputDir, i, true})
+		} else {
+			for _, o := range s.Outputs {
+				products = append(products, product{path.Join(s.OutputDir, o), i, false})
 			}
 		}
 	}
+	for _, q := range products {
+		produced[q.path] = append(produced[q.path], q.stage)
+		for d := path.Dir(q.path); ; d = path.Dir(d) {
+			above[d] = append(above[d], q.stage)
+			if d == "." {
+				break
+			}
+		}
+	}
+	// insideProduct lists the stages one of whose products is in or is p.
+	insideProduct := func(p string) []int {
+		var from []int
+		for d := p; ; d = path.Dir(d) {
+			from = append(from, produced[d]...)
+			if d == "." {
+				break
+			}
+		}
+		return from
+	}
 	hasData := make([]bool, n)
+	addData := func(i int, from []int) {
+		for _, j := range from {
+			if j != i {
+				deps[i][j] = true
+				hasData[i] = true
+			}
+		}
+	}
 	for i, s := range p.Stages {
 		for _, in := range s.Inputs {
+			if IsTemplate(in) {
+				if vars, err := ParseTemplate(in); err != nil || len(vars) > 0 {
+					continue // per item: not known before the items are listed
+				}
+				in = ExpandTemplate(in, ItemVars{}) // only escaped braces
+			}
 			if filepath.IsAbs(in) || strings.HasPrefix(in, "/") {
 				continue // outside the workspace: nothing in it is produced
 			}
-			var from []int
-			for d := in; ; d = path.Dir(d) { // the input is a product or inside one
-				from = append(from, produced[d]...)
-				if d == "." {
-					break
-				}
+			// The input is a product or inside one, or a directory holding
+			// products.
+			addData(i, append(insideProduct(in), above[in]...))
+		}
+		fe := s.Foreach
+		switch {
+		case fe == nil:
+		case fe.Stage != "":
+			if j, ok := firstByName[fe.Stage]; ok {
+				addData(i, []int{j})
 			}
-			from = append(from, above[in]...) // the input is a directory holding products
-			for _, j := range from {
-				if j != i {
-					deps[i][j] = true
-					hasData[i] = true
+		case fe.Dir != "":
+			addData(i, append(insideProduct(fe.Root), above[fe.Root]...))
+		case fe.Glob != "":
+			addData(i, insideProduct(fe.Root))
+			pat := strings.Split(fe.Glob, "/")
+			for _, q := range products {
+				if q.stage != i && slashWithin(fe.Root, q.path) && globReaches(pat, strings.Split(q.path, "/"), q.dir) {
+					addData(i, []int{q.stage})
 				}
 			}
 		}
@@ -102,12 +147,84 @@ func buildGraph(p *Pipeline, firstByName map[string]int, probs *problems) {
 		}
 	}
 
-	for _, cyc := range cycles(deps) {
+	cycs := cycles(deps)
+	for _, cyc := range cycs {
 		names := make([]string, len(cyc))
 		for k, j := range cyc {
 			names[k] = p.Stages[j].Name
 		}
 		probs.add("stages", "dependency cycle %s", strings.Join(names, " -> "))
+	}
+	if len(cycs) == 0 {
+		checkChains(p, deps, firstByName, probs)
+	}
+}
+
+// globReaches reports whether the pattern segments pat (foreach.glob) may
+// list a file at or under the product path s: a file the pattern matches,
+// or one under a directory it matches. A product that is a directory (dir)
+// also counts when the pattern goes on below it.
+func globReaches(pat, s []string, dir bool) bool {
+	switch {
+	case len(pat) == 0:
+		return true // matched s or one of its directories
+	case pat[0] == "**":
+		return globReaches(pat[1:], s, dir) || (len(s) > 0 && globReaches(pat, s[1:], dir))
+	case len(s) == 0:
+		return dir // pat goes on below s
+	}
+	ok, _ := path.Match(pat[0], s[0])
+	return ok && globReaches(pat[1:], s[1:], dir)
+}
+
+// checkChains reports a chain of fan-out stages (a stage with foreach.glob
+// or foreach.dir and every stage chained to it through foreach.stage,
+// transitively) one of whose members waits for a stage outside the chain
+// that itself waits for a member of the chain: the chain could not run item
+// by item. deps must be free of cycles.
+func checkChains(p *Pipeline, deps []map[int]bool, firstByName map[string]int, probs *problems) {
+	n := len(p.Stages)
+	// head[i] is the first stage of i's chain, -1 for a plain stage (or a
+	// broken foreach.stage, reported elsewhere).
+	head := make([]int, n)
+	for i := range head {
+		head[i] = -1
+		seen := map[int]bool{}
+		for j := i; !seen[j]; {
+			seen[j] = true
+			fe := p.Stages[j].Foreach
+			if fe == nil {
+				break
+			}
+			if fe.Stage == "" {
+				head[i] = j
+				break
+			}
+			up, ok := firstByName[fe.Stage]
+			if !ok {
+				break
+			}
+			j = up
+		}
+	}
+	for m := range n {
+		h := head[m]
+		if h < 0 {
+			continue
+		}
+		for _, x := range sortedKeys(deps[m]) {
+			if head[x] == h {
+				continue
+			}
+			up := upstream(deps, x)
+			for y := range n {
+				if head[y] == h && up[y] {
+					probs.add(fmt.Sprintf("stages[%d].dependsOn", m), "%q waits for the chain of %q, so %q cannot run per item with it",
+						p.Stages[x].Name, p.Stages[h].Name, p.Stages[m].Name)
+					break
+				}
+			}
+		}
 	}
 }
 
@@ -130,6 +247,25 @@ func reaches(deps []map[int]bool, from, to int) bool {
 		}
 	}
 	return false
+}
+
+// upstream returns which stages stage from (transitively) depends on,
+// from itself included.
+func upstream(deps []map[int]bool, from int) []bool {
+	seen := make([]bool, len(deps))
+	stack := []int{from}
+	seen[from] = true
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for y := range deps[x] {
+			if !seen[y] {
+				seen[y] = true
+				stack = append(stack, y)
+			}
+		}
+	}
+	return seen
 }
 
 // cycles returns one cycle per strongly connected component of more than one

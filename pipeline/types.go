@@ -85,6 +85,27 @@ type StageSpec struct {
 	// IOHeavy marks a stage that counts against the run's ioConcurrency.
 	// Unset means true: most stages stream files.
 	IOHeavy *bool `json:"ioHeavy,omitempty"`
+	// Foreach makes the stage a fan-out: one job per item (docs/SPEC.md).
+	Foreach *ForeachSpec `json:"foreach,omitempty"`
+	// Batch lets one process of a fan-out stage take many items.
+	Batch *BatchSpec `json:"batch,omitempty"`
+}
+
+// ForeachSpec is where a fan-out stage's items come from: exactly one of
+// Glob, Dir or Stage.
+type ForeachSpec struct {
+	// Glob: the regular files matching a workspace-relative pattern
+	// (path.Match segments, "**" for any number of directories).
+	Glob string `json:"glob,omitempty"`
+	// Dir: every regular file under a workspace directory, recursively.
+	Dir string `json:"dir,omitempty"`
+	// Stage: the items of an upstream fan-out stage, one to one.
+	Stage string `json:"stage,omitempty"`
+}
+
+// BatchSpec asks for many items per process.
+type BatchSpec struct {
+	MaxItems *int `json:"maxItems,omitempty"`
 }
 
 // ProcessorSpec names the program a stage runs: exactly one of Go or Exec.
@@ -174,13 +195,18 @@ type Stage struct {
 	Params    json.RawMessage `json:"params"` // compact JSON; {} when unset
 	// Inputs are cleaned paths: workspace-relative with forward slashes, or
 	// absolute when outside the workspace (policy decides if allowed).
+	// In a fan-out stage they are templates, to expand per item and clean
+	// (an entry without a variable is shared by every item). Left out or
+	// empty in the spec, they are ["{path}"] for foreach.glob and
+	// foreach.dir, and stay empty for a chained stage (foreach.stage): each
+	// item then reads every output of the same item upstream.
 	Inputs []string `json:"inputs"`
 	// CodeDeps are the files, directories and globs of code and data the
 	// processor reads beyond its inputs (docs/SPEC.md): cleaned,
 	// workspace-relative with forward slashes; never outside the workspace.
 	CodeDeps  []string `json:"codeDeps"`
 	OutputDir string   `json:"outputDir"` // workspace-relative, forward slashes
-	Outputs   []string `json:"outputs"`   // relative to OutputDir, forward slashes
+	Outputs   []string `json:"outputs"`   // relative to OutputDir, forward slashes; templates in a fan-out stage
 	// DependsOn lists every upstream stage: declared edges, data edges and
 	// the implicit sequential edge (see Edges in the README).
 	DependsOn []string `json:"dependsOn"`
@@ -193,7 +219,30 @@ type Stage struct {
 	TimeoutSeconds int               `json:"timeoutSeconds"`
 	Env            map[string]string `json:"env"`
 	IOHeavy        bool              `json:"ioHeavy"`
+	// Foreach is set on a fan-out stage; nil on a plain stage. Inputs and
+	// Outputs of a fan-out stage may hold templates ({path}, ...), expanded
+	// per item (ExpandTemplate).
+	Foreach *Foreach `json:"foreach,omitempty"`
+	// BatchMaxItems is how many items one process of a fan-out stage takes
+	// (0: one process per item).
+	BatchMaxItems int `json:"batchMaxItems,omitempty"`
 }
+
+// Foreach is a resolved item source: exactly one of Glob, Dir or Stage.
+type Foreach struct {
+	// Glob is the cleaned workspace-relative pattern.
+	Glob string `json:"glob,omitempty"`
+	// Dir is the cleaned workspace-relative directory.
+	Dir string `json:"dir,omitempty"`
+	// Stage names the upstream fan-out stage whose items these are.
+	Stage string `json:"stage,omitempty"`
+	// Root is the directory item ids are relative to: Dir, or the glob's
+	// leading segments without a pattern ("." for none); "" for Stage.
+	Root string `json:"root,omitempty"`
+}
+
+// IsFanOut reports whether the stage fans out over items.
+func (s *Stage) IsFanOut() bool { return s.Foreach != nil }
 
 // Processor is a resolved processor.
 type Processor struct {

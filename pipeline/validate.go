@@ -85,6 +85,8 @@ func resolveFile(f *File, specPath string, opts LoadOptions, probs *problems) *P
 		p.Stages[i] = v.stage(i, &f.Stages[i], firstByName)
 	}
 	v.checkDependsOn(p.Stages, firstByName)
+	v.checkForeachStages(p.Stages, firstByName)
+	v.checkFanOutDirs(p.Stages)
 	v.checkWriteConflicts(p.Stages)
 	buildGraph(p, firstByName, probs)
 	return p
@@ -266,6 +268,19 @@ func (v *validator) stage(i int, s *StageSpec, firstByName map[string]int) Stage
 	}
 
 	out.Processor = v.processor(at+".processor", s.Processor)
+	out.Foreach = v.foreach(at+".foreach", s.Foreach)
+	fanOut := out.Foreach != nil
+	switch b := s.Batch; {
+	case b == nil:
+	case !fanOut:
+		v.probs.add(at+".batch", "only fan-out stages (foreach) take batches")
+	case b.MaxItems == nil:
+		v.probs.add(at+".batch.maxItems", "required (>= 1)")
+	case *b.MaxItems < 1:
+		v.probs.add(at+".batch.maxItems", "must be >= 1, got %d", *b.MaxItems)
+	default:
+		out.BatchMaxItems = *b.MaxItems
+	}
 
 	out.Params = json.RawMessage("{}")
 	if len(s.Params) > 0 && string(s.Params) != "null" {
@@ -288,6 +303,9 @@ func (v *validator) stage(i int, s *StageSpec, firstByName map[string]int) Stage
 		if !v.noNUL(field, in) {
 			continue
 		}
+		if _, ok := v.template(field, in, fanOut); !ok {
+			continue
+		}
 		c := v.ws.readPath(in)
 		if k, dup := seenIn[c]; dup {
 			v.probs.add(field, "duplicate input %q (also inputs[%d])", in, k)
@@ -296,13 +314,18 @@ func (v *validator) stage(i int, s *StageSpec, firstByName map[string]int) Stage
 		seenIn[c] = j
 		out.Inputs = append(out.Inputs, c)
 	}
+	if fanOut && len(s.Inputs) == 0 && out.Foreach.Stage == "" {
+		// Each item's own file; a chained stage's default (every output of
+		// the upstream item) is left to the runner: Inputs stay empty.
+		out.Inputs = append(out.Inputs, "{path}")
+	}
 
 	out.CodeDeps = v.codeDeps(at, s.CodeDeps)
 
 	out.OutputDir, v.outDirRes[i] = v.outputDir(at+".outputDir", s.OutputDir)
-	out.Outputs, v.outFileRes[i] = v.outputs(at, s.OutputDir, out.OutputDir, s.Outputs)
+	out.Outputs, v.outFileRes[i] = v.outputs(at, s.OutputDir, out.OutputDir, s.Outputs, fanOut)
 	for j, in := range out.Inputs {
-		if out.OutputDir == "" {
+		if out.OutputDir == "" || fanOut { // a fan-out stage's outputs are templates
 			break
 		}
 		for _, o := range out.Outputs {
@@ -436,50 +459,8 @@ func (v *validator) codeDeps(at string, deps []string) []string {
 	seen := map[string]int{}
 	for j, d := range deps {
 		field := fmt.Sprintf("%s.codeDeps[%d]", at, j)
-		if d == "" {
-			v.probs.add(field, "must not be empty")
-			continue
-		}
-		if !v.noNUL(field, d) {
-			continue
-		}
-		_, rel, inside := v.ws.locate(filepath.FromSlash(d))
-		if !inside {
-			v.probs.add(field, "path %q leaves the workspace", d)
-			continue
-		}
-		segs := strings.Split(rel, "/")
-		lit := len(segs) // the segments before the first glob segment
-		bad := false
-		for k, seg := range segs {
-			if !IsGlob(seg) {
-				continue
-			}
-			lit = min(lit, k)
-			if _, err := path.Match(seg, ""); err != nil {
-				v.probs.add(field, "bad pattern %q: %v", d, err)
-				bad = true
-				break
-			}
-		}
-		if bad {
-			continue
-		}
-		prefix := path.Join(segs[:lit]...)
-		if prefix == "" {
-			prefix = "."
-		}
-		_, res, err := v.ws.writePath(filepath.FromSlash(prefix))
-		if err != nil {
-			v.probs.add(field, "%v", err)
-			continue
-		}
-		switch {
-		case res != "." && v.stateRes != "" && slashWithin(v.stateRes, res):
-			v.probs.add(field, "path %q is inside stateDir", d)
-			continue
-		case res != "." && v.locksRes != "" && slashWithin(v.locksRes, res):
-			v.probs.add(field, "path %q is inside locksDir", d)
+		rel, _, ok := v.workspaceGlob(field, d)
+		if !ok {
 			continue
 		}
 		if k, dup := seen[rel]; dup {
@@ -490,6 +471,220 @@ func (v *validator) codeDeps(at string, deps []string) []string {
 		out = append(out, rel)
 	}
 	return out
+}
+
+// workspaceGlob checks a path that may hold glob segments (codeDeps,
+// foreach.glob): non-empty, no NUL byte, inside the workspace as written
+// and after resolving the symlinks of its literal prefix (the segments
+// before the first glob segment), valid patterns, not inside stateDir or
+// locksDir. It returns the path cleaned, workspace-relative with forward
+// slashes, and its literal prefix ("." when the first segment is a glob).
+func (v *validator) workspaceGlob(field, d string) (rel, prefix string, ok bool) {
+	if d == "" {
+		v.probs.add(field, "must not be empty")
+		return "", "", false
+	}
+	if !v.noNUL(field, d) {
+		return "", "", false
+	}
+	_, rel, inside := v.ws.locate(filepath.FromSlash(d))
+	if !inside {
+		v.probs.add(field, "path %q leaves the workspace", d)
+		return "", "", false
+	}
+	segs := strings.Split(rel, "/")
+	lit := len(segs) // the segments before the first glob segment
+	for k, seg := range segs {
+		if !IsGlob(seg) {
+			continue
+		}
+		lit = min(lit, k)
+		if _, err := path.Match(seg, ""); err != nil {
+			v.probs.add(field, "bad pattern %q: %v", d, err)
+			return "", "", false
+		}
+	}
+	prefix = path.Join(segs[:lit]...)
+	if prefix == "" {
+		prefix = "."
+	}
+	_, res, err := v.ws.writePath(filepath.FromSlash(prefix))
+	if err != nil {
+		v.probs.add(field, "%v", err)
+		return "", "", false
+	}
+	if !v.notControl(field, d, res) {
+		return "", "", false
+	}
+	return rel, prefix, true
+}
+
+// notControl reports whether res, a resolved workspace-relative path to
+// read from, lies outside stateDir and locksDir (the workspace root itself
+// holds them, and is fine); if not it says so for the path d as written.
+func (v *validator) notControl(field, d, res string) bool {
+	switch {
+	case res != "." && v.stateRes != "" && slashWithin(v.stateRes, res):
+		v.probs.add(field, "path %q is inside stateDir", d)
+		return false
+	case res != "." && v.locksRes != "" && slashWithin(v.locksRes, res):
+		v.probs.add(field, "path %q is inside locksDir", d)
+		return false
+	}
+	return true
+}
+
+// foreach checks a stage's "foreach" (nil: a plain stage). foreach.stage
+// is checked by checkForeachStages once every stage name is known. The
+// result is non-nil whenever the stage has a foreach, valid or not, so that
+// its inputs and outputs are taken as templates.
+func (v *validator) foreach(at string, fs *ForeachSpec) *Foreach {
+	if fs == nil {
+		return nil
+	}
+	out := &Foreach{}
+	var set []string
+	for _, f := range []struct{ name, val string }{{"glob", fs.Glob}, {"dir", fs.Dir}, {"stage", fs.Stage}} {
+		if f.val != "" {
+			set = append(set, f.name)
+		}
+	}
+	switch len(set) {
+	case 0:
+		v.probs.add(at, "exactly one of glob, dir or stage")
+		return out
+	case 1:
+	default:
+		v.probs.add(at, "exactly one of glob, dir or stage, got %s and %s", strings.Join(set[:len(set)-1], ", "), set[len(set)-1])
+		return out
+	}
+	switch {
+	case fs.Glob != "":
+		rel, prefix, ok := v.workspaceGlob(at+".glob", fs.Glob)
+		if !ok {
+			return out
+		}
+		if prefix == rel {
+			v.probs.add(at+".glob", "pattern %q has no glob segment (*, ? or [); for every file under a directory use foreach.dir", fs.Glob)
+			return out
+		}
+		out.Glob, out.Root = rel, prefix
+	case fs.Dir != "":
+		field := at + ".dir"
+		if !v.noNUL(field, fs.Dir) {
+			return out
+		}
+		rel, res, err := v.ws.writePath(filepath.FromSlash(fs.Dir))
+		if err != nil {
+			v.probs.add(field, "%v", err)
+			return out
+		}
+		if slices.ContainsFunc(strings.Split(rel, "/"), IsGlob) {
+			v.probs.add(field, "path %q holds a pattern; use foreach.glob", fs.Dir)
+			return out
+		}
+		if !v.notControl(field, fs.Dir, res) {
+			return out
+		}
+		out.Dir, out.Root = rel, rel
+	default:
+		out.Stage = fs.Stage
+	}
+	return out
+}
+
+// distinctVars are the template variables that tell the items of a stage
+// apart: every output of a fan-out stage uses one of them.
+var distinctVars = []string{"item", "path", "name", "stem"}
+
+const distinctVarList = "{item}, {path}, {name} or {stem}"
+
+func isDistinctVar(name string) bool { return slices.Contains(distinctVars, name) }
+
+// template checks an input or output p of a stage. In a fan-out stage p is
+// a template (ParseTemplate); it returns the variables it uses. A ".." after
+// a variable is refused: cleaning would drop it together with the variable,
+// whatever the variable's value. Elsewhere braces are refused: templates
+// need foreach.
+func (v *validator) template(field, p string, fanOut bool) ([]string, bool) {
+	if !fanOut {
+		if IsTemplate(p) {
+			v.probs.add(field, "path %q has { or }: templates are only allowed in fan-out stages (foreach)", p)
+			return nil, false
+		}
+		return nil, true
+	}
+	vars, err := ParseTemplate(p)
+	if err != nil {
+		v.probs.add(field, "%v", err)
+		return nil, false
+	}
+	afterVar := false
+	for _, seg := range strings.Split(filepath.ToSlash(p), "/") {
+		if seg == ".." && afterVar {
+			v.probs.add(field, `template %q has ".." after a template variable`, p)
+			return nil, false
+		}
+		if vs, _ := ParseTemplate(seg); len(vs) > 0 {
+			afterVar = true
+		}
+	}
+	return vars, true
+}
+
+// checkForeachStages checks every foreach.stage now that every name is
+// known: another existing stage, itself a fan-out stage.
+func (v *validator) checkForeachStages(stages []Stage, firstByName map[string]int) {
+	names := slices.Collect(maps.Keys(firstByName))
+	slices.Sort(names)
+	for i, s := range stages {
+		if s.Foreach == nil || s.Foreach.Stage == "" {
+			continue
+		}
+		field := fmt.Sprintf("stages[%d].foreach.stage", i)
+		up := s.Foreach.Stage
+		j, known := firstByName[up]
+		switch {
+		case up == s.Name:
+			v.probs.add(field, "stage %q cannot take its items from itself", up)
+		case !known:
+			v.probs.add(field, "unknown stage %q%s", up, didYouMean(up, names))
+		case stages[j].Foreach == nil:
+			v.probs.add(field, "stage %q is not a fan-out stage (it has no foreach)", up)
+		}
+	}
+}
+
+// checkFanOutDirs rejects a fan-out stage's outputDir that is, contains or
+// lies inside another stage's outputDir: a fan-out stage removes the
+// outputs of items that went, and its fan-ins read the whole directory. It
+// compares resolved paths and reports each pair once, at the later stage.
+func (v *validator) checkFanOutDirs(stages []Stage) {
+	for j := range stages {
+		for i := range j {
+			a, b := v.outDirRes[i], v.outDirRes[j]
+			if a == "" || b == "" || (!stages[i].IsFanOut() && !stages[j].IsFanOut()) {
+				continue
+			}
+			var what string
+			switch {
+			case a == b:
+				what = fmt.Sprintf("is also the outputDir of stage %q (stages[%d])", stages[i].Name, i)
+			case slashWithin(a, b):
+				what = fmt.Sprintf("lies inside %q, the outputDir of stage %q (stages[%d])", stages[i].OutputDir, stages[i].Name, i)
+			case slashWithin(b, a):
+				what = fmt.Sprintf("contains %q, the outputDir of stage %q (stages[%d])", stages[i].OutputDir, stages[i].Name, i)
+			default:
+				continue
+			}
+			fan := stages[j].Name
+			if !stages[j].IsFanOut() {
+				fan = stages[i].Name
+			}
+			v.probs.add(fmt.Sprintf("stages[%d].outputDir", j), "path %q %s; fan-out stage %q needs an outputDir of its own",
+				stages[j].OutputDir, what, fan)
+		}
+	}
 }
 
 // IsGlob reports whether a codeDeps path segment is a pattern: it holds one
@@ -527,7 +722,10 @@ func (v *validator) outputDir(field, dir string) (rel, res string) {
 
 // outputs checks a stage's output files; it returns them cleaned (relative
 // to outputDir) and as resolved workspace-relative paths ("" when invalid).
-func (v *validator) outputs(at, rawDir, relDir string, outs []string) (clean, res []string) {
+func (v *validator) outputs(at, rawDir, relDir string, outs []string, fanOut bool) (clean, res []string) {
+	if fanOut && len(outs) == 0 {
+		v.probs.add(at+".outputs", "required in a fan-out stage: at least one output using %s", distinctVarList)
+	}
 	clean = make([]string, 0, len(outs))
 	res = make([]string, 0, len(outs))
 	seen := map[string]int{}
@@ -544,6 +742,14 @@ func (v *validator) outputs(at, rawDir, relDir string, outs []string) (clean, re
 			continue
 		case slices.Contains(strings.Split(filepath.ToSlash(o), "/"), ".."):
 			v.probs.add(field, `path %q must not contain ".."`, o)
+			continue
+		}
+		vars, ok := v.template(field, o, fanOut)
+		if !ok {
+			continue
+		}
+		if fanOut && !slices.ContainsFunc(vars, isDistinctVar) {
+			v.probs.add(field, "template %q must use %s, so that items do not collide", o, distinctVarList)
 			continue
 		}
 		c := path.Clean(filepath.ToSlash(o))
@@ -616,6 +822,9 @@ func (v *validator) checkWriteConflicts(stages []Stage) {
 		return fmt.Sprintf("an output of stage %q (stages[%d].outputs[%d])", stages[o.stage].Name, o.stage, o.output)
 	}
 	for i := range stages {
+		if stages[i].IsFanOut() {
+			continue // templates; checkFanOutDirs gives it its outputDir alone
+		}
 		for j, f := range v.outFileRes[i] {
 			if f == "" {
 				continue

@@ -48,7 +48,7 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	defer cancel()
 	logs := se.startLog()
 	cmd := &sandbox.Cmd{
-		ID:         fmt.Sprintf("%s-%s-%d", r.runID, st.Name, a.Attempt),
+		ID:         fmt.Sprintf("%s-%s-%d", r.runID, se.job, a.Attempt),
 		Path:       se.pr.Path,
 		Args:       se.pr.Args,
 		Env:        se.env(a, inputs, progressFD(pipeW)),
@@ -140,6 +140,41 @@ func (se *stageExec) visible(inputs []string) []string {
 // attempt, opened beneath the workspace without following symlinks. The
 // caller closes it when the attempt has ended.
 func (se *stageExec) openLog() io.WriteCloser {
+	if se.isItem {
+		return &itemLog{se: se}
+	}
+	return se.openStageLog()
+}
+
+// itemLog holds an item's attempt output (capped at itemLogCap) and
+// appends it to the stage log in one piece when the attempt ends, so the
+// items running at the same time do not interleave their lines.
+type itemLog struct {
+	se  *stageExec
+	buf []byte
+}
+
+// itemLogCap is the per-attempt log cap of an item's job (at most the
+// stage's own).
+const itemLogCap = 1 << 20
+
+func (l *itemLog) Write(p []byte) (int, error) { l.buf = append(l.buf, p...); return len(p), nil }
+
+func (l *itemLog) Close() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	r := l.se.r
+	r.itemLogMu.Lock()
+	defer r.itemLogMu.Unlock()
+	f := l.se.openStageLog()
+	defer f.Close()
+	fmt.Fprintf(f, "--- item %s\n", l.se.item)
+	_, err := f.Write(l.buf)
+	return err
+}
+
+func (se *stageExec) openStageLog() io.WriteCloser {
 	l := se.r.layout
 	dir, err := se.r.openBeneath(l.LogDir(), true)
 	if err != nil {
@@ -201,6 +236,9 @@ func (se *stageExec) env(a *runstate.Attempt, inputs []string, progressFD string
 		"PIPELINE_CHECKPOINT_LINES="+cpLines,
 		"PIPELINE_CHECKPOINT_SECONDS="+cpSecs,
 	)
+	if se.isItem {
+		env = append(env, "PIPELINE_ITEM="+se.item)
+	}
 	keys := make([]string, 0, len(st.Env))
 	for k := range st.Env {
 		keys = append(keys, k)

@@ -48,7 +48,7 @@ func (se *stageExec) prepareStaging(p *runstate.Progress) (line, byteOff int64, 
 	if err := se.removeStaging(); err != nil {
 		return 0, 0, false, fmt.Errorf("clearing staging dir: %w", err)
 	}
-	if err := se.r.layout.RemoveProgress(se.st.Name); err != nil {
+	if err := se.r.layout.RemoveProgress(se.job); err != nil {
 		return 0, 0, false, err
 	}
 	stg, err := se.openStaging(true)
@@ -333,7 +333,7 @@ func (cp *checkpointer) persist(rep *report) {
 	if outs == nil {
 		outs = map[string]int64{}
 	}
-	p := &runstate.Progress{Stage: se.st.Name, RunID: se.r.runID, Attempt: cp.a.Attempt, IdempotencyKey: key,
+	p := &runstate.Progress{Stage: se.job, RunID: se.r.runID, Attempt: cp.a.Attempt, IdempotencyKey: key,
 		LineOffset: rep.LineOffset, ByteOffset: rep.ByteOffset, Outputs: outs, TotalBytes: rep.TotalBytes, UpdatedAt: se.r.now()}
 	if err := se.r.layout.WriteProgress(p); err != nil {
 		se.log.Warn("checkpoint not persisted", logKeyErr, err)

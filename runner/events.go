@@ -23,6 +23,8 @@ const (
 	logKeyDetail  = "detail"
 	logKeyErr     = "err"
 	logKeyCount   = "count"
+	logKeyJob     = "job"
+	logKeyItem    = "item"
 )
 
 func runLogger(l *slog.Logger, runID string) *slog.Logger {

@@ -30,7 +30,11 @@ type attemptLog struct {
 // startLog opens the stage log and the pipe feeding it.
 func (se *stageExec) startLog() *attemptLog {
 	l := &attemptLog{file: se.openLog(), done: make(chan struct{})}
-	l.cw = newCapWriter(l.file, se.r.logCap())
+	limit := se.r.logCap()
+	if se.isItem && (limit < 0 || limit > itemLogCap) {
+		limit = itemLogCap
+	}
+	l.cw = newCapWriter(l.file, limit)
 	r, w, err := os.Pipe()
 	if err != nil {
 		close(l.done)

@@ -51,6 +51,8 @@ type StagePlan struct {
 	// Resume is the checkpoint a run would resume from, when any.
 	Resume *ResumePoint `json:"resume,omitempty"`
 	Error  string       `json:"error,omitempty"`
+	// Items is a fan-out stage's per-item plan.
+	Items *ItemsPlan `json:"items,omitempty"`
 }
 
 // ResumePoint is a usable checkpoint.
@@ -79,6 +81,8 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 	ps := newProcs(p, cache, nil)
 	plans := make([]StagePlan, len(p.Stages))
 	willRun := map[string]bool{}
+	fans := map[string]*fanPlan{}
+	rootItems := map[string][]item{}
 	for _, i := range p.Order() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -90,6 +94,24 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 			if willRun[d] {
 				sp.Reasons = append(sp.Reasons, Reason{Kind: ReasonUpstream, Detail: d})
 			}
+		}
+		if st.IsFanOut() {
+			ip, err := planFan(ctx, p, st, ps, cache, forced[st.Name], fans, rootItems)
+			switch {
+			case err != nil:
+				sp.Action, sp.Error = "error", err.Error()
+			case ip.Run+ip.Remove == 0 && len(sp.Reasons) == 0:
+				sp.Action = "skip"
+			default:
+				for _, r := range sp.Reasons {
+					sp.Why = append(sp.Why, r.String())
+				}
+				sp.Why = append(sp.Why, ip.Summary(3))
+				willRun[st.Name] = true
+			}
+			sp.Items = ip
+			plans[i] = sp
+			continue
 		}
 		reasons, parts, err := planStage(p, st, ps, cache, forced[st.Name])
 		if err != nil && len(sp.Reasons) == 0 {

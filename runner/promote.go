@@ -50,7 +50,7 @@ func (se *stageExec) promote(m *StageMetrics) error {
 	for _, s := range staged {
 		// A staged ".<stage>.done" would land next to the markers of the
 		// stages sharing this output dir, and could pass for one.
-		if runstate.IsArtifact(path.Base(s)) {
+		if !se.isItem && runstate.IsArtifact(path.Base(s)) {
 			return fmt.Errorf("refusing staged output %s: the name is reserved for guardrun's markers, staging dirs and temp files", s)
 		}
 		have[s] = true
@@ -59,6 +59,14 @@ func (se *stageExec) promote(m *StageMetrics) error {
 		if !have[o] {
 			return fmt.Errorf("declared output %s was not produced", o)
 		}
+	}
+	if se.isItem {
+		// An item's job promotes its declared outputs only: the item
+		// journal tracks those, and nothing else may appear in outputDir.
+		if extra := len(staged) - len(st.Outputs); extra > 0 {
+			se.log.Warn("discarding files an item's job staged beyond its declared outputs", logKeyJob, se.job, logKeyCount, extra)
+		}
+		staged = st.Outputs
 	}
 	type result struct {
 		rec   runstate.MarkerOutput
@@ -142,7 +150,9 @@ func (se *stageExec) promote(m *StageMetrics) error {
 			return err
 		}
 	}
-	if st.Idempotent {
+	if se.isItem {
+		se.committed = outs
+	} else if st.Idempotent {
 		parts, err := json.Marshal(se.inputs.Parts())
 		if err != nil {
 			return fmt.Errorf("encoding key parts: %w", err)
@@ -158,7 +168,7 @@ func (se *stageExec) promote(m *StageMetrics) error {
 	for i, o := range outs {
 		se.state.Outputs[i] = o.OutputRecord
 	}
-	if err := r.layout.RemoveProgress(st.Name); err != nil {
+	if err := r.layout.RemoveProgress(se.job); err != nil {
 		return err
 	}
 	if err := se.removeStaging(); err != nil {

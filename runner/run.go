@@ -80,6 +80,9 @@ type Runner struct {
 	host   string
 	events recorder
 
+	// itemLogMu serialises the appends of items' logs to a stage log.
+	itemLogMu sync.Mutex
+
 	sbOnce    sync.Once
 	sandbox   sandbox.Sandbox
 	sbErr     error
@@ -209,7 +212,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}
 	r.events.record("", runstate.RunStart{Pipeline: p.Name, SpecHash: p.SpecHash, PID: rs.PID, Host: r.host, BestEffort: opts.BestEffort})
 
-	sched := &scheduler{p: p, jobs: opts.Jobs, exec: r.execStage, blocked: func(i, upstream int) {
+	sched := &scheduler{p: p, jobs: opts.Jobs, exec: r.execStage, fan: r.execChain, blocked: func(i, upstream int) {
 		r.events.record(p.Stages[i].Name, runstate.BlockedByUpstream{Upstream: p.Stages[upstream].Name})
 	}, ended: func(i int, res stageResult) {
 		r.rec.set(i, stageLine(p.Stages[i].Name, res))
@@ -452,7 +455,7 @@ func (r *Runner) sweep(crashed bool) error {
 
 // stageLine is a stage's line in run_<id>.json.
 func stageLine(name string, res stageResult) runstate.RunStage {
-	s := runstate.RunStage{Name: name, Status: res.status, Attempts: len(res.attempts), Reasons: reasonStrings(res.reasons)}
+	s := runstate.RunStage{Name: name, Status: res.status, Attempts: len(res.attempts), Reasons: reasonStrings(res.reasons), Items: res.items}
 	if res.err != nil {
 		s.Error = res.err.Error()
 	}

@@ -27,6 +27,8 @@ type stageResult struct {
 	reasons  []Reason
 	attempts []runstate.Attempt
 	metrics  StageMetrics
+	// items summarises a fan-out stage's items (nil for a plain stage).
+	items *runstate.ItemCounts
 }
 
 // StageMetrics are the per-stage figures of metrics_<id>.json.
@@ -55,10 +57,27 @@ type stageExec struct {
 	linesIn int64
 	// startWrite delivers the result of the asynchronous "running" write.
 	startWrite chan error
+
+	// job names the attempt's staging dir, checkpoint and process: the
+	// stage's name, or for an item of a fan-out stage its job name.
+	job string
+	// isItem marks one item's job of a fan-out stage: no marker, no
+	// stage_<name>.json and no audit records of its own (the fan-out
+	// stage records them as a whole); only declared outputs promoted.
+	isItem bool
+	item   string // the item's id
+	// committed are the outputs an item's job promoted.
+	committed []runstate.MarkerOutput
 }
 
 // record records an event of this stage.
-func (se *stageExec) record(d runstate.Payload) { se.r.events.recordTo(se.log, se.st.Name, d) }
+func (se *stageExec) record(d runstate.Payload) {
+	if se.isItem {
+		se.log.Debug(d.Event(), logKeyJob, se.job)
+		return
+	}
+	se.r.events.recordTo(se.log, se.st.Name, d)
+}
 
 // key waits for the inputs to be hashed. Hashing always ends; the wait is
 // not cut short by an interrupt, which must still checkpoint under the key.
@@ -84,7 +103,10 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 	defer func() { res.metrics.WallSeconds = time.Since(start).Seconds() }()
 
 	outDir := r.p.Abs(st.OutputDir)
-	se := &stageExec{r: r, st: st, log: r.log.With(logKeyStage, st.Name), outDir: outDir, staging: runstate.StagingDir(outDir, st.Name)}
+	if st.IsFanOut() {
+		return r.execChain(ctx, []int{idx}, []bool{false}, 1)[0]
+	}
+	se := &stageExec{r: r, st: st, job: st.Name, log: r.log.With(logKeyStage, st.Name), outDir: outDir, staging: runstate.StagingDir(outDir, st.Name)}
 	// fail ends a stage that failed before any attempt (processor, inputs,
 	// params): the audit chain records it like any other stage end.
 	fail := func(err error) stageResult {
@@ -249,22 +271,29 @@ func (se *stageExec) run(ctx context.Context, progress *runstate.Progress, reaso
 			progress = nil // made for other inputs or settings: useless
 		}
 	}
-	se.hashers = map[string]*hashcache.Incremental{}
+	status, err := se.attemptLoop(ctx, progress, m)
+	return se.finish(status, err, m)
+}
 
+// attemptLoop runs attempts with retries and backoff until one succeeds
+// (its outputs then promoted), the stage fails or the run is interrupted.
+func (se *stageExec) attemptLoop(ctx context.Context, progress *runstate.Progress, m *StageMetrics) (string, error) {
+	r, st := se.r, se.st
+	se.hashers = map[string]*hashcache.Incremental{}
 	for n := 1; n <= st.Retry.MaxAttempts; n++ {
 		var delay time.Duration
 		if n > 1 {
-			delay = Backoff(st.Retry, r.runID, st.Name, n)
+			delay = Backoff(st.Retry, r.runID, se.job, n)
 			se.record(runstate.StageRetry{Attempt: n, DelayMs: delay.Milliseconds()})
 			select {
 			case <-ctx.Done():
-				return se.finish(runstate.StageInterrupted, nil, m)
+				return runstate.StageInterrupted, nil
 			case <-time.After(delay):
 			}
 		}
 		startLine, startByte, resumed, err := se.prepareStaging(progress)
 		if err != nil {
-			return se.finish(runstate.StageFailed, err, m)
+			return runstate.StageFailed, err
 		}
 		if !resumed {
 			progress = nil
@@ -284,19 +313,21 @@ func (se *stageExec) run(ctx context.Context, progress *runstate.Progress, reaso
 		switch {
 		case outcome == runstate.OutcomeSucceeded:
 			if err := se.promote(m); err != nil {
-				return se.finish(runstate.StageFailed, err, m)
+				return runstate.StageFailed, err
 			}
-			return se.finish(runstate.StageSucceeded, nil, m)
+			return runstate.StageSucceeded, nil
 		case outcome == runstate.OutcomeInterrupted:
-			return se.finish(runstate.StageInterrupted, nil, m)
+			return runstate.StageInterrupted, nil
 		case !retryable(st.Retry, outcome) || n == st.Retry.MaxAttempts:
-			return se.finish(runstate.StageFailed, errors.New(a.Error), m)
+			return runstate.StageFailed, errors.New(a.Error)
 		}
-		if err := se.saveState(); err != nil {
-			return se.finish(runstate.StageFailed, err, m)
+		if !se.isItem {
+			if err := se.saveState(); err != nil {
+				return runstate.StageFailed, err
+			}
 		}
 	}
-	return se.finish(runstate.StageFailed, errors.New("no attempts"), m)
+	return runstate.StageFailed, errors.New("no attempts")
 }
 
 func retryable(r pipeline.Retry, outcome string) bool {

@@ -142,6 +142,10 @@ func (p *printer) event(ev runstate.Event) {
 		p.line("waiting for the pipeline lock held by %s", d.Holder)
 	case runstate.StageSkip:
 		p.skipped(ev.Stage)
+	case runstate.StageStart:
+		if d.Items > 0 {
+			p.line("%-20s running (fan-out over %d items)", ev.Stage, d.Items)
+		}
 	case runstate.StageResume:
 		p.line("%-20s resuming from checkpoint at line %d, byte %d", ev.Stage, d.LineOffset, d.ByteOffset)
 	case runstate.AttemptStart:
@@ -155,10 +159,14 @@ func (p *printer) event(ev runstate.Event) {
 	case runstate.BlockedByUpstream:
 		p.line("%-20s not run: upstream %s did not succeed", ev.Stage, d.Upstream)
 	case runstate.StageEnd:
+		status := d.Status
+		if d.Items != nil {
+			status += " (" + d.Items.Text() + ")"
+		}
 		if d.Error != "" {
-			p.line("%-20s %s: %s", ev.Stage, d.Status, d.Error)
+			p.line("%-20s %s: %s", ev.Stage, status, d.Error)
 		} else {
-			p.line("%-20s %s", ev.Stage, d.Status)
+			p.line("%-20s %s", ev.Stage, status)
 		}
 	case runstate.ProgressReport:
 		if p.live {

@@ -202,6 +202,8 @@ type StageStart struct {
 	Reasons   []string `json:"reasons"`
 	Processor string   `json:"processor"`
 	Version   string   `json:"version"`
+	// Items is how many items a fan-out stage has (0 for a plain stage).
+	Items int `json:"items,omitempty"`
 }
 
 // AttemptStart is stage.attempt.start: the processor is about to start.
@@ -256,6 +258,8 @@ type StageEnd struct {
 	// OutputsFile is the stateDir-relative path of the outputs' JSON array
 	// (Layout.OutputsFile of OutputsSHA256).
 	OutputsFile string `json:"outputsFile,omitempty"`
+	// Items summarises a fan-out stage's items.
+	Items *ItemCounts `json:"items,omitempty"`
 }
 
 // BlockedByUpstream is stage.blocked: not run because Upstream did not
@@ -307,4 +311,21 @@ func DecodeData[T Payload](data map[string]any) (T, error) {
 		return v, fmt.Errorf("decoding %s data: %w", v.Event(), err)
 	}
 	return v, nil
+}
+
+// Text is c in a few words: "ran 3, skipped 197, removed 1 of 200 items".
+func (c *ItemCounts) Text() string {
+	parts := []string{}
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{c.Ran, "ran"}, {c.Skipped, "skipped"}, {c.Failed, "failed"}, {c.Blocked, "blocked"}, {c.Interrupted, "interrupted"}, {c.Removed, "removed"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", x.what, x.n))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%d items", c.Total)
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(" of %d items", c.Total)
 }

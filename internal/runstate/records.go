@@ -75,6 +75,8 @@ type RunStage struct {
 	Attempts int      `json:"attempts"`
 	Reasons  []string `json:"reasons,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// Items summarises a fan-out stage's items.
+	Items *ItemCounts `json:"items,omitempty"`
 }
 
 // SkippedStages are the stages a run skipped as up to date, by name in
@@ -205,6 +207,9 @@ type StageState struct {
 	Error          string          `json:"error,omitempty"`
 	Enforcement    *sandbox.Report `json:"enforcement,omitempty"`
 	Limits         *AppliedLimits  `json:"limits,omitempty"`
+	// Items summarises a fan-out stage's items (its outputs are in its
+	// item journal, items_<stage>.jsonl).
+	Items *ItemCounts `json:"items,omitempty"`
 }
 
 // Attempt is one try of a stage, as recorded in stage_<name>.json.
@@ -297,4 +302,28 @@ type MarkerHead struct {
 	Counters *MarkerCounters `json:"counters,omitempty"`
 	// Raw is the whole file, for DecodeMarker.
 	Raw []byte `json:"-"`
+}
+
+// MaxFailedItems is how many failed items a record names at most.
+const MaxFailedItems = 20
+
+// ItemCounts summarise what a run did with a fan-out stage's items.
+type ItemCounts struct {
+	Total       int `json:"total"`
+	Ran         int `json:"ran"`
+	Skipped     int `json:"skipped"`
+	Failed      int `json:"failed"`
+	Blocked     int `json:"blocked"`
+	Interrupted int `json:"interrupted"`
+	// Removed counts the items no longer listed whose outputs were deleted.
+	Removed int `json:"removed"`
+	// FailedItems names the first MaxFailedItems failed items.
+	FailedItems []ItemFailure `json:"failedItems,omitempty"`
+}
+
+// ItemFailure is one failed item: why, after how many attempts.
+type ItemFailure struct {
+	Item     string `json:"item"`
+	Error    string `json:"error"`
+	Attempts int    `json:"attempts"`
 }

@@ -343,3 +343,28 @@ func Own(f *os.File) error {
 	}
 	return nil
 }
+
+// Remove deletes the file rel beneath d (never a directory), its parent
+// components opened without following symlinks; a missing file is not an
+// error.
+func (d *Dir) Remove(rel string) error {
+	comps, err := split(d.path, rel)
+	if err != nil {
+		return err
+	}
+	if len(comps) == 0 {
+		return &fs.PathError{Op: "remove", Path: d.path, Err: syscall.EINVAL}
+	}
+	parent, err := d.Sub(strings.Join(comps[:len(comps)-1], "/"), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	if err := unix.Unlinkat(parent.fd, comps[len(comps)-1], 0); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return &fs.PathError{Op: "remove", Path: filepath.Join(d.path, filepath.FromSlash(rel)), Err: err}
+	}
+	return nil
+}

@@ -172,3 +172,30 @@ func (d *Dir) Rename(rel string, to *Dir, toRel string) error {
 // Own does nothing on Windows: the job object runs processors as the
 // caller.
 func Own(*os.File) error { return nil }
+
+// Remove deletes the file rel beneath d (never a directory), its parent
+// components checked first; a missing file is not an error.
+func (d *Dir) Remove(rel string) error {
+	comps, err := split(d.path, rel)
+	if err != nil {
+		return err
+	}
+	if len(comps) == 0 {
+		return &fs.PathError{Op: "remove", Path: d.path, Err: fs.ErrInvalid}
+	}
+	parent, err := d.Sub(strings.Join(comps[:len(comps)-1], "/"), false)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(parent.path, comps[len(comps)-1])
+	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		return &fs.PathError{Op: "remove", Path: p, Err: fs.ErrInvalid}
+	}
+	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,596 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/guardrun/guardrun/internal/flock"
+	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/pipeline"
+	"github.com/guardrun/guardrun/sandbox"
+)
+
+// This file runs fan-out stages (docs/SPEC.md, "Fan-out"). A chain — a
+// fan-out stage and the stages chained to it through foreach.stage — runs
+// as one unit of the scheduler: its items are listed once, each stage's
+// templates expanded per item, the outputs of items no longer listed
+// removed, and then workers take items one at a time and carry each
+// through every stage of the chain (no barrier between the stages). Each
+// item's job decides on its own whether it is up to date (its key against
+// the stage's item journal), runs its attempts like a plain stage's
+// (attempt.go, checkpoint.go, promote.go), and is committed by a line in
+// the journal once its outputs are durable.
+
+// fanStage is one stage of a chain in this run.
+type fanStage struct {
+	idx    int
+	st     *pipeline.Stage
+	parent int // position of the upstream stage in the chain; -1 at the root
+	outDir string
+	log    *slog.Logger
+	pr     *proc
+	base   *baseKey
+	jn     *runstate.Journal
+	jobs   []*job // by item position
+	lock   *flock.Lock
+	forced bool
+
+	// err is why the stage could not start: each of its items then counts
+	// as failed with it, and the same items downstream as blocked.
+	err     error
+	blocked bool // an upstream outside the chain did not succeed
+
+	mu        sync.Mutex
+	counts    runstate.ItemCounts
+	metrics   StageMetrics
+	outs      []runstate.OutputRecord
+	reasons   []string // the first reasons items ran for
+	started   bool
+	startedAt time.Time
+	attempts  int
+}
+
+// maxItemReasons is how many item reasons a stage's records keep.
+const maxItemReasons = 10
+
+// item outcomes, per stage and item
+const (
+	itemPending = iota
+	itemOK      // succeeded or skipped: its chain may continue
+	itemFailed
+	itemBlocked
+	itemInterrupted
+)
+
+// execChain runs the fan-out chain of stages members (in chain order, root
+// first) with up to workers jobs at a time. blocked[k] is set when an
+// upstream of members[k] outside the chain did not succeed.
+func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, workers int) []stageResult {
+	start := time.Now()
+	fs := make([]*fanStage, len(members))
+	pos := map[string]int{}
+	for k, i := range members {
+		st := &r.p.Stages[i]
+		f := &fanStage{idx: i, st: st, parent: -1, outDir: r.p.Abs(st.OutputDir), blocked: blocked[k], forced: r.forced[st.Name], log: r.log.With(logKeyStage, st.Name)}
+		if st.Foreach.Stage != "" {
+			if p, ok := pos[st.Foreach.Stage]; ok {
+				f.parent = p
+			}
+		}
+		pos[st.Name] = k
+		fs[k] = f
+	}
+	defer func() {
+		for _, f := range fs {
+			if f.lock != nil {
+				f.lock.Release()
+			}
+		}
+	}()
+
+	items, err := listItems(r.p, fs[0].st)
+	if err != nil {
+		fs[0].err = err
+	}
+	for _, f := range fs {
+		f.counts.Total = len(items)
+		if f.err == nil && !f.blocked && (f.parent < 0 || fs[f.parent].ready()) {
+			f.err = r.prepareFan(ctx, f, items, fs)
+		} else if f.parent >= 0 && !fs[f.parent].ready() {
+			f.blocked = true
+		}
+	}
+	// Outputs of items no longer listed go first: a fan-in must not read
+	// them, even if an item fails below.
+	keep := make(map[string]bool, len(items))
+	for _, it := range items {
+		keep[it.id] = true
+	}
+	for _, f := range fs {
+		if f.ready() {
+			if err := r.removeGone(f, keep); err != nil {
+				f.err = err
+			}
+		}
+	}
+
+	if ctx.Err() == nil && len(items) > 0 {
+		r.runItems(ctx, fs, items, workers)
+	}
+	stopSync := r.syncJournals(fs)
+	stopSync()
+
+	results := make([]stageResult, len(fs))
+	for k, f := range fs {
+		results[k] = r.endFan(ctx, f, items, fs, start)
+	}
+	return results
+}
+
+// ready reports whether the stage's items can run.
+func (f *fanStage) ready() bool { return f.err == nil && !f.blocked && f.jn != nil }
+
+// prepareFan resolves the stage's processor and key base, takes its lock,
+// opens its journal and expands its jobs.
+func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs []*fanStage) error {
+	st := f.st
+	pr, err := r.procs.resolve(ctx, st)
+	if err != nil {
+		var ve *VetError
+		if errors.As(err, &ve) {
+			return err
+		}
+		return fmt.Errorf("resolving processor: %w", err)
+	}
+	f.pr = pr
+	code, err := r.procs.code(st, pr)
+	if err != nil {
+		return err
+	}
+	parts, err := baseParts(st, pr.Version, code)
+	if err != nil {
+		return err
+	}
+	if f.base, err = newBaseKey(parts); err != nil {
+		return err
+	}
+	f.jobs = make([]*job, len(items))
+	for n, it := range items {
+		var up *job
+		if f.parent >= 0 {
+			up = fs[f.parent].jobs[n]
+		}
+		if f.jobs[n], err = expandJob(st, it.id, up); err != nil {
+			return err
+		}
+	}
+	if err := checkCollisions(st, f.jobs); err != nil {
+		return err
+	}
+	if err := r.checkStateDir(); err != nil {
+		return err
+	}
+	se := &stageExec{r: r, st: st, log: r.log.With(logKeyStage, st.Name), outDir: f.outDir}
+	if f.lock, err = r.lockStage(ctx, se); err != nil {
+		return err
+	}
+	od, err := se.openOutDir(true)
+	if err != nil {
+		return err
+	}
+	_ = od.Close()
+	jn, err := runstate.OpenJournal(r.layout.ItemJournal(st.Name))
+	if err != nil {
+		return err
+	}
+	if !jn.HasBase(f.base.hash) {
+		if err := jn.Append(&runstate.ItemRecord{Base: f.base.hash, Parts: f.base.enc}); err != nil {
+			return err
+		}
+	}
+	f.jn = jn
+	return nil
+}
+
+// removeGone deletes the outputs of the items the journal has and the
+// listing no longer does, then records them removed.
+func (r *Runner) removeGone(f *fanStage, keep map[string]bool) error {
+	gone := f.jn.Missing(keep)
+	if len(gone) == 0 {
+		return nil
+	}
+	r.startFan(f)
+	for _, rec := range gone {
+		if err := r.removeItemOutputs(f.st.OutputDir, rec.Outputs); err != nil {
+			return fmt.Errorf("removing the outputs of item %s, which is gone: %w", rec.Item, err)
+		}
+		name := jobName(f.st.Name, rec.Item)
+		_ = os.RemoveAll(runstate.StagingDir(f.outDir, name))
+		_ = r.layout.RemoveProgress(name)
+		if err := f.jn.Append(&runstate.ItemRecord{Item: rec.Item, Removed: true, RunID: r.runID}); err != nil {
+			return err
+		}
+		f.counts.Removed++
+		f.addReason(rec.Item + ": gone, outputs removed")
+	}
+	return f.jn.Sync()
+}
+
+// startFan records, once, that a fan-out stage does work in this run.
+func (r *Runner) startFan(f *fanStage) {
+	f.mu.Lock()
+	if f.started {
+		f.mu.Unlock()
+		return
+	}
+	f.started, f.startedAt = true, r.now()
+	f.mu.Unlock()
+	st := f.st
+	r.rec.set(st.Index, runstate.RunStage{Name: st.Name, Status: runstate.StageRunning})
+	if err := r.markRunning(); err != nil {
+		f.log.Warn("recording the run", logKeyErr, err)
+	}
+	proc, version := "", ""
+	if f.pr != nil {
+		proc, version = f.pr.Path, f.pr.Version
+	}
+	r.events.record(st.Name, runstate.StageStart{Reasons: []string{fmt.Sprintf("fan-out over %d items", f.counts.Total)}, Processor: proc, Version: version, Items: f.counts.Total})
+	_ = r.layout.WriteStage(&runstate.StageState{Name: st.Name, RunID: r.runID, Status: runstate.StageRunning, StartedAt: f.startedAt, Attempts: []runstate.Attempt{}, Outputs: []runstate.OutputRecord{},
+		Limits: &runstate.AppliedLimits{CPUs: st.Resources.CPUs, MemoryMB: st.Resources.MemoryMB, Pids: st.Resources.Pids, TimeoutSeconds: st.TimeoutSeconds}})
+}
+
+func (f *fanStage) addReason(s string) {
+	f.mu.Lock()
+	if len(f.reasons) < maxItemReasons {
+		f.reasons = append(f.reasons, s)
+	}
+	f.mu.Unlock()
+}
+
+// runItems hands the items to workers, each carrying its item through the
+// chain.
+func (r *Runner) runItems(ctx context.Context, fs []*fanStage, items []item, workers int) {
+	if workers < 1 {
+		workers = 1
+	}
+	if workers > len(items) {
+		workers = len(items)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			state := make([]int, len(fs))
+			for n := range next {
+				for k := range state {
+					state[k] = itemPending
+				}
+				for k, f := range fs {
+					state[k] = r.runItem(ctx, f, n, state, fs)
+				}
+			}
+		}()
+	}
+	stop := r.syncJournals(fs)
+feed:
+	for n := range items {
+		select {
+		case next <- n:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	stop()
+	// Items never handed out because the run was interrupted.
+	if ctx.Err() != nil {
+		for _, f := range fs {
+			f.mu.Lock()
+			done := f.counts.Ran + f.counts.Skipped + f.counts.Failed + f.counts.Blocked + f.counts.Interrupted
+			f.counts.Interrupted += f.counts.Total - done
+			f.mu.Unlock()
+		}
+	}
+}
+
+// syncJournals makes the chain's journals durable every 100 ms until the
+// returned function is called (which syncs them a last time): jobs that
+// finish in the same window share one fsync.
+func (r *Runner) syncJournals(fs []*fanStage) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	sync := func() {
+		for _, f := range fs {
+			if f.jn != nil {
+				if err := f.jn.Sync(); err != nil {
+					f.log.Warn("syncing the item journal", logKeyErr, err)
+				}
+			}
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				sync()
+				return
+			case <-t.C:
+				sync()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// runItem carries item n through stage f, given what the stages before
+// it in the chain did with it; it returns the item's outcome in f.
+func (r *Runner) runItem(ctx context.Context, f *fanStage, n int, state []int, fs []*fanStage) int {
+	if f.parent >= 0 && state[f.parent] != itemOK {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if state[f.parent] == itemInterrupted || ctx.Err() != nil {
+			f.counts.Interrupted++
+			return itemInterrupted
+		}
+		f.counts.Blocked++
+		return itemBlocked
+	}
+	if f.blocked {
+		f.mu.Lock()
+		f.counts.Blocked++
+		f.mu.Unlock()
+		return itemBlocked
+	}
+	if f.err != nil {
+		f.mu.Lock()
+		f.counts.Failed++
+		f.mu.Unlock()
+		return itemFailed
+	}
+	if ctx.Err() != nil {
+		f.mu.Lock()
+		f.counts.Interrupted++
+		f.mu.Unlock()
+		return itemInterrupted
+	}
+	j := f.jobs[n]
+	st := &j.st
+	fail := func(err error, attempts int) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.counts.Failed++
+		if len(f.counts.FailedItems) < runstate.MaxFailedItems {
+			f.counts.FailedItems = append(f.counts.FailedItems, runstate.ItemFailure{Item: j.item, Error: err.Error(), Attempts: attempts})
+		}
+		return itemFailed
+	}
+	files, err := expandInputs(r.p, st)
+	if err != nil {
+		return fail(err, 0)
+	}
+	hctx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
+	defer cancel()
+	ids, total, err := hashInputs(hctx, r.cache, files)
+	if err != nil {
+		if ctx.Err() != nil {
+			f.mu.Lock()
+			f.counts.Interrupted++
+			f.mu.Unlock()
+			return itemInterrupted
+		}
+		return fail(err, 0)
+	}
+	key := itemKey(f.base.hash, j, ids)
+	rec := f.jn.Get(j.item)
+	reasons := decideItem(r.p, f.st, f.jn, rec, f.base, key, ids, r.cache, f.forced)
+	if len(reasons) == 0 {
+		f.mu.Lock()
+		f.counts.Skipped++
+		f.metrics.BytesIn += total
+		f.metrics.LinesIn += rec.LinesIn
+		f.metrics.LinesOut += rec.LinesOut
+		for _, o := range rec.Outputs {
+			f.metrics.BytesOut += o.Size
+		}
+		f.mu.Unlock()
+		return itemOK
+	}
+	r.startFan(f)
+	f.addReason(itemReason(j.item, reasons[0]))
+	if _, err := r.getSandbox(); err != nil {
+		if errors.Is(err, sandbox.ErrUnenforceable) {
+			err = fmt.Errorf("%w (guardrun check shows what this host enforces; --best-effort runs anyway and records what was not enforced)", err)
+		}
+		return fail(fmt.Errorf("sandbox: %w", err), 0)
+	}
+	progress, _ := r.layout.ReadProgress(j.name)
+	if progress != nil && (progress.IdempotencyKey != key || !st.Checkpoint.Enabled) {
+		progress = nil
+	}
+	parts := f.base.parts
+	parts.Inputs = ids
+	h := &inputHash{done: make(chan struct{}), parts: parts, key: key, total: total}
+	close(h.done)
+	se := &stageExec{r: r, st: st, job: j.name, isItem: true, item: j.item, log: f.log.With(logKeyItem, j.item),
+		outDir: f.outDir, staging: runstate.StagingDir(f.outDir, j.name), pr: f.pr, files: files, inputs: h}
+	var m StageMetrics
+	status, err := se.attemptLoop(ctx, progress, &m)
+	f.mu.Lock()
+	f.attempts += len(se.state.Attempts)
+	mergeMetrics(&f.metrics, &m)
+	f.metrics.BytesIn += total
+	f.mu.Unlock()
+	switch status {
+	case runstate.StageInterrupted:
+		f.mu.Lock()
+		f.counts.Interrupted++
+		f.mu.Unlock()
+		return itemInterrupted
+	case runstate.StageSucceeded:
+	default:
+		if err == nil {
+			err = errors.New(status)
+		}
+		return fail(err, len(se.state.Attempts))
+	}
+	// Committed: the outputs are durable; the journal line follows (the
+	// item reruns if guardrun dies before it is synced). Outputs the item
+	// had before and no longer declares are removed.
+	if rec != nil {
+		now := map[string]bool{}
+		for _, o := range se.committed {
+			now[o.Path] = true
+		}
+		var stale []runstate.MarkerOutput
+		for _, o := range rec.Outputs {
+			if !now[o.Path] {
+				stale = append(stale, o)
+			}
+		}
+		if err := r.removeItemOutputs(f.st.OutputDir, stale); err != nil {
+			return fail(err, len(se.state.Attempts))
+		}
+	}
+	nrec := &runstate.ItemRecord{Item: j.item, Key: key, Base: f.base.hash, Inputs: inputRecords(ids), Outputs: se.committed, RunID: r.runID, LinesIn: se.linesIn, LinesOut: m.LinesOut}
+	if err := f.jn.Append(nrec); err != nil {
+		return fail(err, len(se.state.Attempts))
+	}
+	f.mu.Lock()
+	f.counts.Ran++
+	for _, o := range se.committed {
+		f.outs = append(f.outs, o.OutputRecord)
+	}
+	f.mu.Unlock()
+	return itemOK
+}
+
+func mergeMetrics(dst, src *StageMetrics) {
+	if src.CPUSeconds != nil {
+		v := *src.CPUSeconds
+		if dst.CPUSeconds != nil {
+			v += *dst.CPUSeconds
+		}
+		dst.CPUSeconds = &v
+	}
+	if src.PeakMemoryBytes != nil && (dst.PeakMemoryBytes == nil || *src.PeakMemoryBytes > *dst.PeakMemoryBytes) {
+		v := *src.PeakMemoryBytes
+		dst.PeakMemoryBytes = &v
+	}
+	dst.BytesOut += src.BytesOut
+	dst.LinesIn += src.LinesIn
+	dst.LinesOut += src.LinesOut
+}
+
+// endFan closes the stage's journal and records how it ended.
+func (r *Runner) endFan(ctx context.Context, f *fanStage, items []item, fs []*fanStage, start time.Time) stageResult {
+	st := f.st
+	res := stageResult{idx: f.idx}
+	if f.jn != nil {
+		if err := f.jn.Close(); err != nil && f.err == nil {
+			f.err = err
+		}
+	}
+	c := &f.counts
+	if f.err != nil && !errors.Is(f.err, context.Canceled) {
+		c.Failed = c.Total - c.Ran - c.Skipped - c.Blocked - c.Interrupted
+		if c.Failed < 0 {
+			c.Failed = 0
+		}
+	}
+	var ve *VetError
+	switch {
+	case f.blocked:
+		res.status = runstate.StageBlocked
+		res.err = fmt.Errorf("not run: an upstream stage did not succeed")
+		return res
+	case errors.As(f.err, &ve):
+		res.status, res.err = runstate.StageFailed, f.err
+	case f.err != nil && ctx.Err() != nil && f.jn == nil:
+		res.status = runstate.StageInterrupted
+	case f.err != nil:
+		res.status, res.err = runstate.StageFailed, f.err
+	case c.Failed > 0:
+		res.status = runstate.StageFailed
+		res.err = failedItemsError(c)
+	case c.Interrupted > 0:
+		res.status = runstate.StageInterrupted
+	case c.Blocked > 0:
+		res.status = runstate.StageBlocked
+		res.err = fmt.Errorf("%d items not run: their upstream item did not succeed", c.Blocked)
+	case c.Ran > 0 || c.Removed > 0:
+		res.status = runstate.StageSucceeded
+	default:
+		res.status = runstate.StageSkipped
+	}
+	res.metrics = f.metrics
+	res.metrics.WallSeconds = time.Since(start).Seconds()
+	res.items = c
+	res.reasons = make([]Reason, len(f.reasons))
+	for i, s := range f.reasons {
+		res.reasons[i] = Reason{Kind: "item", Detail: s}
+	}
+	if res.status == runstate.StageSkipped {
+		r.events.record(st.Name, runstate.StageSkip{})
+		return res
+	}
+	r.startFan(f)
+	errText := ""
+	if res.err != nil {
+		errText = res.err.Error()
+	}
+	outs := f.outs
+	if outs == nil {
+		outs = []runstate.OutputRecord{}
+	}
+	sort.Slice(outs, func(a, b int) bool { return outs[a].Path < outs[b].Path })
+	r.events.record(st.Name, runstate.StageEnd{Status: res.status, Attempts: f.attempts, Error: errText, Outputs: outs, Items: c})
+	end := r.now()
+	ss := &runstate.StageState{Name: st.Name, RunID: r.runID, Status: res.status, StartedAt: f.startedAt, EndedAt: &end, Attempts: []runstate.Attempt{}, Outputs: []runstate.OutputRecord{},
+		Reasons: f.reasons, Error: errText, Items: c,
+		Limits: &runstate.AppliedLimits{CPUs: st.Resources.CPUs, MemoryMB: st.Resources.MemoryMB, Pids: st.Resources.Pids, TimeoutSeconds: st.TimeoutSeconds}}
+	if f.attempts > 0 { // the sandbox exists: getSandbox creates nothing
+		if sb, err := r.getSandbox(); err == nil {
+			rep := sb.Report()
+			ss.Enforcement = &rep
+		}
+	}
+	synced := make(chan struct{})
+	go func() { r.events.sync(); close(synced) }()
+	if err := r.layout.WriteStage(ss); err != nil && res.err == nil {
+		res.status, res.err = runstate.StageFailed, fmt.Errorf("recording the stage state: %w", err)
+	}
+	<-synced
+	return res
+}
+
+// failedItemsError names the first failed items and counts the rest.
+func failedItemsError(c *runstate.ItemCounts) error {
+	msg := fmt.Sprintf("%d of %d items failed", c.Failed, c.Total)
+	for k, fi := range c.FailedItems {
+		if k == 10 {
+			break
+		}
+		sep := ", "
+		if k == 0 {
+			sep = ": "
+		}
+		msg += sep + fi.Item + " (" + fi.Error + ")"
+	}
+	if c.Failed > 10 {
+		msg += fmt.Sprintf(", and %d more", c.Failed-10)
+	}
+	return errors.New(msg)
+}

@@ -1,0 +1,333 @@
+package runner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/pipeline"
+)
+
+// This file is what a fan-out stage's items are: listing them (a glob or a
+// directory walk, or an upstream stage's items), expanding the stage's
+// templates for each, and each item's idempotency key and skip decision
+// against the stage's item journal. fanout.go runs them.
+
+// item is one item of a fan-out chain: its id and, per stage of the
+// chain, its template values.
+type item struct {
+	id string
+}
+
+// listItems lists the items of a fan-out stage whose foreach is a glob or
+// a directory: regular files only, sorted by id, symlinks not followed,
+// guardrun's artifacts skipped, never entering stateDir, locksDir or the
+// stage's own outputDir.
+func listItems(p *pipeline.Pipeline, st *pipeline.Stage) ([]item, error) {
+	fe := st.Foreach
+	var pattern []string
+	if fe.Glob != "" {
+		pattern = strings.Split(fe.Glob, "/")
+	}
+	root := fe.Root
+	if root == "" {
+		root = "."
+	}
+	skip := map[string]bool{st.OutputDir: true}
+	for _, d := range []string{p.StateDir, p.LocksDir} {
+		if rel, ok := relInside(p.Workspace, d); ok {
+			skip[rel] = true
+		}
+	}
+	absRoot := p.Abs(root)
+	var items []item
+	err := filepath.WalkDir(absRoot, func(ap string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if ap == absRoot && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll // nothing there yet: no items
+			}
+			return err
+		}
+		if ap == absRoot {
+			if !d.IsDir() {
+				return fmt.Errorf("%s is not a directory", root)
+			}
+			return nil
+		}
+		rel, _ := relInside(p.Workspace, ap)
+		if runstate.IsArtifact(d.Name()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if skip[rel] || (pattern != nil && !couldMatch(pattern, strings.Split(rel, "/"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil // symlinks are not followed; FIFOs and devices are not items
+		}
+		if pattern != nil && !match(pattern, strings.Split(rel, "/")) {
+			return nil
+		}
+		id := rel
+		if root != "." {
+			id = strings.TrimPrefix(rel, root+"/")
+		}
+		items = append(items, item{id: id})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing items of foreach %s: %w", foreachText(fe), unwrapPathErr(err))
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].id < items[j].id })
+	return items, nil
+}
+
+func foreachText(fe *pipeline.Foreach) string {
+	switch {
+	case fe.Glob != "":
+		return "glob " + strconv.Quote(fe.Glob)
+	case fe.Dir != "":
+		return "dir " + strconv.Quote(fe.Dir)
+	}
+	return "stage " + strconv.Quote(fe.Stage)
+}
+
+// itemPath is the workspace-relative file of item id under a foreach root.
+func itemPath(root, id string) string {
+	if root == "" || root == "." {
+		return id
+	}
+	return root + "/" + id
+}
+
+// job is one item of one fan-out stage: the stage with its templates
+// expanded for the item.
+type job struct {
+	item string
+	// name is the job's name for its staging dir, checkpoint and process
+	// id: "<stage>.<first 16 hex of the item id's SHA-256>", which no
+	// stage name can be.
+	name string
+	st   pipeline.Stage // Inputs and Outputs expanded
+	// outPaths are the outputs, workspace-relative.
+	outPaths []string
+}
+
+// jobName is the name of item id's job in stage.
+func jobName(stage, id string) string {
+	s := sha256.Sum256([]byte(id))
+	return stage + "." + hex.EncodeToString(s[:8])
+}
+
+// expandJob expands st's templates for an item. up is the upstream job of
+// a chained stage (nil at the root of a chain).
+func expandJob(st *pipeline.Stage, id string, up *job) (*job, error) {
+	vars := pipeline.ItemVars{Item: id}
+	switch {
+	case up != nil:
+		if len(up.outPaths) > 0 {
+			vars.Path = up.outPaths[0]
+		}
+	default:
+		vars.Path = itemPath(st.Foreach.Root, id)
+	}
+	j := &job{item: id, name: jobName(st.Name, id), st: *st}
+	j.st.Inputs = nil
+	switch {
+	case len(st.Inputs) > 0:
+		for _, in := range st.Inputs {
+			j.st.Inputs = append(j.st.Inputs, path.Clean(pipeline.ExpandTemplate(in, vars)))
+		}
+	case up != nil:
+		j.st.Inputs = append(j.st.Inputs, up.outPaths...)
+	default:
+		j.st.Inputs = []string{vars.Path}
+	}
+	j.st.Outputs = make([]string, len(st.Outputs))
+	j.outPaths = make([]string, len(st.Outputs))
+	for k, o := range st.Outputs {
+		e := path.Clean(pipeline.ExpandTemplate(o, vars))
+		if e == "." || path.IsAbs(e) || e == ".." || strings.HasPrefix(e, "../") || strings.Contains(e, "/../") {
+			return nil, fmt.Errorf("item %s: outputs[%d] %q expands to %q, which is not a file inside outputDir", id, k, o, e)
+		}
+		if runstate.IsArtifact(path.Base(e)) {
+			return nil, fmt.Errorf("item %s: outputs[%d] %q expands to %q, a name reserved for guardrun's markers, staging dirs and temp files", id, k, o, e)
+		}
+		j.st.Outputs[k] = e
+		j.outPaths[k] = joinRel(st.OutputDir, e)
+	}
+	return j, nil
+}
+
+// checkCollisions fails when two items of a stage expand to the same
+// output, naming both.
+func checkCollisions(st *pipeline.Stage, jobs []*job) error {
+	owner := make(map[string]string, len(jobs))
+	for _, j := range jobs {
+		if j == nil {
+			continue
+		}
+		for _, o := range j.st.Outputs {
+			if prev, ok := owner[o]; ok && prev != j.item {
+				return fmt.Errorf("items %s and %s both write output %s (outputs %v): use {item}, {path} or {dir} to tell them apart", prev, j.item, o, st.Outputs)
+			}
+			owner[o] = j.item
+		}
+	}
+	return nil
+}
+
+// baseKey is a fan-out stage's item-independent key parts and their hash:
+// what every item's key starts from.
+type baseKey struct {
+	parts KeyParts // Inputs empty; Outputs the templates
+	hash  string
+	enc   json.RawMessage
+}
+
+func newBaseKey(parts KeyParts) (*baseKey, error) {
+	parts.Inputs = []InputID{}
+	enc, err := json.Marshal(&parts)
+	if err != nil {
+		return nil, fmt.Errorf("encoding key parts: %w", err)
+	}
+	s := sha256.Sum256(enc)
+	return &baseKey{parts: parts, hash: hex.EncodeToString(s[:]), enc: enc}, nil
+}
+
+// itemKeyFormat versions itemKey's encoding.
+const itemKeyFormat = "guardrun-item-key-1"
+
+// itemKey is an item's idempotency key: the SHA-256 of the stage's base
+// hash, the item id, its expanded outputs and its inputs' identities, in a
+// fixed line encoding (cheaper than JSON for thousands of items).
+func itemKey(base string, j *job, inputs []InputID) string {
+	h := sha256.New()
+	var b strings.Builder
+	b.WriteString(itemKeyFormat)
+	b.WriteByte('\n')
+	b.WriteString(base)
+	b.WriteByte('\n')
+	b.WriteString(strconv.Quote(j.item))
+	b.WriteByte('\n')
+	for _, o := range j.st.Outputs {
+		b.WriteString("o ")
+		b.WriteString(strconv.Quote(o))
+		b.WriteByte('\n')
+	}
+	for _, in := range inputs {
+		b.WriteString("i ")
+		b.WriteString(strconv.Quote(in.Path))
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatInt(in.Size, 10))
+		b.WriteByte(' ')
+		b.WriteString(in.SHA256)
+		b.WriteByte('\n')
+	}
+	h.Write([]byte(b.String()))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// decideItem lists why an item's job must run; none means up to date.
+// rec is the item's journal record (nil: never completed).
+func decideItem(p *pipeline.Pipeline, st *pipeline.Stage, jn *runstate.Journal, rec *runstate.ItemRecord, base *baseKey, key string, inputs []InputID, cache *hashcache.Cache, forced bool) []Reason {
+	var rs []Reason
+	switch {
+	case rec == nil:
+		rs = append(rs, Reason{Kind: ReasonNeverRun})
+	case rec.Key == key:
+		rs = append(rs, checkOutputs(p, rec.Outputs, cache)...)
+	default:
+		if rec.Base != base.hash {
+			var old KeyParts
+			raw, ok := jn.Bases[rec.Base]
+			if !ok || json.Unmarshal(raw, &old) != nil {
+				rs = append(rs, Reason{Kind: ReasonMarkerBad, Detail: "the journal does not hold the stage settings this item was made with"})
+			} else {
+				rs = append(rs, compare(&old, &base.parts)...)
+			}
+		}
+		was := make([]InputID, len(rec.Inputs))
+		for i, in := range rec.Inputs {
+			was[i] = InputID{Path: in.Path, Size: in.Size, SHA256: in.SHA256}
+		}
+		rs = append(rs, diffFiles(was, inputs, ReasonInputAdded, ReasonInputChanged, ReasonInputRemoved)...)
+		if len(rs) == 0 {
+			rs = append(rs, Reason{Kind: ReasonMarkerBad, Detail: "key does not match its parts"})
+		}
+	}
+	if !st.Idempotent {
+		rs = append(rs, Reason{Kind: ReasonNotIdempotent})
+	}
+	if forced {
+		rs = append(rs, Reason{Kind: ReasonForced})
+	}
+	return rs
+}
+
+// inputRecords are ids as journal records.
+func inputRecords(ids []InputID) []runstate.OutputRecord {
+	out := make([]runstate.OutputRecord, len(ids))
+	for i, in := range ids {
+		out[i] = runstate.OutputRecord{Path: in.Path, Size: in.Size, SHA256: in.SHA256}
+	}
+	return out
+}
+
+// itemReason prefixes a reason with the item it is about.
+func itemReason(id string, r Reason) string { return id + ": " + r.String() }
+
+// removeItemOutputs deletes outputs (workspace-relative) of a stage whose
+// outputDir is outDirRel, beneath that dir without following symlinks.
+func (r *Runner) removeItemOutputs(outDirRel string, outputs []runstate.MarkerOutput) error {
+	abs := r.p.Abs(outDirRel)
+	d, err := r.openBeneath(abs, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dirs := map[string]bool{}
+	for _, o := range outputs {
+		rel, ok := strings.CutPrefix(o.Path, outDirRel+"/")
+		if !ok {
+			continue // not in this outputDir: never ours to delete
+		}
+		if err := d.Remove(rel); err != nil {
+			return fmt.Errorf("removing %s: %w", o.Path, err)
+		}
+		dirs[filepath.Dir(filepath.Join(abs, filepath.FromSlash(rel)))] = true
+	}
+	for dir := range dirs {
+		if err := syncDirIfExists(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncDirIfExists(dir string) error {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return atomicfile.SyncDir(dir)
+}

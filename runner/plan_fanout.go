@@ -1,0 +1,145 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
+	"github.com/guardrun/guardrun/pipeline"
+)
+
+// ItemsPlan is what `plan` predicts for a fan-out stage's items.
+type ItemsPlan struct {
+	Total  int `json:"total"`
+	Run    int `json:"run"`
+	Skip   int `json:"skip"`
+	Remove int `json:"remove"`
+	// Items lists every item that would run or be removed, with why; the
+	// text output shows the first few.
+	Items []ItemPlan `json:"items"`
+}
+
+// ItemPlan is one item that a run would not skip.
+type ItemPlan struct {
+	Item    string   `json:"item"`
+	Action  string   `json:"action"` // "run" | "remove"
+	Reasons []Reason `json:"reasons"`
+	Why     []string `json:"why"`
+}
+
+// fanPlan is a fan-out stage's jobs and per-item decisions while planning,
+// for the stages chained to it.
+type fanPlan struct {
+	jobs    []*job
+	willRun []bool
+}
+
+// planFan predicts what a run does with a fan-out stage's items.
+func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool, fans map[string]*fanPlan, rootItems map[string][]item) (*ItemsPlan, error) {
+	var items []item
+	var up *fanPlan
+	if st.Foreach.Stage != "" {
+		up = fans[st.Foreach.Stage]
+		if up == nil {
+			return nil, fmt.Errorf("upstream fan-out stage %s could not be planned", st.Foreach.Stage)
+		}
+		items = rootItems[st.Foreach.Stage]
+	} else {
+		var err error
+		if items, err = listItems(p, st); err != nil {
+			return nil, err
+		}
+	}
+	rootItems[st.Name] = items
+	version, code, err := ps.versionOnly(st)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := baseParts(st, version, code)
+	if err != nil {
+		return nil, err
+	}
+	base, err := newBaseKey(parts)
+	if err != nil {
+		return nil, err
+	}
+	jn, err := runstate.OpenJournal(Layout(p).ItemJournal(st.Name))
+	if err != nil {
+		return nil, err
+	}
+	fp := &fanPlan{jobs: make([]*job, len(items)), willRun: make([]bool, len(items))}
+	ip := &ItemsPlan{Total: len(items), Items: []ItemPlan{}}
+	keep := make(map[string]bool, len(items))
+	for n, it := range items {
+		keep[it.id] = true
+		var upJob *job
+		if up != nil {
+			upJob = up.jobs[n]
+		}
+		if fp.jobs[n], err = expandJob(st, it.id, upJob); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkCollisions(st, fp.jobs); err != nil {
+		return nil, err
+	}
+	for _, rec := range jn.Missing(keep) {
+		ip.Remove++
+		ip.Items = append(ip.Items, ItemPlan{Item: rec.Item, Action: "remove", Reasons: []Reason{}, Why: []string{"gone: its outputs would be removed"}})
+	}
+	for n, j := range fp.jobs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var rs []Reason
+		if up != nil && up.willRun[n] {
+			rs = append(rs, Reason{Kind: ReasonUpstream, Detail: st.Foreach.Stage})
+		}
+		files, err := expandInputs(p, &j.st)
+		var ids []InputID
+		if err == nil {
+			ids, _, err = hashInputs(ctx, cache, files)
+		}
+		switch {
+		case err != nil && len(rs) == 0:
+			return nil, fmt.Errorf("item %s: %w", j.item, err)
+		case err == nil:
+			rs = append(rs, decideItem(p, st, jn, jn.Items[j.item], base, itemKey(base.hash, j, ids), ids, cache, forced)...)
+		}
+		if len(rs) == 0 {
+			ip.Skip++
+			continue
+		}
+		ip.Run++
+		fp.willRun[n] = true
+		e := ItemPlan{Item: j.item, Action: "run", Reasons: rs}
+		for _, r := range rs {
+			e.Why = append(e.Why, r.String())
+		}
+		ip.Items = append(ip.Items, e)
+	}
+	fans[st.Name] = fp
+	return ip, nil
+}
+
+// Summary is the plan of a fan-out stage in one line: counts and the first
+// reasons.
+func (ip *ItemsPlan) Summary(first int) string {
+	s := fmt.Sprintf("%d of %d items", ip.Run, ip.Total)
+	if ip.Remove > 0 {
+		s += fmt.Sprintf(", %d removed", ip.Remove)
+	}
+	for k, it := range ip.Items {
+		if k == first {
+			s += fmt.Sprintf("; ... %d more", len(ip.Items)-first)
+			break
+		}
+		why := ""
+		if len(it.Why) > 0 {
+			why = it.Why[0]
+		}
+		s += "; " + it.Item + ": " + why
+	}
+	return s
+}
