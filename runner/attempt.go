@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/guardrun/guardrun/internal/atomicfile"
 	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/sandbox"
 )
@@ -46,6 +47,13 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	defer pipeR.Close()
 	actx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
 	defer cancel()
+	inputsJSON, _ := json.Marshal(inputs)
+	var dropInputs func()
+	if se.inputsFile, dropInputs, err = se.writeInputsFile(string(inputsJSON)); err != nil {
+		_ = stg.Close()
+		return setOutcome(runstate.OutcomeStartFailed, -1, err.Error()), sandbox.Result{}, nil
+	}
+	defer dropInputs()
 	logs := se.startLog()
 	cmd := &sandbox.Cmd{
 		ID:         fmt.Sprintf("%s-%s-%d", r.runID, se.job, a.Attempt),
@@ -131,6 +139,9 @@ func (se *stageExec) visible(inputs []string) []string {
 		if filepath.IsAbs(a) {
 			v = append(v, a)
 		}
+	}
+	if se.inputsFile != "" {
+		v = append(v, se.inputsFile)
 	}
 	return append(v, inputs...)
 }
@@ -226,7 +237,7 @@ func (se *stageExec) env(a *runstate.Attempt, inputs []string, progressFD string
 		"PIPELINE_STAGE_NAME="+st.Name,
 		"PIPELINE_RUN_ID="+se.r.runID,
 		"PIPELINE_ATTEMPT="+strconv.Itoa(a.Attempt),
-		"PIPELINE_INPUTS="+js(inputs),
+		se.inputsVar(js(inputs)),
 		"PIPELINE_OUTPUT_DIR="+se.staging,
 		"PIPELINE_OUTPUTS="+js(outs),
 		"PIPELINE_PARAMS="+params,
@@ -248,6 +259,41 @@ func (se *stageExec) env(a *runstate.Attempt, inputs []string, progressFD string
 		env = append(env, k+"="+st.Env[k])
 	}
 	return env
+}
+
+// maxInputsEnv is the longest PIPELINE_INPUTS guardrun puts in the
+// environment: Linux refuses a single variable over 128 KiB (E2BIG), and
+// thousands of inputs (a fan-in over a fan-out's outputs) pass it.
+const maxInputsEnv = 64 << 10
+
+// inputsVar is PIPELINE_INPUTS=<list>, or for a long list
+// PIPELINE_INPUTS_FILE=<a file holding it> (inputsFile).
+func (se *stageExec) inputsVar(list string) string {
+	if len(list) <= maxInputsEnv || se.inputsFile == "" {
+		return "PIPELINE_INPUTS=" + list
+	}
+	return "PIPELINE_INPUTS_FILE=" + se.inputsFile
+}
+
+// writeInputsFile writes a long input list into stateDir/inputs/<job>.json
+// (readable by the processor: the state dir is visible read-only in its
+// sandbox) and returns its path and a function removing it; a short list
+// needs none.
+func (se *stageExec) writeInputsFile(list string) (string, func(), error) {
+	if len(list) <= maxInputsEnv {
+		return "", func() {}, nil
+	}
+	l := se.r.layout
+	d, err := se.r.openBeneath(l.InputsDir(), true)
+	if err != nil {
+		return "", nil, fmt.Errorf("writing the input list: %w", err)
+	}
+	_ = d.Close()
+	path := l.InputsFile(se.job)
+	if err := atomicfile.WriteFile(path, []byte(list), 0o644); err != nil {
+		return "", nil, fmt.Errorf("writing the input list: %w", err)
+	}
+	return path, func() { _ = os.Remove(path) }, nil
 }
 
 // progressFD is how a processor finds the progress pipe: fd 3 on Unix

@@ -33,6 +33,8 @@ const (
 	ReasonUpstream        = "upstream-will-run"
 	ReasonResume          = "checkpoint-resume"
 	ReasonFormat          = "key-format-changed"
+	ReasonItemNew         = "item-never-completed"
+	ReasonItem            = "item"
 )
 
 // Reason is one cause for running a stage.
@@ -70,6 +72,10 @@ func (r Reason) String() string {
 		return fmt.Sprintf("idempotency key format changed (%s): this guardrun keys stages differently, one rerun", r.Detail)
 	case ReasonParams:
 		return fmt.Sprintf("params changed (%s -> %s)", r.Old, r.New)
+	case ReasonItemNew:
+		return "never completed (no line in the item journal)"
+	case ReasonItem:
+		return r.Detail
 	case ReasonResume:
 		return "resume from checkpoint at " + r.Detail
 	}

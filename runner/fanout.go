@@ -430,6 +430,7 @@ func (r *Runner) runItem(ctx context.Context, f *fanStage, n int, state []int, f
 	status, err := se.attemptLoop(ctx, progress, &m)
 	f.mu.Lock()
 	f.attempts += len(se.state.Attempts)
+	m.LinesIn = se.linesIn
 	mergeMetrics(&f.metrics, &m)
 	f.metrics.BytesIn += total
 	f.mu.Unlock()
@@ -529,18 +530,19 @@ func (r *Runner) endFan(ctx context.Context, f *fanStage, items []item, fs []*fa
 		res.status = runstate.StageInterrupted
 	case c.Blocked > 0:
 		res.status = runstate.StageBlocked
-		res.err = fmt.Errorf("%d items not run: their upstream item did not succeed", c.Blocked)
+		res.err = fmt.Errorf("%d of %d items not run: their upstream item did not succeed", c.Blocked, c.Total)
 	case c.Ran > 0 || c.Removed > 0:
 		res.status = runstate.StageSucceeded
 	default:
 		res.status = runstate.StageSkipped
 	}
 	res.metrics = f.metrics
+	res.attempts = make([]runstate.Attempt, f.attempts) // counted, not listed
 	res.metrics.WallSeconds = time.Since(start).Seconds()
 	res.items = c
 	res.reasons = make([]Reason, len(f.reasons))
 	for i, s := range f.reasons {
-		res.reasons[i] = Reason{Kind: "item", Detail: s}
+		res.reasons[i] = Reason{Kind: ReasonItem, Detail: s}
 	}
 	if res.status == runstate.StageSkipped {
 		r.events.record(st.Name, runstate.StageSkip{})

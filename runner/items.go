@@ -251,7 +251,7 @@ func decideItem(p *pipeline.Pipeline, st *pipeline.Stage, jn *runstate.Journal, 
 	var rs []Reason
 	switch {
 	case rec == nil:
-		rs = append(rs, Reason{Kind: ReasonNeverRun})
+		rs = append(rs, Reason{Kind: ReasonItemNew})
 	case rec.Key == key:
 		rs = append(rs, checkOutputs(p, rec.Outputs, cache)...)
 	default:

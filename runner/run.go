@@ -429,6 +429,10 @@ func (r *Runner) sweep(crashed bool) error {
 	for _, st := range r.p.Stages {
 		dirs[r.p.Abs(st.OutputDir)] = true
 	}
+	// Input lists of attempts a crash left behind.
+	if err := os.RemoveAll(r.layout.InputsDir()); err != nil {
+		return fmt.Errorf("sweeping %s: %w", r.layout.InputsDir(), err)
+	}
 	var removed []string
 	for d := range dirs {
 		rm, err := atomicfile.Sweep(d)

@@ -66,6 +66,9 @@ type stageExec struct {
 	// stage records them as a whole); only declared outputs promoted.
 	isItem bool
 	item   string // the item's id
+	// inputsFile holds the attempt's input list when it is too long for
+	// the environment ("" otherwise).
+	inputsFile string
 	// committed are the outputs an item's job promoted.
 	committed []runstate.MarkerOutput
 }

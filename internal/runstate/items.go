@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
 )
@@ -77,7 +76,7 @@ type Journal struct {
 // an append, cut off before the next one.
 func OpenJournal(path string) (*Journal, error) {
 	j := &Journal{path: path, Items: map[string]*ItemRecord{}, Bases: map[string]json.RawMessage{}}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return j, nil
 	}
@@ -126,7 +125,7 @@ func (j *Journal) Append(recs ...*ItemRecord) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
-		f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
+		f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
 		if err != nil {
 			return fmt.Errorf("opening item journal: %w", err)
 		}

@@ -29,6 +29,15 @@ func (l Layout) ProgressFile(stage string) string {
 	return filepath.Join(l.StateDir, "progress_"+stage+jsonExt)
 }
 
+// InputsDir holds the input lists too long for a processor's environment
+// (PIPELINE_INPUTS_FILE), one per running attempt.
+func (l Layout) InputsDir() string { return filepath.Join(l.StateDir, "inputs") }
+
+// InputsFile is the input list of job (a stage or an item's job).
+func (l Layout) InputsFile(job string) string {
+	return filepath.Join(l.InputsDir(), job+jsonExt)
+}
+
 // MetricsJSON is metrics_<id>.json.
 func (l Layout) MetricsJSON(runID string) string {
 	return filepath.Join(l.StateDir, "metrics_"+runID+jsonExt)

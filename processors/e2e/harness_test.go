@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	names := []string{"copy", "upper", "flaky", "slowcopy"}
+	names := []string{"copy", "upper", "flaky", "slowcopy", "wc"}
 	args := []string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}
 	for _, n := range names {
 		args = append(args, "../"+n)

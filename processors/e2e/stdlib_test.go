@@ -13,7 +13,7 @@ import (
 // (their shipped, non-test code) import nothing outside the standard library.
 func TestStdlibOnly(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
-		"../sdk", "../copy", "../upper", "../flaky", "../slowcopy").CombinedOutput()
+		"../sdk", "../copy", "../upper", "../flaky", "../slowcopy", "../wc").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	for _, pkg := range strings.Fields(string(out)) {
 		assert.True(t, strings.HasPrefix(pkg, "github.com/guardrun/guardrun/processors/"), "non-stdlib dependency %s", pkg)

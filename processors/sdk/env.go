@@ -19,6 +19,8 @@ const (
 	EnvRunID             = "PIPELINE_RUN_ID"
 	EnvAttempt           = "PIPELINE_ATTEMPT"
 	EnvInputs            = "PIPELINE_INPUTS"
+	EnvInputsFile        = "PIPELINE_INPUTS_FILE"
+	EnvItem              = "PIPELINE_ITEM"
 	EnvOutputDir         = "PIPELINE_OUTPUT_DIR"
 	EnvOutputs           = "PIPELINE_OUTPUTS"
 	EnvParams            = "PIPELINE_PARAMS"
@@ -36,6 +38,8 @@ type Env struct {
 	Attempt int // 1-based
 	// Inputs are absolute paths of input files, in stream order.
 	Inputs []string
+	// Item is the item id of a fan-out stage's job ("" in a plain stage).
+	Item string
 	// OutputDir is the absolute staging directory outputs are written to.
 	OutputDir string
 	// Outputs are the declared output names, relative to OutputDir; may be empty.
@@ -74,9 +78,10 @@ func FromEnv() (*Env, error) {
 		}
 		e.Attempt = n
 	}
-	if e.Inputs, err = stringList(EnvInputs); err != nil {
+	if e.Inputs, err = inputList(); err != nil {
 		return nil, err
 	}
+	e.Item, _ = lookup(EnvItem)
 	for i, in := range e.Inputs {
 		if !filepath.IsAbs(in) {
 			return nil, fmt.Errorf("%s: element %d (%q) is not an absolute path", EnvInputs, i, in)
@@ -200,11 +205,29 @@ func lookup(name string) (string, bool) {
 	return v, v != ""
 }
 
+// inputList reads the inputs from PIPELINE_INPUTS, or from the file
+// PIPELINE_INPUTS_FILE names when the list is too long for the environment.
+func inputList() ([]string, error) {
+	f, ok := lookup(EnvInputsFile)
+	if !ok {
+		return stringList(EnvInputs)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvInputsFile, err)
+	}
+	return parseStringList(EnvInputsFile, string(b))
+}
+
 func stringList(name string) ([]string, error) {
 	v, ok := lookup(name)
 	if !ok {
 		return nil, nil
 	}
+	return parseStringList(name, v)
+}
+
+func parseStringList(name, v string) ([]string, error) {
 	var list []string
 	if err := json.Unmarshal([]byte(v), &list); err != nil {
 		return nil, fmt.Errorf("%s: not a JSON array of strings: %w", name, err)
