@@ -46,13 +46,13 @@ func TestFanOut(t *testing.T) {
 			},
 		},
 		{
-			name: "dir, with a batch",
-			stages: `{"name":"gz","foreach":{"dir":"./data/in/"},"batch":{"maxItems":50},"processor":{"exec":["gzip"]},
+			name: "dir, with a shared input",
+			stages: `{"name":"gz","foreach":{"dir":"./data/in/"},"processor":{"exec":["gzip"]},
 			          "inputs":["{path}","dict/words"],"outputDir":"work/gz","outputs":["{item}.gz"]}`,
 			want: map[string]want{
 				"gz": {
 					foreach: &Foreach{Dir: "data/in", Root: "data/in"},
-					inputs:  []string{"{path}", "dict/words"}, outputs: []string{"{item}.gz"}, deps: []string{}, batch: 50,
+					inputs:  []string{"{path}", "dict/words"}, outputs: []string{"{item}.gz"}, deps: []string{},
 				},
 			},
 		},
