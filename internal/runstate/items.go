@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 
@@ -87,22 +88,54 @@ func OpenJournal(path string) (*Journal, error) {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("item journal %s is not a regular file", path)
 	}
-	data, err := io.ReadAll(f)
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("reading item journal: %w", err)
 	}
+	data := make([]byte, 0, fi.Size()+1)
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading item journal: %w", err)
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+	}
+	// Lines decode in parallel (thousands of items), then apply in order.
+	var lines [][]byte
 	for off := 0; off < len(data); {
 		nl := bytes.IndexByte(data[off:], '\n')
 		if nl < 0 {
 			break // torn: no newline
 		}
-		var rec ItemRecord
-		if err := json.Unmarshal(data[off:off+nl], &rec); err != nil {
-			break
-		}
-		j.apply(&rec)
+		lines = append(lines, data[off:off+nl])
 		off += nl + 1
-		j.good = int64(off)
+	}
+	recs := make([]ItemRecord, len(lines))
+	bad := make([]bool, len(lines))
+	workers := min(runtime.NumCPU(), 1+len(lines)/256)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(lines); i += workers {
+				bad[i] = json.Unmarshal(lines[i], &recs[i]) != nil
+			}
+		}(w)
+	}
+	wg.Wait()
+	for i := range recs {
+		if bad[i] {
+			break // a torn line: what follows it was never acknowledged
+		}
+		j.apply(&recs[i])
+		j.good += int64(len(lines[i]) + 1)
 		j.lines++
 	}
 	return j, nil
@@ -190,7 +223,7 @@ func (j *Journal) Close() error {
 		err = errors.Join(err, j.f.Close())
 		j.f, j.w = nil, nil
 	}
-	if err == nil && j.lines > 2*(len(j.Items)+len(j.Bases))+64 {
+	if live := len(j.Items) + len(j.Bases); err == nil && j.lines > live+live/4+64 {
 		err = j.compactLocked()
 	}
 	return err
