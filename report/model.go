@@ -72,6 +72,8 @@ type Stage struct {
 	Outputs        []runstate.OutputRecord
 	// Metrics are nil when metrics_<id>.json is missing or lacks the stage.
 	Metrics *metrics.Stage
+	// Items summarises a fan-out stage's items (nil for a plain stage).
+	Items *runstate.ItemCounts
 }
 
 // Attempt is one try of a stage.

@@ -254,6 +254,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			endSkips()
 		}
 		line := fmt.Sprintf("  %-20s %-11s attempts=%d", s.Name, s.Status, s.Attempts)
+		if s.Items != nil {
+			line += " items: " + s.Items.Text()
+		}
 		if pr := progress[s.Name]; pr != nil {
 			line += fmt.Sprintf(" checkpoint=line %d", pr.LineOffset)
 		}

@@ -284,6 +284,15 @@ func TestFanoutIncremental(t *testing.T) {
 	assert.Equal(t, map[string]string{"up": "skipped", "cp": "skipped", "all": "skipped"}, outcome(doc.Run))
 	r := guardrun(t, dir, "verify")
 	assert.Equal(t, 0, r.code, r.stderr)
+	// status and the report show a fan-out stage's items.
+	r = guardrun(t, dir, "status", "--run-id", "r5")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `up +succeeded +attempts=0 items: skipped 4, removed 1 of 4 items`, r.stdout)
+	r = guardrun(t, dir, "report", "--run-id", "r5")
+	require.Equal(t, 0, r.code, r.stderr)
+	html, err := os.ReadFile(filepath.Join(dir, "state", "report_r5.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "items: skipped 4, removed 1 of 4 items")
 }
 
 // TestFanoutFailedItem: an item whose processor fails fails its stage
