@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -44,7 +43,10 @@ type fanStage struct {
 	// err is why the stage could not start: each of its items then counts
 	// as failed with it, and the same items downstream as blocked.
 	err     error
-	blocked bool // an upstream outside the chain did not succeed
+	blocked bool // an upstream did not succeed
+	// blockedBy names the upstream in the chain that blocked it ("" when
+	// the scheduler blocked it, and recorded so).
+	blockedBy string
 
 	mu        sync.Mutex
 	counts    runstate.ItemCounts
@@ -53,7 +55,8 @@ type fanStage struct {
 	reasons   []string // the first reasons items ran for
 	started   bool
 	startedAt time.Time
-	attempts  int
+	attempts  int // over all its items
+	retries   int
 }
 
 // maxItemReasons is how many item reasons a stage's records keep.
@@ -102,8 +105,8 @@ func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, w
 		f.counts.Total = len(items)
 		if f.err == nil && !f.blocked && (f.parent < 0 || fs[f.parent].ready()) {
 			f.err = r.prepareFan(ctx, f, items, fs)
-		} else if f.parent >= 0 && !fs[f.parent].ready() {
-			f.blocked = true
+		} else if f.parent >= 0 && !fs[f.parent].ready() && !f.blocked {
+			f.blocked, f.blockedBy = true, fs[f.parent].st.Name
 		}
 	}
 	// Outputs of items no longer listed go first: a fan-in must not read
@@ -123,9 +126,6 @@ func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, w
 	if ctx.Err() == nil && len(items) > 0 {
 		r.runItems(ctx, fs, items, workers)
 	}
-	stopSync := r.syncJournals(fs)
-	stopSync()
-
 	results := make([]stageResult, len(fs))
 	for k, f := range fs {
 		results[k] = r.endFan(ctx, f, items, fs, start)
@@ -211,8 +211,13 @@ func (r *Runner) removeGone(f *fanStage, keep map[string]bool) error {
 			return fmt.Errorf("removing the outputs of item %s, which is gone: %w", rec.Item, err)
 		}
 		name := jobName(f.st.Name, rec.Item)
-		_ = os.RemoveAll(runstate.StagingDir(f.outDir, name))
-		_ = r.layout.RemoveProgress(name)
+		se := &stageExec{r: r, st: f.st, job: name, outDir: f.outDir, staging: runstate.StagingDir(f.outDir, name)}
+		if err := se.removeStaging(); err != nil {
+			return fmt.Errorf("removing the staging dir of item %s, which is gone: %w", rec.Item, err)
+		}
+		if err := r.layout.RemoveProgress(name); err != nil {
+			return err
+		}
 		if err := f.jn.Append(&runstate.ItemRecord{Item: rec.Item, Removed: true, RunID: r.runID}); err != nil {
 			return err
 		}
@@ -430,6 +435,7 @@ func (r *Runner) runItem(ctx context.Context, f *fanStage, n int, state []int, f
 	status, err := se.attemptLoop(ctx, progress, &m)
 	f.mu.Lock()
 	f.attempts += len(se.state.Attempts)
+	f.retries += max(len(se.state.Attempts)-1, 0)
 	m.LinesIn = se.linesIn
 	mergeMetrics(&f.metrics, &m)
 	f.metrics.BytesIn += total
@@ -516,6 +522,10 @@ func (r *Runner) endFan(ctx context.Context, f *fanStage, items []item, fs []*fa
 	case f.blocked:
 		res.status = runstate.StageBlocked
 		res.err = fmt.Errorf("not run: an upstream stage did not succeed")
+		if f.blockedBy != "" {
+			r.events.record(st.Name, runstate.BlockedByUpstream{Upstream: f.blockedBy})
+			res.err = fmt.Errorf("not run: upstream %s did not succeed", f.blockedBy)
+		}
 		return res
 	case errors.As(f.err, &ve):
 		res.status, res.err = runstate.StageFailed, f.err
@@ -537,7 +547,7 @@ func (r *Runner) endFan(ctx context.Context, f *fanStage, items []item, fs []*fa
 		res.status = runstate.StageSkipped
 	}
 	res.metrics = f.metrics
-	res.attempts = make([]runstate.Attempt, f.attempts) // counted, not listed
+	res.itemAttempts, res.itemRetries = f.attempts, f.retries
 	res.metrics.WallSeconds = time.Since(start).Seconds()
 	res.items = c
 	res.reasons = make([]Reason, len(f.reasons))

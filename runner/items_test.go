@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +62,56 @@ func TestExpandJob(t *testing.T) {
 	st.Outputs = []string{".{stem}.done"}
 	_, err = expandJob(&st, "x/a.txt", nil)
 	require.ErrorContains(t, err, "reserved")
+}
+
+// A fan-out whose output templates change reruns every item and removes
+// the outputs the items no longer declare; the metrics count one attempt
+// per item and no retries.
+func TestFanoutRemovesOutputsNoLongerDeclared(t *testing.T) {
+	spec := func(out string) string {
+		return `{"version":1,"name":"t","stages":[
+		  {"name":"cp","foreach":{"glob":"in/*.txt"},"processor":{"exec":["bin/copy"]},"outputDir":"o","outputs":["` + out + `"]}]}`
+	}
+	dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec("{stem}.a"), "in/x.txt": "x\n", "in/y.txt": "y\n"})
+	res, err := runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "x\n", readFile(t, filepath.Join(dir, "o/x.a")))
+	require.Len(t, res.Metrics.Stages, 1)
+	assert.Equal(t, 2, res.Metrics.Stages[0].Attempts)
+	assert.Equal(t, 0, res.Metrics.Stages[0].Retries)
+	assert.Equal(t, 2, runLine(t, res.State, "cp").Attempts)
+
+	testutil.WriteFile(t, filepath.Join(dir, "pipeline.json"), spec("{stem}.b"))
+	res, err = runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, runLine(t, res.State, "cp").Items.Ran)
+	assert.Equal(t, "y\n", readFile(t, filepath.Join(dir, "o/y.b")))
+	for _, gone := range []string{"o/x.a", "o/y.a"} {
+		_, err := os.Stat(filepath.Join(dir, gone))
+		assert.ErrorIs(t, err, os.ErrNotExist, "%s is no output of the stage any more", gone)
+	}
+}
+
+// An input list too long for one environment variable reaches the
+// processor through PIPELINE_INPUTS_FILE, which is gone after the attempt;
+// a list a crash left behind is swept at the start of the next run.
+func TestLongInputListGoesThroughAFile(t *testing.T) {
+	files := map[string]string{"pipeline.json": `{"version":1,"name":"t","stages":[
+	  {"name":"all","processor":{"exec":["bin/copy"]},"inputs":["in"],"outputDir":"o","outputs":["all.txt"]}]}`}
+	var want strings.Builder
+	long := strings.Repeat("n", 120)
+	for i := 0; i < 700; i++ { // about 100 KiB of JSON: over maxInputsEnv
+		name := fmt.Sprintf("in/%04d-%s.txt", i, long)
+		files[name] = fmt.Sprintf("line %d\n", i)
+		want.WriteString(files[name])
+	}
+	dir := testutil.Workspace(t, files)
+	leftover := filepath.Join(dir, "state", "inputs", "crashed.json")
+	testutil.WriteFile(t, leftover, "[]")
+	_, err := runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, want.String(), readFile(t, filepath.Join(dir, "o/all.txt")))
+	entries, err := os.ReadDir(filepath.Join(dir, "state", "inputs"))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the input list is removed after the attempt, the leftover swept")
 }

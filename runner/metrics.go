@@ -20,14 +20,11 @@ func (r *Runner) metrics(rs *runstate.RunState, results []stageResult) *RunMetri
 	for i, res := range results {
 		sm := res.metrics
 		s := metrics.Stage{Name: r.p.Stages[i].Name, Status: res.status, Skipped: res.status == runstate.StageSkipped,
-			Attempts: len(res.attempts), WallSeconds: sm.WallSeconds, CPUSeconds: sm.CPUSeconds, PeakMemoryBytes: sm.PeakMemoryBytes,
+			Attempts: res.attemptCount(), Retries: res.retryCount(), WallSeconds: sm.WallSeconds, CPUSeconds: sm.CPUSeconds, PeakMemoryBytes: sm.PeakMemoryBytes,
 			BytesIn: sm.BytesIn, BytesOut: sm.BytesOut, LinesIn: sm.LinesIn, LinesOut: sm.LinesOut}
 		if s.Skipped {
 			skipped.Add(s)
 			continue
-		}
-		if s.Attempts > 1 {
-			s.Retries = s.Attempts - 1
 		}
 		m.Stages = append(m.Stages, s)
 	}

@@ -459,7 +459,7 @@ func (r *Runner) sweep(crashed bool) error {
 
 // stageLine is a stage's line in run_<id>.json.
 func stageLine(name string, res stageResult) runstate.RunStage {
-	s := runstate.RunStage{Name: name, Status: res.status, Attempts: len(res.attempts), Reasons: reasonStrings(res.reasons), Items: res.items}
+	s := runstate.RunStage{Name: name, Status: res.status, Attempts: res.attemptCount(), Reasons: reasonStrings(res.reasons), Items: res.items}
 	if res.err != nil {
 		s.Error = res.err.Error()
 	}

@@ -171,6 +171,9 @@ func (s *scheduler) run(ctx context.Context) []stageResult {
 					blockUnit(e.unit, i)
 					continue
 				}
+				if !memberBlocked[e.member] && s.blocked != nil {
+					s.blocked(e.member, i)
+				}
 				memberBlocked[e.member] = true
 			}
 			if remaining[e.unit]--; remaining[e.unit] == 0 && ok || remaining[e.unit] == 0 && memberBlocked[e.member] {

@@ -27,8 +27,27 @@ type stageResult struct {
 	reasons  []Reason
 	attempts []runstate.Attempt
 	metrics  StageMetrics
-	// items summarises a fan-out stage's items (nil for a plain stage).
-	items *runstate.ItemCounts
+	// items summarises a fan-out stage's items (nil for a plain stage),
+	// whose attempts are counted (itemAttempts, itemRetries), not listed.
+	items        *runstate.ItemCounts
+	itemAttempts int
+	itemRetries  int
+}
+
+// attemptCount is how many attempts the stage made (all its items').
+func (res *stageResult) attemptCount() int {
+	if res.items != nil {
+		return res.itemAttempts
+	}
+	return len(res.attempts)
+}
+
+// retryCount is how many of them were retries.
+func (res *stageResult) retryCount() int {
+	if res.items != nil {
+		return res.itemRetries
+	}
+	return max(len(res.attempts)-1, 0)
 }
 
 // StageMetrics are the per-stage figures of metrics_<id>.json.

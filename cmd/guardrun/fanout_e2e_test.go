@@ -327,6 +327,10 @@ func TestFanoutFailedItem(t *testing.T) {
 	}, products(t, dir), "the good items ran through the chain; nothing of the bad one, no fan-in")
 	assert.Equal(t, []string{"a.txt", "b.txt", "c.txt"}, journalItems(t, dir, "up"))
 	assert.Equal(t, []string{"a.txt", "b.txt", "c.txt"}, journalItems(t, dir, "cp"))
+	// The failed item's stderr is in the stage log, in one piece under its id.
+	logText, err := os.ReadFile(filepath.Join(dir, "state", "logs", "up.log"))
+	require.NoError(t, err)
+	assert.Regexp(t, `--- item bad\.txt\nrefusing \S*bad\.txt: it says bad\n`, string(logText))
 
 	// Fixed: only that item runs, in both stages, then the fan-in.
 	testutil.WriteFile(t, filepath.Join(dir, "in", "bad.txt"), "fixed now\n")

@@ -1,6 +1,7 @@
 package runstate
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,4 +92,23 @@ func TestJournalRefusesSymlink(t *testing.T) {
 	require.Error(t, err)
 	b, _ := os.ReadFile(victim)
 	assert.Equal(t, "keep\n", string(b))
+}
+
+// Thousands of lines decode in parallel and still apply in file order,
+// stopping at the first line that does not parse.
+func TestJournalParallelReplay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items_up.jsonl")
+	var b strings.Builder
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, `{"item":"i%d","key":"k%d"}`+"\n", i%1000, i)
+	}
+	b.WriteString("torn\n")
+	b.WriteString(`{"item":"late","key":"k"}` + "\n")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	assert.Len(t, j.Items, 1000)
+	assert.Equal(t, "k2999", j.Get("i999").Key, "later lines win")
+	assert.Equal(t, "k2000", j.Get("i0").Key)
+	assert.Nil(t, j.Get("late"), "nothing after a bad line is applied")
 }

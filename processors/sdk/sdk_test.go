@@ -17,7 +17,7 @@ import (
 )
 
 var allVars = []string{EnvStageName, EnvRunID, EnvAttempt, EnvInputs, EnvOutputDir, EnvOutputs,
-	EnvParams, EnvLineOffset, EnvByteOffset, EnvProgressFD, EnvCheckpointLines, EnvCheckpointSeconds}
+	EnvParams, EnvLineOffset, EnvByteOffset, EnvProgressFD, EnvCheckpointLines, EnvCheckpointSeconds, EnvInputsFile, EnvItem}
 
 // clearEnv unsets every protocol variable for the test (empty = unset).
 func clearEnv(t *testing.T) {
@@ -58,6 +58,32 @@ func TestFromEnvValid(t *testing.T) {
 	assert.False(t, e.HasProgress())
 	assert.True(t, e.CheckpointsEnabled())
 	assert.Equal(t, "result.txt", e.OutputName("x", "def.txt"))
+}
+
+// A list too long for the environment comes in a file (PIPELINE_INPUTS_FILE
+// wins over PIPELINE_INPUTS); a fan-out job's item comes in PIPELINE_ITEM.
+func TestFromEnvInputsFileAndItem(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	list := filepath.Join(dir, "inputs.json")
+	in := filepath.Join(dir, "a.txt")
+	require.NoError(t, os.WriteFile(list, []byte(fmt.Sprintf("[%q]", in)), 0o644))
+	t.Setenv(EnvOutputDir, dir)
+	t.Setenv(EnvInputs, `["/ignored"]`)
+	t.Setenv(EnvInputsFile, list)
+	t.Setenv(EnvItem, "sub/a.txt")
+	e, err := FromEnv()
+	require.NoError(t, err)
+	assert.Equal(t, []string{in}, e.Inputs)
+	assert.Equal(t, "sub/a.txt", e.Item)
+
+	t.Setenv(EnvInputsFile, filepath.Join(dir, "missing.json"))
+	_, err = FromEnv()
+	require.ErrorContains(t, err, EnvInputsFile)
+	require.NoError(t, os.WriteFile(list, []byte(`["relative"]`), 0o644))
+	t.Setenv(EnvInputsFile, list)
+	_, err = FromEnv()
+	require.ErrorContains(t, err, "not an absolute path")
 }
 
 func TestFromEnvDefaults(t *testing.T) {
