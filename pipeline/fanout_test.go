@@ -46,6 +46,13 @@ func TestFanOut(t *testing.T) {
 			},
 		},
 		{
+			name: "batch: maxItems resolved",
+			stages: `{"name":"gz","foreach":{"dir":"data/in"},"processor":{"exec":["gzip"]},"outputDir":"work/gz","outputs":["{item}.gz"],"batch":{"maxItems":500}}`,
+			want: map[string]want{
+				"gz": {foreach: &Foreach{Dir: "data/in", Root: "data/in"}, inputs: []string{"{path}"}, outputs: []string{"{item}.gz"}, deps: []string{}, batch: 500},
+			},
+		},
+		{
 			name: "dir, with a shared input",
 			stages: `{"name":"gz","foreach":{"dir":"./data/in/"},"processor":{"exec":["gzip"]},
 			          "inputs":["{path}","dict/words"],"outputDir":"work/gz","outputs":["{item}.gz"]}`,

@@ -8,21 +8,23 @@ const FormatVersion = 1
 // Built-in defaults, applied when neither the stage nor the spec's
 // "defaults" block sets a value. They are documented in the README.
 const (
-	DefaultStateDir            = "state"
-	DefaultLocksDir            = "locks"
-	DefaultRetainRuns          = 50 // runs whose files stateDir keeps
-	MaxRetainRuns              = 1_000_000
-	DefaultCPUs                = 1.0
-	DefaultMemoryMB            = 1024
-	DefaultPids                = 512
-	DefaultTimeoutSeconds      = 3600
-	DefaultMaxAttempts         = 3
-	DefaultBaseDelayMs         = 100
-	DefaultMaxDelayMs          = 5000
-	DefaultMultiplier          = 2.0
-	DefaultJitter              = 0.2
-	DefaultCheckpointLines     = 100000
-	DefaultCheckpointSeconds   = 1.0
+	DefaultStateDir          = "state"
+	DefaultLocksDir          = "locks"
+	DefaultRetainRuns        = 50 // runs whose files stateDir keeps
+	MaxRetainRuns            = 1_000_000
+	DefaultCPUs              = 1.0
+	DefaultMemoryMB          = 1024
+	DefaultPids              = 512
+	DefaultTimeoutSeconds    = 3600
+	DefaultMaxAttempts       = 3
+	DefaultBaseDelayMs       = 100
+	DefaultMaxDelayMs        = 5000
+	DefaultMultiplier        = 2.0
+	DefaultJitter            = 0.2
+	DefaultCheckpointLines   = 100000
+	DefaultCheckpointSeconds = 1.0
+	// MaxBatchItems bounds batch.maxItems: one item list stays a few MB.
+	MaxBatchItems              = 100000
 	DefaultRetryableExitCode   = 75 // EX_TEMPFAIL
 	DefaultIOConcurrencyFactor = 2  // run budget ioConcurrency = cpus * factor when unset
 )

@@ -278,11 +278,9 @@ func (v *validator) stage(i int, s *StageSpec, firstByName map[string]int) Stage
 		v.probs.add(at+".batch.maxItems", "required (>= 1)")
 	case *b.MaxItems < 1:
 		v.probs.add(at+".batch.maxItems", "must be >= 1, got %d", *b.MaxItems)
+	case *b.MaxItems > MaxBatchItems:
+		v.probs.add(at+".batch.maxItems", "must be <= %d, got %d", MaxBatchItems, *b.MaxItems)
 	default:
-		// Batched execution (many items per process) is specified
-		// (docs/PROCESSORS.md) but not run yet: refusing it beats silently
-		// running one process per item.
-		v.probs.add(at+".batch", "batched execution is not available in this version of guardrun yet; remove \"batch\" to run one process per item")
 		out.BatchMaxItems = *b.MaxItems
 	}
 

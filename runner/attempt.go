@@ -29,10 +29,6 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 		a.Outcome, a.ExitCode, a.Error = o, code, msg
 		return o
 	}
-	inputs := make([]string, len(se.files))
-	for i, f := range se.files {
-		inputs[i] = f.Abs
-	}
 	// The staging dir is opened once, beneath the workspace without
 	// following symlinks: progress reports are checked and hashed in it.
 	stg, err := se.openStaging(false)
@@ -47,13 +43,57 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	defer pipeR.Close()
 	actx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
 	defer cancel()
-	inputsJSON, _ := json.Marshal(inputs)
-	var dropInputs func()
-	if se.inputsFile, dropInputs, err = se.writeInputsFile(string(inputsJSON)); err != nil {
+	p, logs, cleanup, err := se.start(actx, a, pipeW)
+	defer cleanup()
+	if err != nil {
 		_ = stg.Close()
 		return setOutcome(runstate.OutcomeStartFailed, -1, err.Error()), sandbox.Result{}, nil
 	}
-	defer dropInputs()
+	cp := newCheckpointer(se, a, stg, cancel)
+	readDone := make(chan struct{})
+	go func() { cp.read(pipeR); close(readDone) }()
+	res, werr := p.Wait()
+	// Grandchildren holding fd 3 are dead once Wait returns (tree kill).
+	_ = pipeR.SetReadDeadline(time.Now().Add(2 * time.Second))
+	<-readDone
+	logs.finish(2 * time.Second)
+	cp.stop()
+	saved := cp.saved
+	a.EndLineOffset, a.EndByteOffset = cp.last.LineOffset, cp.last.ByteOffset
+	timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
+	return se.classify(ctx, a, res, werr, timedOut, cp.err), res, saved
+}
+
+// start starts the processor for attempt a in the sandbox, its progress
+// pipe's write end pipeW (closed here). The returned function removes the
+// attempt's input and batch lists; call it once the processor has ended.
+func (se *stageExec) start(actx context.Context, a *runstate.Attempt, pipeW *os.File) (sandbox.Process, *attemptLog, func(), error) {
+	r, st := se.r, se.st
+	var drops []func()
+	cleanup := func() {
+		for _, d := range drops {
+			d()
+		}
+	}
+	inputs := make([]string, len(se.files))
+	for i, f := range se.files {
+		inputs[i] = f.Abs
+	}
+	inputsJSON, _ := json.Marshal(inputs)
+	var drop func()
+	var err error
+	if se.inputsFile, drop, err = se.writeInputsFile(string(inputsJSON)); err != nil {
+		_ = pipeW.Close()
+		return nil, nil, cleanup, err
+	}
+	drops = append(drops, drop)
+	if se.batch != nil {
+		if se.batchFile, drop, err = se.writeBatchFile(); err != nil {
+			_ = pipeW.Close()
+			return nil, nil, cleanup, err
+		}
+		drops = append(drops, drop)
+	}
 	logs := se.startLog()
 	cmd := &sandbox.Cmd{
 		ID:         fmt.Sprintf("%s-%s-%d", r.runID, se.job, a.Attempt),
@@ -74,24 +114,24 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	logs.started()
 	if err != nil {
 		logs.finish(0)
-		_ = stg.Close()
 		msg := fmt.Sprintf("starting processor: %v", err)
 		if errors.Is(err, sandbox.ErrUnenforceable) {
 			msg += " (--best-effort runs anyway and records what was not enforced)"
 		}
-		return setOutcome(runstate.OutcomeStartFailed, -1, msg), sandbox.Result{}, nil
+		return nil, nil, cleanup, errors.New(msg)
 	}
-	cp := newCheckpointer(se, a, stg, cancel)
-	readDone := make(chan struct{})
-	go func() { cp.read(pipeR); close(readDone) }()
-	res, werr := p.Wait()
-	// Grandchildren holding fd 3 are dead once Wait returns (tree kill).
-	_ = pipeR.SetReadDeadline(time.Now().Add(2 * time.Second))
-	<-readDone
-	logs.finish(2 * time.Second)
-	cp.stop()
-	saved := cp.saved
-	a.EndLineOffset, a.EndByteOffset = cp.last.LineOffset, cp.last.ByteOffset
+	return p, logs, cleanup, nil
+}
+
+// classify records in a how the attempt's process ended and returns the
+// outcome. timedOut says the attempt's deadline killed it; protoErr is a
+// progress protocol error that ended it.
+func (se *stageExec) classify(ctx context.Context, a *runstate.Attempt, res sandbox.Result, werr error, timedOut bool, protoErr error) string {
+	st := se.st
+	setOutcome := func(o string, code int, msg string) string {
+		a.Outcome, a.ExitCode, a.Error = o, code, msg
+		return o
+	}
 	if res.CPUSeconds > 0 {
 		v := res.CPUSeconds
 		a.CPUSeconds = &v
@@ -104,26 +144,26 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	a.Notes = res.Notes
 	switch {
 	case werr != nil:
-		return setOutcome(runstate.OutcomeFailed, res.ExitCode, werr.Error()), res, saved
+		return setOutcome(runstate.OutcomeFailed, res.ExitCode, werr.Error())
 	case ctx.Err() != nil:
-		return setOutcome(runstate.OutcomeInterrupted, res.ExitCode, "interrupted"), res, saved
-	case errors.Is(actx.Err(), context.DeadlineExceeded):
-		return setOutcome(runstate.OutcomeTimeout, res.ExitCode, fmt.Sprintf("killed: timeout after %ds", st.TimeoutSeconds)), res, saved
+		return setOutcome(runstate.OutcomeInterrupted, res.ExitCode, "interrupted")
+	case timedOut:
+		return setOutcome(runstate.OutcomeTimeout, res.ExitCode, fmt.Sprintf("killed: timeout after %ds", st.TimeoutSeconds))
 	case res.OOMKilled:
-		return setOutcome(runstate.OutcomeOOMKill, res.ExitCode, fmt.Sprintf("killed: memory limit %d MiB exceeded", st.Resources.MemoryMB)), res, saved
-	case cp.err != nil:
-		return setOutcome(runstate.OutcomeFailed, res.ExitCode, cp.err.Error()), res, saved
+		return setOutcome(runstate.OutcomeOOMKill, res.ExitCode, fmt.Sprintf("killed: memory limit %d MiB exceeded", st.Resources.MemoryMB))
+	case protoErr != nil:
+		return setOutcome(runstate.OutcomeFailed, res.ExitCode, protoErr.Error())
 	case res.Signal != "":
-		return setOutcome(runstate.OutcomeFailed, res.ExitCode, "killed by signal: "+res.Signal), res, saved
+		return setOutcome(runstate.OutcomeFailed, res.ExitCode, "killed by signal: "+res.Signal)
 	case res.ExitCode == 0:
-		return setOutcome(runstate.OutcomeSucceeded, 0, ""), res, saved
+		return setOutcome(runstate.OutcomeSucceeded, 0, "")
 	}
 	for _, c := range st.Retry.RetryableExitCodes {
 		if c == res.ExitCode {
-			return setOutcome(runstate.OutcomeTransient, res.ExitCode, fmt.Sprintf("exit code %d (transient)", res.ExitCode)), res, saved
+			return setOutcome(runstate.OutcomeTransient, res.ExitCode, fmt.Sprintf("exit code %d (transient)", res.ExitCode))
 		}
 	}
-	return setOutcome(runstate.OutcomeFailed, res.ExitCode, fmt.Sprintf("exit code %d", res.ExitCode)), res, saved
+	return setOutcome(runstate.OutcomeFailed, res.ExitCode, fmt.Sprintf("exit code %d", res.ExitCode))
 }
 
 // visible lists what the processor must see outside its working dir:
@@ -142,6 +182,16 @@ func (se *stageExec) visible(inputs []string) []string {
 	}
 	if se.inputsFile != "" {
 		v = append(v, se.inputsFile)
+	}
+	if se.batchFile != "" {
+		v = append(v, se.batchFile)
+	}
+	if se.batchRun != nil {
+		for _, pi := range se.batch {
+			for _, f := range pi.files {
+				v = append(v, f.Abs)
+			}
+		}
 	}
 	return append(v, inputs...)
 }
@@ -180,7 +230,11 @@ func (l *itemLog) Close() error {
 	defer r.itemLogMu.Unlock()
 	f := l.se.openStageLog()
 	defer f.Close()
-	fmt.Fprintf(f, "--- item %s\n", l.se.item)
+	if l.se.batchRun != nil {
+		fmt.Fprintf(f, "--- batch %s: %d items, %s to %s\n", l.se.job, len(l.se.batch), l.se.batch[0].j.item, l.se.batch[len(l.se.batch)-1].j.item)
+	} else {
+		fmt.Fprintf(f, "--- item %s\n", l.se.item)
+	}
 	_, err := f.Write(l.buf)
 	return err
 }
@@ -247,8 +301,11 @@ func (se *stageExec) env(a *runstate.Attempt, inputs []string, progressFD string
 		"PIPELINE_CHECKPOINT_LINES="+cpLines,
 		"PIPELINE_CHECKPOINT_SECONDS="+cpSecs,
 	)
-	if se.isItem {
+	if se.isItem && se.batchRun == nil {
 		env = append(env, "PIPELINE_ITEM="+se.item)
+	}
+	if se.batchFile != "" {
+		env = append(env, "PIPELINE_BATCH_FILE="+se.batchFile)
 	}
 	keys := make([]string, 0, len(st.Env))
 	for k := range st.Env {

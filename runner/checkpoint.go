@@ -196,8 +196,8 @@ func (cp *checkpointer) read(rd io.Reader) {
 		if len(line) == 0 && err != nil {
 			break
 		}
-		if cp.err != nil {
-			continue // draining after a protocol error
+		if cp.err != nil || se.batch != nil {
+			continue // draining after a protocol error; a batch of one is not checkpointed
 		}
 		if len(strings.TrimSpace(string(line))) == 0 {
 			continue

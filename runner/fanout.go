@@ -64,8 +64,8 @@ const maxItemReasons = 10
 
 // item outcomes, per stage and item
 const (
-	itemPending = iota
-	itemOK      // succeeded or skipped: its chain may continue
+	itemPending int8 = iota
+	itemOK           // succeeded or skipped: its chain may continue
 	itemFailed
 	itemBlocked
 	itemInterrupted
@@ -258,45 +258,33 @@ func (f *fanStage) addReason(s string) {
 	f.mu.Unlock()
 }
 
-// runItems hands the items to workers, each carrying its item through the
-// chain.
+// runItems runs the chain's items: its stages in phases, each phase a run
+// of consecutive per-item stages (workers carry each item through all of
+// them, no barrier) or one batched stage (batch.go), whose items are
+// handed out in batches once every item has reached it.
 func (r *Runner) runItems(ctx context.Context, fs []*fanStage, items []item, workers int) {
 	if workers < 1 {
 		workers = 1
 	}
-	if workers > len(items) {
-		workers = len(items)
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			state := make([]int, len(fs))
-			for n := range next {
-				for k := range state {
-					state[k] = itemPending
-				}
-				for k, f := range fs {
-					state[k] = r.runItem(ctx, f, n, state, fs)
-				}
-			}
-		}()
+	outcome := make([][]int8, len(fs))
+	for k := range outcome {
+		outcome[k] = make([]int8, len(items))
 	}
 	stop := r.syncJournals(fs)
-feed:
-	for n := range items {
-		select {
-		case next <- n:
-		case <-ctx.Done():
-			break feed
+	for k0 := 0; k0 < len(fs); {
+		k1 := k0 + 1
+		if fs[k0].st.BatchMaxItems > 0 {
+			r.runBatched(ctx, fs, k0, outcome, workers)
+		} else {
+			for k1 < len(fs) && fs[k1].st.BatchMaxItems == 0 {
+				k1++
+			}
+			r.runPerItem(ctx, fs, k0, k1, outcome, workers)
 		}
+		k0 = k1
 	}
-	close(next)
-	wg.Wait()
 	stop()
-	// Items never handed out because the run was interrupted.
+	// Items never reached because the run was interrupted.
 	if ctx.Err() != nil {
 		for _, f := range fs {
 			f.mu.Lock()
@@ -305,6 +293,35 @@ feed:
 			f.mu.Unlock()
 		}
 	}
+}
+
+// runPerItem carries every item through the per-item stages fs[k0:k1].
+func (r *Runner) runPerItem(ctx context.Context, fs []*fanStage, k0, k1 int, outcome [][]int8, workers int) {
+	n := len(outcome[k0])
+	workers = min(workers, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range next {
+				for k := k0; k < k1; k++ {
+					outcome[k][n] = r.runItem(ctx, fs, k, n, outcome)
+				}
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
 }
 
 // syncJournals makes the chain's journals durable every 100 ms until the
@@ -340,63 +357,87 @@ func (r *Runner) syncJournals(fs []*fanStage) func() {
 	return func() { close(done); wg.Wait() }
 }
 
-// runItem carries item n through stage f, given what the stages before
-// it in the chain did with it; it returns the item's outcome in f.
-func (r *Runner) runItem(ctx context.Context, f *fanStage, n int, state []int, fs []*fanStage) int {
-	if f.parent >= 0 && state[f.parent] != itemOK {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if state[f.parent] == itemInterrupted || ctx.Err() != nil {
-			f.counts.Interrupted++
-			return itemInterrupted
-		}
-		f.counts.Blocked++
-		return itemBlocked
-	}
-	if f.blocked {
-		f.mu.Lock()
-		f.counts.Blocked++
-		f.mu.Unlock()
-		return itemBlocked
-	}
-	if f.err != nil {
-		f.mu.Lock()
+// pendingItem is an item whose job must run in a stage: what deciding
+// found out about it.
+type pendingItem struct {
+	n     int // the item's position
+	j     *job
+	files []inputFile
+	ids   []InputID
+	total int64
+	key   string
+	rec   *runstate.ItemRecord // its journal record; nil: never completed
+}
+
+// settle counts an item's outcome in the stage (itemOK is counted by
+// whoever knows whether it ran or was skipped).
+func (f *fanStage) settle(o int8) int8 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch o {
+	case itemFailed:
 		f.counts.Failed++
-		f.mu.Unlock()
-		return itemFailed
-	}
-	if ctx.Err() != nil {
-		f.mu.Lock()
+	case itemBlocked:
+		f.counts.Blocked++
+	case itemInterrupted:
 		f.counts.Interrupted++
-		f.mu.Unlock()
-		return itemInterrupted
+	}
+	return o
+}
+
+// fail counts item id failed with err after attempts attempts.
+func (f *fanStage) fail(id string, err error, attempts int) int8 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.counts.Failed++
+	if len(f.counts.FailedItems) < runstate.MaxFailedItems {
+		f.counts.FailedItems = append(f.counts.FailedItems, runstate.ItemFailure{Item: id, Error: err.Error(), Attempts: attempts})
+	}
+	return itemFailed
+}
+
+// runItem carries item n through stage fs[k], given what the stages
+// before it in the chain did with it; it returns the item's outcome.
+func (r *Runner) runItem(ctx context.Context, fs []*fanStage, k, n int, outcome [][]int8) int8 {
+	o, pi := r.prepItem(ctx, fs, k, n, outcome)
+	if pi == nil {
+		return o
+	}
+	return r.execItem(ctx, fs[k], pi, false)
+}
+
+// prepItem decides what stage fs[k] does with item n: it returns the
+// item's outcome when that is settled now (skipped, blocked, failed,
+// interrupted), or the item to run.
+func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome [][]int8) (int8, *pendingItem) {
+	f := fs[k]
+	switch {
+	case f.parent >= 0 && outcome[f.parent][n] != itemOK:
+		if outcome[f.parent][n] == itemInterrupted || ctx.Err() != nil {
+			return f.settle(itemInterrupted), nil
+		}
+		return f.settle(itemBlocked), nil
+	case f.blocked:
+		return f.settle(itemBlocked), nil
+	case f.err != nil:
+		return f.settle(itemFailed), nil
+	case ctx.Err() != nil:
+		return f.settle(itemInterrupted), nil
 	}
 	j := f.jobs[n]
 	st := &j.st
-	fail := func(err error, attempts int) int {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.counts.Failed++
-		if len(f.counts.FailedItems) < runstate.MaxFailedItems {
-			f.counts.FailedItems = append(f.counts.FailedItems, runstate.ItemFailure{Item: j.item, Error: err.Error(), Attempts: attempts})
-		}
-		return itemFailed
-	}
 	files, err := expandInputs(r.p, st)
 	if err != nil {
-		return fail(err, 0)
+		return f.fail(j.item, err, 0), nil
 	}
 	hctx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
 	defer cancel()
 	ids, total, err := hashInputs(hctx, r.cache, files)
 	if err != nil {
 		if ctx.Err() != nil {
-			f.mu.Lock()
-			f.counts.Interrupted++
-			f.mu.Unlock()
-			return itemInterrupted
+			return f.settle(itemInterrupted), nil
 		}
-		return fail(err, 0)
+		return f.fail(j.item, err, 0), nil
 	}
 	key := itemKey(f.base.hash, j, ids)
 	rec := f.jn.Get(j.item)
@@ -411,26 +452,43 @@ func (r *Runner) runItem(ctx context.Context, f *fanStage, n int, state []int, f
 			f.metrics.BytesOut += o.Size
 		}
 		f.mu.Unlock()
-		return itemOK
+		return itemOK, nil
 	}
 	r.startFan(f)
 	f.addReason(itemReason(j.item, reasons[0]))
+	return itemPending, &pendingItem{n: n, j: j, files: files, ids: ids, total: total, key: key, rec: rec}
+}
+
+// execItem runs an item's job on its own: its attempts, retries, backoff
+// and timeout as a plain stage's, then commits it. alone marks an item of
+// a batched stage run by itself (batch.go): it gets the batch protocol
+// with a list of one item, and no checkpoints.
+func (r *Runner) execItem(ctx context.Context, f *fanStage, pi *pendingItem, alone bool) int8 {
+	j := pi.j
 	if _, err := r.getSandbox(); err != nil {
 		if errors.Is(err, sandbox.ErrUnenforceable) {
 			err = fmt.Errorf("%w (guardrun check shows what this host enforces; --best-effort runs anyway and records what was not enforced)", err)
 		}
-		return fail(fmt.Errorf("sandbox: %w", err), 0)
+		return f.fail(j.item, fmt.Errorf("sandbox: %w", err), 0)
 	}
-	progress, _ := r.layout.ReadProgress(j.name)
-	if progress != nil && (progress.IdempotencyKey != key || !st.Checkpoint.Enabled) {
-		progress = nil
+	st := &j.st
+	var progress *runstate.Progress
+	if alone {
+		cp := *st
+		cp.Checkpoint.Enabled = false
+		st = &cp
+	} else if p, _ := r.layout.ReadProgress(j.name); p != nil && p.IdempotencyKey == pi.key && st.Checkpoint.Enabled {
+		progress = p
 	}
 	parts := f.base.parts
-	parts.Inputs = ids
-	h := &inputHash{done: make(chan struct{}), parts: parts, key: key, total: total}
+	parts.Inputs = pi.ids
+	h := &inputHash{done: make(chan struct{}), parts: parts, key: pi.key, total: pi.total}
 	close(h.done)
 	se := &stageExec{r: r, st: st, job: j.name, isItem: true, item: j.item, log: f.log.With(logKeyItem, j.item),
-		outDir: f.outDir, staging: runstate.StagingDir(f.outDir, j.name), pr: f.pr, files: files, inputs: h}
+		outDir: f.outDir, staging: runstate.StagingDir(f.outDir, j.name), pr: f.pr, files: pi.files, inputs: h}
+	if alone {
+		se.batch = []*pendingItem{pi}
+	}
 	var m StageMetrics
 	status, err := se.attemptLoop(ctx, progress, &m)
 	f.mu.Lock()
@@ -438,50 +496,56 @@ func (r *Runner) runItem(ctx context.Context, f *fanStage, n int, state []int, f
 	f.retries += max(len(se.state.Attempts)-1, 0)
 	m.LinesIn = se.linesIn
 	mergeMetrics(&f.metrics, &m)
-	f.metrics.BytesIn += total
+	f.metrics.BytesIn += pi.total
 	f.mu.Unlock()
 	switch status {
 	case runstate.StageInterrupted:
-		f.mu.Lock()
-		f.counts.Interrupted++
-		f.mu.Unlock()
-		return itemInterrupted
+		return f.settle(itemInterrupted)
 	case runstate.StageSucceeded:
 	default:
 		if err == nil {
 			err = errors.New(status)
 		}
-		return fail(err, len(se.state.Attempts))
+		return f.fail(j.item, err, len(se.state.Attempts))
 	}
-	// Committed: the outputs are durable; the journal line follows (the
-	// item reruns if guardrun dies before it is synced). Outputs the item
-	// had before and no longer declares are removed.
-	if rec != nil {
+	if err := r.commitItem(f, pi, se.committed, se.linesIn, m.LinesOut); err != nil {
+		return f.fail(j.item, err, len(se.state.Attempts))
+	}
+	return itemOK
+}
+
+// commitItem records an item whose outputs are durable in outputDir: the
+// outputs it had before and no longer declares are removed, then its line
+// goes to the journal (the item reruns if guardrun dies before the
+// journal is synced).
+func (r *Runner) commitItem(f *fanStage, pi *pendingItem, committed []runstate.MarkerOutput, linesIn, linesOut int64) error {
+	j := pi.j
+	if pi.rec != nil {
 		now := map[string]bool{}
-		for _, o := range se.committed {
+		for _, o := range committed {
 			now[o.Path] = true
 		}
 		var stale []runstate.MarkerOutput
-		for _, o := range rec.Outputs {
+		for _, o := range pi.rec.Outputs {
 			if !now[o.Path] {
 				stale = append(stale, o)
 			}
 		}
 		if err := r.removeItemOutputs(f.st.OutputDir, stale); err != nil {
-			return fail(err, len(se.state.Attempts))
+			return err
 		}
 	}
-	nrec := &runstate.ItemRecord{Item: j.item, Key: key, Base: f.base.hash, Inputs: inputRecords(ids), Outputs: se.committed, RunID: r.runID, LinesIn: se.linesIn, LinesOut: m.LinesOut}
+	nrec := &runstate.ItemRecord{Item: j.item, Key: pi.key, Base: f.base.hash, Inputs: inputRecords(pi.ids), Outputs: committed, RunID: r.runID, LinesIn: linesIn, LinesOut: linesOut}
 	if err := f.jn.Append(nrec); err != nil {
-		return fail(err, len(se.state.Attempts))
+		return err
 	}
 	f.mu.Lock()
 	f.counts.Ran++
-	for _, o := range se.committed {
+	for _, o := range committed {
 		f.outs = append(f.outs, o.OutputRecord)
 	}
 	f.mu.Unlock()
-	return itemOK
+	return nil
 }
 
 func mergeMetrics(dst, src *StageMetrics) {

@@ -68,19 +68,61 @@ func (se *stageExec) promote(m *StageMetrics) error {
 		}
 		staged = st.Outputs
 	}
+	outs, dirs, err := se.commitFiles(stg, out, staged, m)
+	if err != nil {
+		return err
+	}
+	if err := syncDirs(dirs); err != nil {
+		return err
+	}
+	if se.isItem {
+		se.committed = outs
+	} else if st.Idempotent {
+		parts, err := json.Marshal(se.inputs.Parts())
+		if err != nil {
+			return fmt.Errorf("encoding key parts: %w", err)
+		}
+		_, total, _ := se.inputs.Ready()
+		mk := runstate.Marker{Version: runstate.MarkerVersion, Stage: st.Name, Key: key, Parts: parts, Outputs: outs, RunID: r.runID, CompletedAt: r.now(),
+			Counters: &runstate.MarkerCounters{BytesIn: total, BytesOut: m.BytesOut, LinesIn: se.linesIn, LinesOut: m.LinesOut}}
+		if err := runstate.WriteMarker(se.outDir, &mk); err != nil {
+			return fmt.Errorf("writing marker: %w", err)
+		}
+	}
+	se.state.Outputs = make([]runstate.OutputRecord, len(outs))
+	for i, o := range outs {
+		se.state.Outputs[i] = o.OutputRecord
+	}
+	if err := r.layout.RemoveProgress(se.job); err != nil {
+		return err
+	}
+	if err := se.removeStaging(); err != nil {
+		return fmt.Errorf("removing staging dir: %w", err)
+	}
+	return nil
+}
+
+// commitFiles moves the staged files rels (paths relative to the staging
+// dir stg and to the output dir out) into outputDir. Each is opened
+// beneath stg without following links (a regular file with one link),
+// made guardrun's, fsynced, hashed, renamed, and checked to be the very
+// file hashed, unchanged. It returns their records and the directories to
+// fsync (syncDirs) before anything names them as committed.
+func (se *stageExec) commitFiles(stg, out *safefs.Dir, rels []string, m *StageMetrics) ([]runstate.MarkerOutput, map[string]bool, error) {
+	r, st := se.r, se.st
 	type result struct {
 		rec   runstate.MarkerOutput
 		fi    os.FileInfo
 		lines int64
 		err   error
 	}
-	results := make([]result, len(staged))
+	results := make([]result, len(rels))
 	var wg sync.WaitGroup
 	// A bounded number of files at a time: a processor that stages
 	// thousands of files must not cost guardrun a goroutine and a
 	// descriptor for each.
 	sem := make(chan struct{}, 64) // fsyncs in flight: the journal commits them in groups
-	for i, rel := range staged {
+	for i, rel := range rels {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(i int, rel string) {
@@ -114,29 +156,41 @@ func (se *stageExec) promote(m *StageMetrics) error {
 				results[i].err = err
 				return
 			}
+			// A processor still running (a batch) must not have written
+			// the file while it was hashed.
+			after, err := f.Stat()
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			if hashcache.ID(after) != hashcache.ID(fi) {
+				results[i].err = errors.New("the file changed while being hashed")
+				return
+			}
 			results[i] = result{rec: runstate.MarkerOutput{OutputRecord: runstate.OutputRecord{Path: joinRel(st.OutputDir, rel), Size: fi.Size(), SHA256: sum}}, fi: fi, lines: h.Lines()}
 		}(i, rel)
 	}
 	wg.Wait()
 	dirs := map[string]bool{}
-	outs := []runstate.MarkerOutput{}
-	for i, rel := range staged {
+	outs := make([]runstate.MarkerOutput, 0, len(rels))
+	for i, rel := range rels {
 		if results[i].err != nil {
-			return fmt.Errorf("finishing output %s: %w", rel, results[i].err)
+			return nil, nil, fmt.Errorf("finishing output %s: %w", rel, results[i].err)
 		}
 		dst := filepath.Join(se.outDir, filepath.FromSlash(rel))
 		if err := stg.Rename(rel, out, rel); err != nil {
-			return fmt.Errorf("promoting %s: %w", rel, err)
+			return nil, nil, fmt.Errorf("promoting %s: %w", rel, err)
 		}
 		dirs[filepath.Dir(dst)] = true
 		rec := results[i].rec
-		// What landed in outputDir is the very file hashed above.
+		// What landed in outputDir is the very file hashed above, not
+		// written since (a rename may change ctime, never mtime).
 		fi, err := out.Stat(rel)
 		if err != nil {
-			return fmt.Errorf("promoting %s: %w", rel, err)
+			return nil, nil, fmt.Errorf("promoting %s: %w", rel, err)
 		}
-		if !os.SameFile(fi, results[i].fi) || fi.Size() != rec.Size {
-			return fmt.Errorf("promoting %s: the file changed while being promoted", rel)
+		if !os.SameFile(fi, results[i].fi) || fi.Size() != rec.Size || !fi.ModTime().Equal(results[i].fi.ModTime()) {
+			return nil, nil, fmt.Errorf("promoting %s: the file changed while being promoted", rel)
 		}
 		id := hashcache.ID(fi)
 		rec.ID = id
@@ -145,34 +199,15 @@ func (se *stageExec) promote(m *StageMetrics) error {
 		m.BytesOut += rec.Size
 		m.LinesOut += results[i].lines
 	}
+	return outs, dirs, nil
+}
+
+// syncDirs fsyncs each of dirs.
+func syncDirs(dirs map[string]bool) error {
 	for d := range dirs {
 		if err := atomicfile.SyncDir(d); err != nil {
 			return err
 		}
-	}
-	if se.isItem {
-		se.committed = outs
-	} else if st.Idempotent {
-		parts, err := json.Marshal(se.inputs.Parts())
-		if err != nil {
-			return fmt.Errorf("encoding key parts: %w", err)
-		}
-		_, total, _ := se.inputs.Ready()
-		mk := runstate.Marker{Version: runstate.MarkerVersion, Stage: st.Name, Key: key, Parts: parts, Outputs: outs, RunID: r.runID, CompletedAt: r.now(),
-			Counters: &runstate.MarkerCounters{BytesIn: total, BytesOut: m.BytesOut, LinesIn: se.linesIn, LinesOut: m.LinesOut}}
-		if err := runstate.WriteMarker(se.outDir, &mk); err != nil {
-			return fmt.Errorf("writing marker: %w", err)
-		}
-	}
-	se.state.Outputs = make([]runstate.OutputRecord, len(outs))
-	for i, o := range outs {
-		se.state.Outputs[i] = o.OutputRecord
-	}
-	if err := r.layout.RemoveProgress(se.job); err != nil {
-		return err
-	}
-	if err := se.removeStaging(); err != nil {
-		return fmt.Errorf("removing staging dir: %w", err)
 	}
 	return nil
 }

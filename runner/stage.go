@@ -90,6 +90,14 @@ type stageExec struct {
 	inputsFile string
 	// committed are the outputs an item's job promoted.
 	committed []runstate.MarkerOutput
+	// batch are the items of a batched stage's process (batch.go): many
+	// in a batch, one for an item run alone. The processor reads them
+	// from batchFile (PIPELINE_BATCH_FILE) and reports each done on the
+	// progress pipe; checkpoints are not used.
+	batch     []*pendingItem
+	batchFile string
+	// batchRun is the batch a multi-item process works on (nil otherwise).
+	batchRun *batchRun
 }
 
 // record records an event of this stage.

@@ -33,6 +33,12 @@ func (l Layout) ProgressFile(stage string) string {
 // (PIPELINE_INPUTS_FILE), one per running attempt.
 func (l Layout) InputsDir() string { return filepath.Join(l.StateDir, "inputs") }
 
+// BatchFile is the item list of a batched stage's process (job is the
+// batch's name, or an item's job run alone).
+func (l Layout) BatchFile(job string) string {
+	return filepath.Join(l.InputsDir(), job+".items"+jsonExt)
+}
+
 // InputsFile is the input list of job (a stage or an item's job).
 func (l Layout) InputsFile(job string) string {
 	return filepath.Join(l.InputsDir(), job+jsonExt)

@@ -368,3 +368,11 @@ func (d *Dir) Remove(rel string) error {
 	}
 	return nil
 }
+
+// Links is fi's hard link count (1 when the platform does not say).
+func Links(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

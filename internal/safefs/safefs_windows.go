@@ -199,3 +199,7 @@ func (d *Dir) Remove(rel string) error {
 	}
 	return nil
 }
+
+// Links is fi's hard link count: 1 here (os.FileInfo does not carry it on
+// Windows; staged files are opened with their link count checked).
+func Links(fs.FileInfo) uint64 { return 1 }

@@ -28,7 +28,7 @@ var (
 )
 
 // Processors are the test processors built by Build.
-var Processors = []string{"copy", "upper", "flaky", "slowcopy"}
+var Processors = []string{"copy", "upper", "flaky", "slowcopy", "batchy"}
 
 // Build compiles the test processors (and, with withGuardrun, nothing else)
 // once per test process into a shared temp dir and returns it.

@@ -54,6 +54,8 @@ type Env struct {
 	CheckpointLines int64
 	CheckpointEvery time.Duration
 
+	batch []Item // the batch list; nil without PIPELINE_BATCH_FILE
+
 	mu       sync.Mutex
 	progress *os.File // nil: no progress pipe
 	scratch  []byte   // reused report buffer, guarded by mu
@@ -82,6 +84,9 @@ func FromEnv() (*Env, error) {
 		return nil, err
 	}
 	e.Item, _ = lookup(EnvItem)
+	if e.batch, err = readBatch(); err != nil {
+		return nil, err
+	}
 	for i, in := range e.Inputs {
 		if !filepath.IsAbs(in) {
 			return nil, fmt.Errorf("%s: element %d (%q) is not an absolute path", EnvInputs, i, in)
