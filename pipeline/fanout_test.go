@@ -46,7 +46,7 @@ func TestFanOut(t *testing.T) {
 			},
 		},
 		{
-			name: "batch: maxItems resolved",
+			name:   "batch: maxItems resolved",
 			stages: `{"name":"gz","foreach":{"dir":"data/in"},"processor":{"exec":["gzip"]},"outputDir":"work/gz","outputs":["{item}.gz"],"batch":{"maxItems":500}}`,
 			want: map[string]want{
 				"gz": {foreach: &Foreach{Dir: "data/in", Root: "data/in"}, inputs: []string{"{path}"}, outputs: []string{"{item}.gz"}, deps: []string{}, batch: 500},

@@ -83,10 +83,10 @@ func (se *stageExec) writeBatchFile() (string, func(), error) {
 // batchQueue hands a batched stage's pending items to its workers: items
 // to run alone first, then batches of the rest.
 type batchQueue struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	alone   []*pendingItem
-	rest    []*pendingItem // in item order
+	mu     sync.Mutex
+	cond   *sync.Cond
+	alone  []*pendingItem
+	rest   []*pendingItem // in item order
 	active int
 	// size is the batch size: the pending items in as few batches as
 	// maxItems allows, and at least one per worker.
