@@ -115,3 +115,16 @@ func TestLongInputListGoesThroughAFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries, "the input list is removed after the attempt, the leftover swept")
 }
+
+func TestBatchSize(t *testing.T) {
+	for _, tc := range []struct{ pending, maxItems, workers, want int }{
+		{200, 1000, 2, 100}, // one batch per worker
+		{7, 3, 2, 3},        // 3 batches of at most 3
+		{1, 100, 2, 1},
+		{10000, 500, 2, 500},
+		{10001, 500, 2, 477}, // 21 batches, evened out
+		{5, 1, 4, 1},
+	} {
+		assert.Equal(t, tc.want, batchSize(tc.pending, tc.maxItems, tc.workers), "%+v", tc)
+	}
+}

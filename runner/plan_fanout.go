@@ -15,6 +15,9 @@ type ItemsPlan struct {
 	Run    int `json:"run"`
 	Skip   int `json:"skip"`
 	Remove int `json:"remove"`
+	// BatchMaxItems is the stage's batch.maxItems (0: one process per
+	// item).
+	BatchMaxItems int `json:"batchMaxItems,omitempty"`
 	// Items lists every item that would run or be removed, with why; the
 	// text output shows the first few.
 	Items []ItemPlan `json:"items"`
@@ -69,7 +72,7 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 		return nil, err
 	}
 	fp := &fanPlan{jobs: make([]*job, len(items)), willRun: make([]bool, len(items))}
-	ip := &ItemsPlan{Total: len(items), Items: []ItemPlan{}}
+	ip := &ItemsPlan{Total: len(items), Items: []ItemPlan{}, BatchMaxItems: st.BatchMaxItems}
 	keep := make(map[string]bool, len(items))
 	for n, it := range items {
 		keep[it.id] = true
@@ -129,6 +132,9 @@ func (ip *ItemsPlan) Summary(first int) string {
 	s := fmt.Sprintf("%d of %d items", ip.Run, ip.Total)
 	if ip.Remove > 0 {
 		s += fmt.Sprintf(", %d removed", ip.Remove)
+	}
+	if ip.BatchMaxItems > 0 && ip.Run > 0 {
+		s += fmt.Sprintf(", in batches of up to %d", ip.BatchMaxItems)
 	}
 	for k, it := range ip.Items {
 		if k == first {

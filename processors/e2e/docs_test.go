@@ -23,7 +23,7 @@ func docBlock(t *testing.T, lang string) string {
 	t.Helper()
 	doc, err := os.ReadFile(docPath)
 	require.NoError(t, err)
-	m := regexp.MustCompile("(?s)```" + lang + "\n(.*?)```").FindSubmatch(doc)
+	m := regexp.MustCompile("(?s)```" + regexp.QuoteMeta(lang) + "\n(.*?)```").FindSubmatch(doc)
 	require.NotNil(t, m, "no %s block in %s", lang, docPath)
 	return string(m[1])
 }

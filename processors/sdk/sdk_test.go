@@ -17,7 +17,7 @@ import (
 )
 
 var allVars = []string{EnvStageName, EnvRunID, EnvAttempt, EnvInputs, EnvOutputDir, EnvOutputs,
-	EnvParams, EnvLineOffset, EnvByteOffset, EnvProgressFD, EnvCheckpointLines, EnvCheckpointSeconds, EnvInputsFile, EnvItem}
+	EnvParams, EnvLineOffset, EnvByteOffset, EnvProgressFD, EnvCheckpointLines, EnvCheckpointSeconds, EnvInputsFile, EnvItem, EnvBatchFile}
 
 // clearEnv unsets every protocol variable for the test (empty = unset).
 func clearEnv(t *testing.T) {
