@@ -24,10 +24,10 @@ func TestFromEnvBatchFile(t *testing.T) {
 		{ID: "sub/b.txt", Inputs: []string{"/in/sub/b.txt"}, Outputs: []string{"sub/b.out", "sub/b.idx"}}}, e.Items())
 
 	for name, body := range map[string]string{
-		"not a JSON array of items":                  `{"item":"a"}`,
-		"element 0: no item id":                      `[{"inputs":[]}]`,
+		"not a JSON array of items":                   `{"item":"a"}`,
+		"element 0: no item id":                       `[{"inputs":[]}]`,
 		`element 0: input "rel/a" is not an absolute`: `[{"item":"a","inputs":["rel/a"]}]`,
-		`element 1: output "../x" is not a path`:     `[{"item":"a"},{"item":"b","outputs":["../x"]}]`,
+		`element 1: output "../x" is not a path`:      `[{"item":"a"},{"item":"b","outputs":["../x"]}]`,
 	} {
 		require.NoError(t, os.WriteFile(list, []byte(body), 0o644))
 		_, err := FromEnv()
