@@ -19,6 +19,7 @@ import (
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/safefs"
+	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/sandbox"
 )
 
@@ -178,7 +179,7 @@ feed:
 		return
 	}
 	q.size = batchSize(len(q.rest), f.st.BatchMaxItems, workers)
-	err := r.sweepBatches(f)
+	err := r.sweepBatches(f.st)
 	if _, serr := r.getSandbox(); serr != nil && err == nil {
 		err = fmt.Errorf("sandbox: %w", serr)
 		if errors.Is(serr, sandbox.ErrUnenforceable) {
@@ -222,21 +223,22 @@ feed:
 // staging dir, item list and process id.
 func batchName(stage string, slot int) string { return fmt.Sprintf("%s.batch%d", stage, slot) }
 
-// sweepBatches removes the staging dirs batches of stage f left behind
+// sweepBatches removes the staging dirs batches of stage st left behind
 // (a crash, or more workers in an earlier run).
-func (r *Runner) sweepBatches(f *fanStage) error {
-	ents, err := os.ReadDir(f.outDir)
+func (r *Runner) sweepBatches(st *pipeline.Stage) error {
+	outDir := r.p.Abs(st.OutputDir)
+	ents, err := os.ReadDir(outDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	prefix := "." + f.st.Name + ".batch"
+	prefix := "." + st.Name + ".batch"
 	for _, e := range ents {
 		name := e.Name()
 		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".staging") {
 			continue
 		}
 		job := strings.TrimSuffix(strings.TrimPrefix(name, "."), ".staging")
-		se := &stageExec{r: r, st: f.st, job: job, outDir: f.outDir, staging: runstate.StagingDir(f.outDir, job)}
+		se := &stageExec{r: r, st: st, job: job, outDir: outDir, staging: runstate.StagingDir(outDir, job)}
 		if err := se.removeStaging(); err != nil {
 			return fmt.Errorf("removing the staging dir of an earlier batch: %w", err)
 		}
@@ -274,6 +276,11 @@ func (r *Runner) runBatch(ctx context.Context, f *fanStage, items []*pendingItem
 	b := &batchRun{r: r, f: f, se: se, items: make(map[string]*pendingItem, len(items)), reps: make(chan string, len(items)),
 		reported: map[string]bool{}, failed: map[string]string{}, committed: map[string][]runstate.MarkerOutput{}, uncommit: map[string]error{}}
 	se.batchRun = b
+	defer func() {
+		if err := se.removeStaging(); err != nil {
+			se.log.Warn("removing a batch's staging dir", logKeyErr, err)
+		}
+	}()
 	for _, pi := range items {
 		b.items[pi.j.item] = pi
 	}
@@ -310,6 +317,16 @@ func (r *Runner) runBatch(ctx context.Context, f *fanStage, items []*pendingItem
 		}
 		b.commit(ids)
 	}
+	if o == runstate.OutcomeStartFailed && ctx.Err() != nil {
+		o = runstate.OutcomeInterrupted
+	}
+	if o == runstate.OutcomeStartFailed {
+		// Nothing item-specific: the process never ran.
+		for _, pi := range items {
+			outcome[pi.n] = f.fail(pi.j.item, errors.New(a.Error), 1)
+		}
+		return nil, nil
+	}
 	suspect := true
 	for _, pi := range items {
 		id := pi.j.item
@@ -332,9 +349,6 @@ func (r *Runner) runBatch(ctx context.Context, f *fanStage, items []*pendingItem
 		default:
 			rest = append(rest, pi)
 		}
-	}
-	if err := se.removeStaging(); err != nil {
-		se.log.Warn("removing a batch's staging dir", logKeyErr, err)
 	}
 	return alone, rest
 }

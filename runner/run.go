@@ -444,6 +444,14 @@ func (r *Runner) sweep(crashed bool) error {
 	// Sandbox leftovers (cgroups) exist only after a crash; probing the
 	// sandbox is not free, so a clean predecessor means nothing to sweep.
 	if crashed {
+		// A batch's staging dir outlives only a crash.
+		for i := range r.p.Stages {
+			if st := &r.p.Stages[i]; st.BatchMaxItems > 0 {
+				if err := r.sweepBatches(st); err != nil {
+					return err
+				}
+			}
+		}
 		if sb, err := r.getSandbox(); err == nil {
 			if err := sb.Sweep(); err != nil {
 				r.log.Warn("sandbox sweep", logKeyErr, err)
