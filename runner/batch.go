@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,7 @@ func (se *stageExec) writeBatchFile() (string, func(), error) {
 		for k, f := range pi.files {
 			ins[k] = f.Abs
 		}
-		list[i] = batchEntry{Item: pi.j.item, Inputs: ins, Outputs: pi.j.st.Outputs}
+		list[i] = batchEntry{Item: pi.j.item, Inputs: ins, Outputs: pi.j.outputs}
 	}
 	b, err := json.Marshal(list)
 	if err != nil {
@@ -149,7 +150,7 @@ func (r *Runner) runBatched(ctx context.Context, fs []*fanStage, k int, outcome 
 	pend := make([]*pendingItem, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < min(workers, n); w++ {
+	for w := 0; w < min(max(workers, runtime.NumCPU()), n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -410,7 +411,7 @@ func (b *batchRun) prepareStaging() error {
 	defer stg.Close()
 	made := map[string]bool{}
 	for _, pi := range se.batch {
-		for _, o := range pi.j.st.Outputs {
+		for _, o := range pi.j.outputs {
 			if dir := path.Dir(o); dir != "." && !made[dir] {
 				made[dir] = true
 				sub, err := stg.Sub(dir, true)
@@ -551,7 +552,7 @@ func (b *batchRun) commit(ids []string) {
 	for _, id := range ids {
 		pi := b.items[id]
 		var m StageMetrics
-		outs, ds, err := se.commitFiles(stg, out, pi.j.st.Outputs, &m)
+		outs, ds, err := se.commitFiles(stg, out, pi.j.outputs, &m)
 		if err != nil {
 			b.mu.Lock()
 			b.uncommit[id] = err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -296,18 +297,27 @@ func (r *Runner) runItems(ctx context.Context, fs []*fanStage, items []item, wor
 }
 
 // runPerItem carries every item through the per-item stages fs[k0:k1].
+// Deciding an item (stat, hash, key) is guardrun's own work and runs on
+// every CPU; running one takes one of the workers slots the scheduler
+// gave the chain.
 func (r *Runner) runPerItem(ctx context.Context, fs []*fanStage, k0, k1 int, outcome [][]int8, workers int) {
 	n := len(outcome[k0])
-	workers = min(workers, n)
+	slots := make(chan struct{}, workers)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := 0; w < min(max(workers, runtime.NumCPU()), n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for n := range next {
 				for k := k0; k < k1; k++ {
-					outcome[k][n] = r.runItem(ctx, fs, k, n, outcome)
+					o, pi := r.prepItem(ctx, fs, k, n, outcome)
+					if pi != nil {
+						slots <- struct{}{}
+						o = r.execItem(ctx, fs[k], pi, false)
+						<-slots
+					}
+					outcome[k][n] = o
 				}
 			}
 		}()
@@ -396,16 +406,6 @@ func (f *fanStage) fail(id string, err error, attempts int) int8 {
 	return itemFailed
 }
 
-// runItem carries item n through stage fs[k], given what the stages
-// before it in the chain did with it; it returns the item's outcome.
-func (r *Runner) runItem(ctx context.Context, fs []*fanStage, k, n int, outcome [][]int8) int8 {
-	o, pi := r.prepItem(ctx, fs, k, n, outcome)
-	if pi == nil {
-		return o
-	}
-	return r.execItem(ctx, fs[k], pi, false)
-}
-
 // prepItem decides what stage fs[k] does with item n: it returns the
 // item's outcome when that is settled now (skipped, blocked, failed,
 // interrupted), or the item to run.
@@ -425,12 +425,11 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 		return f.settle(itemInterrupted), nil
 	}
 	j := f.jobs[n]
-	st := &j.st
-	files, err := expandInputs(r.p, st)
+	files, err := expandPaths(r.p, j.inputs)
 	if err != nil {
 		return f.fail(j.item, err, 0), nil
 	}
-	hctx, cancel := context.WithTimeout(ctx, time.Duration(st.TimeoutSeconds)*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, time.Duration(f.st.TimeoutSeconds)*time.Second)
 	defer cancel()
 	ids, total, err := hashInputs(hctx, r.cache, files)
 	if err != nil {
@@ -471,12 +470,10 @@ func (r *Runner) execItem(ctx context.Context, f *fanStage, pi *pendingItem, alo
 		}
 		return f.fail(j.item, fmt.Errorf("sandbox: %w", err), 0)
 	}
-	st := &j.st
+	st := j.stage(f.st)
 	var progress *runstate.Progress
 	if alone {
-		cp := *st
-		cp.Checkpoint.Enabled = false
-		st = &cp
+		st.Checkpoint.Enabled = false
 	} else if p, _ := r.layout.ReadProgress(j.name); p != nil && p.IdempotencyKey == pi.key && st.Checkpoint.Enabled {
 		progress = p
 	}

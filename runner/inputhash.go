@@ -40,7 +40,13 @@ func hashInputsNow(ctx context.Context, cache *hashcache.Cache, files []inputFil
 
 func (h *inputHash) compute(ctx context.Context, cache *hashcache.Cache, files []inputFile) {
 	defer close(h.done)
-	ids, total, err := hashInputs(ctx, cache, files)
+	// A plain stage hashes while it waits for its lock and runs: the stat
+	// expandInputs made may be old by now, so the cache stats again.
+	fresh := make([]inputFile, len(files))
+	for i, f := range files {
+		fresh[i] = inputFile{Rel: f.Rel, Abs: f.Abs}
+	}
+	ids, total, err := hashInputs(ctx, cache, fresh)
 	if err != nil {
 		h.err = err
 		return

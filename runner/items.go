@@ -125,9 +125,18 @@ type job struct {
 	// id: "<stage>.<first 16 hex of the item id's SHA-256>", which no
 	// stage name can be.
 	name string
-	st   pipeline.Stage // Inputs and Outputs expanded
-	// outPaths are the outputs, workspace-relative.
-	outPaths []string
+	// inputs and outputs are the stage's, expanded (outputs relative to
+	// outputDir, outPaths workspace-relative).
+	inputs, outputs []string
+	outPaths        []string
+}
+
+// stage is st with the job's inputs and outputs: what its attempts run
+// (made only for the jobs that run: thousands of copies would cost).
+func (j *job) stage(st *pipeline.Stage) *pipeline.Stage {
+	c := *st
+	c.Inputs, c.Outputs = j.inputs, j.outputs
+	return &c
 }
 
 // jobName is the name of item id's job in stage.
@@ -148,19 +157,19 @@ func expandJob(st *pipeline.Stage, id string, up *job) (*job, error) {
 	default:
 		vars.Path = itemPath(st.Foreach.Root, id)
 	}
-	j := &job{item: id, name: jobName(st.Name, id), st: *st}
-	j.st.Inputs = nil
+	j := &job{item: id, name: jobName(st.Name, id)}
 	switch {
 	case len(st.Inputs) > 0:
+		j.inputs = make([]string, 0, len(st.Inputs))
 		for _, in := range st.Inputs {
-			j.st.Inputs = append(j.st.Inputs, path.Clean(pipeline.ExpandTemplate(in, vars)))
+			j.inputs = append(j.inputs, path.Clean(pipeline.ExpandTemplate(in, vars)))
 		}
 	case up != nil:
-		j.st.Inputs = append(j.st.Inputs, up.outPaths...)
+		j.inputs = up.outPaths
 	default:
-		j.st.Inputs = []string{vars.Path}
+		j.inputs = []string{vars.Path}
 	}
-	j.st.Outputs = make([]string, len(st.Outputs))
+	j.outputs = make([]string, len(st.Outputs))
 	j.outPaths = make([]string, len(st.Outputs))
 	for k, o := range st.Outputs {
 		e := path.Clean(pipeline.ExpandTemplate(o, vars))
@@ -170,7 +179,7 @@ func expandJob(st *pipeline.Stage, id string, up *job) (*job, error) {
 		if runstate.IsArtifact(path.Base(e)) {
 			return nil, fmt.Errorf("item %s: outputs[%d] %q expands to %q, a name reserved for guardrun's markers, staging dirs and temp files", id, k, o, e)
 		}
-		j.st.Outputs[k] = e
+		j.outputs[k] = e
 		j.outPaths[k] = joinRel(st.OutputDir, e)
 	}
 	return j, nil
@@ -184,7 +193,7 @@ func checkCollisions(st *pipeline.Stage, jobs []*job) error {
 		if j == nil {
 			continue
 		}
-		for _, o := range j.st.Outputs {
+		for _, o := range j.outputs {
 			if prev, ok := owner[o]; ok && prev != j.item {
 				return fmt.Errorf("items %s and %s both write output %s (outputs %v): use {item}, {path} or {dir} to tell them apart", prev, j.item, o, st.Outputs)
 			}
@@ -220,29 +229,36 @@ const itemKeyFormat = "guardrun-item-key-1"
 // fixed line encoding (cheaper than JSON for thousands of items).
 func itemKey(base string, j *job, inputs []InputID) string {
 	h := sha256.New()
-	var b strings.Builder
-	b.WriteString(itemKeyFormat)
-	b.WriteByte('\n')
-	b.WriteString(base)
-	b.WriteByte('\n')
-	b.WriteString(strconv.Quote(j.item))
-	b.WriteByte('\n')
-	for _, o := range j.st.Outputs {
-		b.WriteString("o ")
-		b.WriteString(strconv.Quote(o))
-		b.WriteByte('\n')
+	b := make([]byte, 0, 256)
+	flush := func() {
+		h.Write(b)
+		b = b[:0]
+	}
+	b = append(b, itemKeyFormat...)
+	b = append(b, '\n')
+	b = append(b, base...)
+	b = append(b, '\n')
+	b = strconv.AppendQuote(b, j.item)
+	b = append(b, '\n')
+	for _, o := range j.outputs {
+		b = append(b, "o "...)
+		b = strconv.AppendQuote(b, o)
+		b = append(b, '\n')
+		flush()
 	}
 	for _, in := range inputs {
-		b.WriteString("i ")
-		b.WriteString(strconv.Quote(in.Path))
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatInt(in.Size, 10))
-		b.WriteByte(' ')
-		b.WriteString(in.SHA256)
-		b.WriteByte('\n')
+		b = append(b, "i "...)
+		b = strconv.AppendQuote(b, in.Path)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, in.Size, 10)
+		b = append(b, ' ')
+		b = append(b, in.SHA256...)
+		b = append(b, '\n')
+		flush()
 	}
-	h.Write([]byte(b.String()))
-	return hex.EncodeToString(h.Sum(nil))
+	flush()
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
 
 // decideItem lists why an item's job must run; none means up to date.

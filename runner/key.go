@@ -79,14 +79,22 @@ func canonicalJSON(raw json.RawMessage) (string, error) {
 type inputFile struct {
 	Rel string // key path: workspace-relative slash path or absolute
 	Abs string
+	// fi is the file's stat when expandInputs made one (a file named as
+	// an input), used by the hashing that follows instead of another.
+	fi os.FileInfo
 }
 
 // expandInputs lists the files of a stage's inputs in order: a file as is, a
 // directory as every regular file under it in lexical order, guardrun's own
 // artifacts (markers, staging dirs, temp files) excluded.
 func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error) {
+	return expandPaths(p, st.Inputs)
+}
+
+// expandPaths is expandInputs for the inputs ins.
+func expandPaths(p *pipeline.Pipeline, ins []string) ([]inputFile, error) {
 	var files []inputFile
-	for _, in := range st.Inputs {
+	for _, in := range ins {
 		abs := p.Abs(in)
 		fi, err := os.Stat(abs)
 		if err != nil {
@@ -96,7 +104,7 @@ func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error)
 			if !fi.Mode().IsRegular() {
 				return nil, irregularInput(in, fi.Mode())
 			}
-			files = append(files, inputFile{Rel: in, Abs: abs})
+			files = append(files, inputFile{Rel: in, Abs: abs, fi: fi})
 			continue
 		}
 		var sub []inputFile
@@ -170,7 +178,7 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 	errs := make([]error, len(files))
 	var total int64
 	if len(files) == 1 { // common case: no goroutine
-		sum, id, err := cache.SumContext(ctx, files[0].Abs)
+		sum, id, err := sumFile(ctx, cache, &files[0])
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, 0, fmt.Errorf("%s %s: hashing stopped: %w", what, files[0].Rel, ctx.Err())
@@ -194,7 +202,7 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 					errs[i] = ctx.Err()
 					continue
 				}
-				sum, id, err := cache.SumContext(ctx, files[i].Abs)
+				sum, id, err := sumFile(ctx, cache, &files[i])
 				ids[i] = InputID{Path: files[i].Rel, Size: id.Size, SHA256: sum}
 				errs[i] = err
 			}
@@ -215,6 +223,15 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 		total += ids[i].Size
 	}
 	return ids, total, nil
+}
+
+// sumFile hashes f through the stat cache, with the stat expandInputs
+// made when there is one.
+func sumFile(ctx context.Context, cache *hashcache.Cache, f *inputFile) (string, hashcache.FileID, error) {
+	if f.fi != nil {
+		return cache.SumStatContext(ctx, f.Abs, f.fi)
+	}
+	return cache.SumContext(ctx, f.Abs)
 }
 
 // baseParts fills the key parts that do not depend on inputs.

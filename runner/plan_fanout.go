@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
@@ -91,25 +93,55 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 		ip.Remove++
 		ip.Items = append(ip.Items, ItemPlan{Item: rec.Item, Action: "remove", Reasons: []Reason{}, Why: []string{"gone: its outputs would be removed"}})
 	}
+	// Items are decided in parallel (stat, hash, key), then reported in
+	// order.
+	reasons := make([][]Reason, len(fp.jobs))
+	errs := make([]error, len(fp.jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.NumCPU(), len(fp.jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range next {
+				j := fp.jobs[n]
+				var rs []Reason
+				if up != nil && up.willRun[n] {
+					rs = append(rs, Reason{Kind: ReasonUpstream, Detail: st.Foreach.Stage})
+				}
+				files, err := expandPaths(p, j.inputs)
+				var ids []InputID
+				if err == nil {
+					ids, _, err = hashInputs(ctx, cache, files)
+				}
+				switch {
+				case err != nil && len(rs) == 0:
+					errs[n] = fmt.Errorf("item %s: %w", j.item, err)
+				case err == nil:
+					rs = append(rs, decideItem(p, st, jn, jn.Items[j.item], base, itemKey(base.hash, j, ids), ids, cache, forced)...)
+				}
+				reasons[n] = rs
+			}
+		}()
+	}
+feed:
+	for n := range fp.jobs {
+		select {
+		case next <- n:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for n, j := range fp.jobs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if errs[n] != nil {
+			return nil, errs[n]
 		}
-		var rs []Reason
-		if up != nil && up.willRun[n] {
-			rs = append(rs, Reason{Kind: ReasonUpstream, Detail: st.Foreach.Stage})
-		}
-		files, err := expandInputs(p, &j.st)
-		var ids []InputID
-		if err == nil {
-			ids, _, err = hashInputs(ctx, cache, files)
-		}
-		switch {
-		case err != nil && len(rs) == 0:
-			return nil, fmt.Errorf("item %s: %w", j.item, err)
-		case err == nil:
-			rs = append(rs, decideItem(p, st, jn, jn.Items[j.item], base, itemKey(base.hash, j, ids), ids, cache, forced)...)
-		}
+		rs := reasons[n]
 		if len(rs) == 0 {
 			ip.Skip++
 			continue

@@ -90,6 +90,10 @@ func newProcs(p *pipeline.Pipeline, cache *hashcache.Cache, vet VetFunc) *procs 
 type GoSources struct {
 	p       *pipeline.Pipeline
 	sources map[string]sourceResult // pkg dir -> source hash and module root
+	// cache is the stat cache read to hash them: a run of the same
+	// pipeline in this process takes it over instead of reading the file
+	// again (its entries are checked against each file's stat anyway).
+	cache *hashcache.Cache
 }
 
 // Hashes maps each package dir to its source hash (the processor version).
@@ -123,7 +127,8 @@ func HashGoSources(p *pipeline.Pipeline) (*GoSources, error) {
 			continue
 		}
 		if ps == nil {
-			ps = newProcs(p, hashcache.Open(Layout(p).HashCache()), nil)
+			out.cache = hashcache.Open(Layout(p).HashCache())
+			ps = newProcs(p, out.cache, nil)
 		}
 		dir := p.Abs(st.Processor.Go)
 		h, root, err := ps.goSource(dir)

@@ -195,7 +195,11 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	if err := r.sweep(prev.RunID != ""); err != nil {
 		return nil, err
 	}
-	r.cache = hashcache.Open(r.layout.HashCache())
+	if g := opts.GoSources; g != nil && g.p == p && g.cache != nil {
+		r.cache = g.cache
+	} else {
+		r.cache = hashcache.Open(r.layout.HashCache())
+	}
 	r.procs = newProcs(p, r.cache, opts.Vet)
 	r.procs.seed(opts.GoSources)
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
 )
 
@@ -192,4 +193,86 @@ func TestBatchKill9MidBatch(t *testing.T) {
 	want := products(t, clean)
 	require.Len(t, want, 13)
 	assert.Equal(t, want, products(t, dir))
+}
+
+// TestBatchSIGINT: the first SIGINT mid-batch stops the process and exits
+// 130; the items it reported stay committed and the next run does the
+// rest.
+func TestBatchSIGINT(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT delivery to a child on Windows")
+	}
+	dir := workspace(t, map[string]string{"pipeline.json": batchSpec("bin/batchy", 10),
+		"in/a.txt": "a\n", "in/b.txt": "b\n", "in/m.txt": "m: wait\n", "in/x.txt": "x\n"})
+	cmd, se := start(t, dir, "run", "--run-id", "i1", "--jobs", "1")
+	waitFor(t, "a and b committed", 60*time.Second, func() bool {
+		b, _ := os.ReadFile(stateOf(dir).ItemJournal("up"))
+		return bytes.Count(b, []byte(`"item":`)) == 2
+	})
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	err := cmd.Wait()
+	assert.Equal(t, 130, exitOf(err), se.String())
+	waitFor(t, "processors to stop", 10*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
+	rs, err := stateOf(dir).ReadRun("i1")
+	require.NoError(t, err)
+	// cp, chained after the batched stage, had not started (its items wait
+	// for up's batches).
+	assert.Equal(t, map[string]string{"up": "interrupted total=4 ran=2 skipped=0 interrupted=2", "cp": "interrupted total=4 ran=0 skipped=0 interrupted=4", "all": "pending"}, outcome(rs))
+	assert.Equal(t, []string{"a.txt", "b.txt"}, journalItems(t, dir, "up"))
+
+	testutil.WriteFile(t, filepath.Join(dir, "release"), "")
+	doc := runFan(t, dir, 0, "--run-id", "i2")
+	assert.Equal(t, map[string]string{"up": "succeeded total=4 ran=2 skipped=2", "cp": "succeeded total=4 ran=4 skipped=0", "all": "succeeded"}, outcome(doc.Run))
+	assert.Equal(t, "a\nb\nm: wait\nx\n", products(t, dir)["out/all.txt"])
+}
+
+// TestBatchProtocolAndUnsafeOutputs: a batch process that reports an item
+// it was not given is ended (a protocol error; the item it was on then
+// runs alone and the rest in a new batch), and an output a process stages
+// as a symlink is never committed, in a batch or alone.
+func TestBatchProtocolAndUnsafeOutputs(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("sh")
+	}
+	sh, policy := shPolicy(t)
+	// A shell batch processor: stages a symlink for k-link.txt, reports an
+	// item it was not given for lie.txt and exits 0, copies the others;
+	// reports each item done.
+	script := `set -eu
+list=$(cat "$PIPELINE_BATCH_FILE")
+for id in a.txt b.txt k-link.txt lie.txt z.txt; do
+  case "$list" in *"\"$id\""*) ;; *) continue ;; esac
+  case $id in
+  lie.txt) printf '{"item":"not-mine.txt","status":"done"}\n' >&3; exit 0 ;;
+  k-link.txt) ln -sf /etc/passwd "$PIPELINE_OUTPUT_DIR/$id" ;;
+  *) cp "in/$id" "$PIPELINE_OUTPUT_DIR/$id" ;;
+  esac
+  printf '{"item":"%s","status":"done"}\n' "$id" >&3
+done
+`
+	spec := strings.Replace(batchSpec("SH", 10), `["SH"]`, fmt.Sprintf("[%q, %q]", sh, "bin/batch.sh"), 1)
+	dir := workspace(t, map[string]string{"pipeline.json": spec, "bin/batch.sh": script, "policy/allow.rego": policy,
+		"in/a.txt": "a\n", "in/b.txt": "b\n", "in/k-link.txt": "l\n", "in/lie.txt": "lie\n", "in/z.txt": "z\n"})
+	doc := runFan(t, dir, 1, "--policy", "policy", "--run-id", "p1", "--jobs", "1")
+	assert.Equal(t, "failed total=5 ran=4 skipped=0 failed=1", outcome(doc.Run)["up"], doc.Error)
+	var failed []runstate.ItemFailure
+	for _, s := range doc.Run.Stages {
+		if s.Name == "up" && s.Items != nil {
+			failed = s.Items.FailedItems
+		}
+	}
+	require.Len(t, failed, 1)
+	assert.Equal(t, "k-link.txt", failed[0].Item)
+	assert.Contains(t, failed[0].Error, "symlink")
+	logText, err := os.ReadFile(filepath.Join(dir, "state", "guardrun.log"))
+	require.NoError(t, err)
+	assert.Contains(t, string(logText), `report for item \"not-mine.txt\", which is not in the batch`)
+	// lie.txt ran alone (where its process's stray report means nothing)
+	// and exited 0: its output is the empty file guardrun created.
+	assert.Equal(t, []string{"a.txt", "b.txt", "lie.txt", "z.txt"}, journalItems(t, dir, "up"))
+	got := products(t, dir)
+	assert.Equal(t, "", got["work/up/lie.txt"])
+	assert.Equal(t, "z\n", got["work/up/z.txt"])
+	_, err = os.Lstat(filepath.Join(dir, "work", "up", "k-link.txt"))
+	assert.True(t, os.IsNotExist(err), "the symlink was not promoted")
 }

@@ -34,9 +34,25 @@ func main() {
 	os.Exit(code)
 }
 
-// startProfile writes a CPU profile to $GUARDRUN_CPUPROFILE (a debugging
-// aid for performance work; see docs/BENCHMARKS.md).
+// startProfile writes a CPU profile to $GUARDRUN_CPUPROFILE and, at the
+// end, a heap profile (allocations included) to $GUARDRUN_MEMPROFILE
+// (debugging aids for performance work; see docs/BENCHMARKS.md).
 func startProfile() func() {
+	mem := os.Getenv("GUARDRUN_MEMPROFILE")
+	stopCPU := startCPUProfile()
+	return func() {
+		stopCPU()
+		if mem == "" {
+			return
+		}
+		if f, err := os.Create(mem); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
+}
+
+func startCPUProfile() func() {
 	path := os.Getenv("GUARDRUN_CPUPROFILE")
 	if path == "" {
 		return func() {}

@@ -88,57 +88,51 @@ func OpenJournal(path string) (*Journal, error) {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("item journal %s is not a regular file", path)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading item journal: %w", err)
-	}
-	data := make([]byte, 0, fi.Size()+1)
+	// Lines are read a batch at a time (the journal of 100,000 items is
+	// tens of MB: never all of it in memory at once), decoded in parallel,
+	// then applied in order.
+	br := bufio.NewReaderSize(f, 1<<20)
+	const batchLines = 8192
+	workers := runtime.NumCPU()
 	for {
-		n, err := f.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading item journal: %w", err)
-		}
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
-		}
-	}
-	// Lines decode in parallel (thousands of items), then apply in order.
-	var lines [][]byte
-	for off := 0; off < len(data); {
-		nl := bytes.IndexByte(data[off:], '\n')
-		if nl < 0 {
-			break // torn: no newline
-		}
-		lines = append(lines, data[off:off+nl])
-		off += nl + 1
-	}
-	recs := make([]ItemRecord, len(lines))
-	bad := make([]bool, len(lines))
-	workers := min(runtime.NumCPU(), 1+len(lines)/256)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(lines); i += workers {
-				bad[i] = json.Unmarshal(lines[i], &recs[i]) != nil
+		var lines [][]byte
+		eof := false
+		for len(lines) < batchLines {
+			line, err := br.ReadBytes('\n')
+			if err == io.EOF {
+				eof = true // a last line without '\n' is torn: dropped
+				break
 			}
-		}(w)
-	}
-	wg.Wait()
-	for i := range recs {
-		if bad[i] {
-			break // a torn line: what follows it was never acknowledged
+			if err != nil {
+				return nil, fmt.Errorf("reading item journal: %w", err)
+			}
+			lines = append(lines, line[:len(line)-1])
 		}
-		j.apply(&recs[i])
-		j.good += int64(len(lines[i]) + 1)
-		j.lines++
+		recs := make([]ItemRecord, len(lines))
+		bad := make([]bool, len(lines))
+		var wg sync.WaitGroup
+		for w := 0; w < min(workers, 1+len(lines)/256); w++ {
+			wg.Add(1)
+			go func(w, step int) {
+				defer wg.Done()
+				for i := w; i < len(lines); i += step {
+					bad[i] = json.Unmarshal(lines[i], &recs[i]) != nil
+				}
+			}(w, min(workers, 1+len(lines)/256))
+		}
+		wg.Wait()
+		for i := range recs {
+			if bad[i] {
+				return j, nil // a torn line: what follows it was never acknowledged
+			}
+			j.apply(&recs[i])
+			j.good += int64(len(lines[i]) + 1)
+			j.lines++
+		}
+		if eof {
+			return j, nil
+		}
 	}
-	return j, nil
 }
 
 func (j *Journal) apply(rec *ItemRecord) {
