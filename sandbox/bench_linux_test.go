@@ -22,6 +22,12 @@ func BenchmarkStart(b *testing.B) {
 	if err != nil {
 		b.Skipf("sandbox not enforceable here: %v", err)
 	}
+	// The same, with a network namespace cloned per attempt instead of
+	// the run's one (what every attempt got before).
+	perAttempt, err := newLinux(Options{NetnsPerAttempt: true}, p)
+	if err != nil {
+		b.Fatal(err)
+	}
 	variant := func(hp hostProbe) Sandbox {
 		s, err := newLinux(Options{BestEffort: true}, hp)
 		if err != nil {
@@ -43,6 +49,7 @@ func BenchmarkStart(b *testing.B) {
 		{"netns+mountns+landlock+seccomp", variant(hostProbe{ns: p.ns, conf: p.conf}), Limits{}},
 		{"netns+cgroup", variant(hostProbe{ns: p.ns, cg: p.cg}), limits},
 		{"full", full, limits}, // what every attempt gets: all of the above
+		{"full, netns per attempt", perAttempt, limits},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

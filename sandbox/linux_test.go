@@ -476,3 +476,40 @@ func TestReportThisHost(t *testing.T) {
 	assert.Equal(t, r.Memory, p.Memory)
 	assert.False(t, p.BestEffort)
 }
+
+// TestRunNetnsShared: as root, every attempt of a run enters the run's one
+// network namespace (not the host's), which no processor can change:
+// bringing its loopback up fails and the next attempt still sees it down.
+// With NetnsPerAttempt each attempt gets its own.
+func TestRunNetnsShared(t *testing.T) {
+	s := enforcing(t)
+	if s.netns == nil {
+		t.Skip("no run network namespace (not root, or a user namespace setup)")
+	}
+	host, err := os.Readlink("/proc/self/ns/net")
+	require.NoError(t, err)
+	nsOf := func(sb Sandbox) string {
+		res, out := runIn(t, context.Background(), sb, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", "readlink /proc/self/ns/net"}})
+		require.Equal(t, 0, res.ExitCode, out)
+		return strings.TrimSpace(out)
+	}
+	a, b := nsOf(s), nsOf(s)
+	assert.Equal(t, a, b, "attempts of one run share its namespace")
+	assert.NotEqual(t, host, a)
+	assert.True(t, strings.HasPrefix(a, "net:["), a)
+
+	res, out := runIn(t, context.Background(), s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", "ip link set lo up 2>&1; echo rc=$?"}})
+	require.Equal(t, 0, res.ExitCode, out)
+	assert.NotContains(t, out, "rc=0", "a processor brought the run's loopback up")
+	res, out = runIn(t, context.Background(), s, &Cmd{Path: helper(t), Args: []string{"helper", "ifaces"}})
+	require.Equal(t, 0, res.ExitCode, out)
+	assert.Equal(t, "lo down\n", out)
+
+	per, err := newLinux(Options{NetnsPerAttempt: true}, probeHost())
+	require.NoError(t, err)
+	require.Nil(t, per.netns)
+	c, d := nsOf(per), nsOf(per)
+	assert.NotEqual(t, c, d, "NetnsPerAttempt: one namespace per attempt")
+	assert.NotEqual(t, host, c)
+	assert.NotEqual(t, a, c)
+}

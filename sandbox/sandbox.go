@@ -71,6 +71,9 @@ type Options struct {
 	// Hide lists paths no attempt may see (the audit key file): on Linux
 	// they are masked in every attempt's mount namespace.
 	Hide []string
+	// NetnsPerAttempt gives every attempt a network namespace of its own
+	// instead of the run's one (Linux as root; benchmarks compare both).
+	NetnsPerAttempt bool
 }
 
 // Report is the enforcement report: what this host actually enforces.
