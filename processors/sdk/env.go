@@ -87,9 +87,13 @@ func FromEnv() (*Env, error) {
 	if e.batch, err = readBatch(); err != nil {
 		return nil, err
 	}
+	src := EnvInputs
+	if _, ok := lookup(EnvInputsFile); ok {
+		src = EnvInputsFile
+	}
 	for i, in := range e.Inputs {
 		if !filepath.IsAbs(in) {
-			return nil, fmt.Errorf("%s: element %d (%q) is not an absolute path", EnvInputs, i, in)
+			return nil, fmt.Errorf("%s: element %d (%q) is not an absolute path", src, i, in)
 		}
 	}
 	dir, ok := lookup(EnvOutputDir)

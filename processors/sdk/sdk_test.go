@@ -84,6 +84,7 @@ func TestFromEnvInputsFileAndItem(t *testing.T) {
 	t.Setenv(EnvInputsFile, list)
 	_, err = FromEnv()
 	require.ErrorContains(t, err, "not an absolute path")
+	assert.ErrorContains(t, err, EnvInputsFile+": element 0", "the error names where the list came from")
 }
 
 func TestFromEnvDefaults(t *testing.T) {
