@@ -148,27 +148,9 @@ func (r *Runner) runBatched(ctx context.Context, fs []*fanStage, k int, outcome 
 	f := fs[k]
 	n := len(outcome[k])
 	pend := make([]*pendingItem, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(max(workers, runtime.NumCPU()), n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				outcome[k][i], pend[i] = r.prepItem(ctx, fs, k, i, outcome)
-			}
-		}()
-	}
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
+	forEachItem(ctx, n, max(workers, runtime.NumCPU()), func(i int) {
+		outcome[k][i], pend[i] = r.prepItem(ctx, fs, k, i, outcome)
+	})
 	q := &batchQueue{}
 	q.cond = sync.NewCond(&q.mu)
 	for _, pi := range pend {
@@ -195,6 +177,7 @@ feed:
 	}
 	stopWake := context.AfterFunc(ctx, q.wake)
 	defer stopWake()
+	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(slot int) {

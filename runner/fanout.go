@@ -303,22 +303,30 @@ func (r *Runner) runItems(ctx context.Context, fs []*fanStage, items []item, wor
 func (r *Runner) runPerItem(ctx context.Context, fs []*fanStage, k0, k1 int, outcome [][]int8, workers int) {
 	n := len(outcome[k0])
 	slots := make(chan struct{}, workers)
+	forEachItem(ctx, n, max(workers, runtime.NumCPU()), func(n int) {
+		for k := k0; k < k1; k++ {
+			o, pi := r.prepItem(ctx, fs, k, n, outcome)
+			if pi != nil {
+				slots <- struct{}{}
+				o = r.execItem(ctx, fs[k], pi, false)
+				<-slots
+			}
+			outcome[k][n] = o
+		}
+	})
+}
+
+// forEachItem calls fn(i) for i from 0 to n-1 on up to goroutines
+// goroutines, handing out no more once ctx is done, and waits for them.
+func forEachItem(ctx context.Context, n, goroutines int, fn func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < min(max(workers, runtime.NumCPU()), n); w++ {
+	for w := 0; w < min(goroutines, n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := range next {
-				for k := k0; k < k1; k++ {
-					o, pi := r.prepItem(ctx, fs, k, n, outcome)
-					if pi != nil {
-						slots <- struct{}{}
-						o = r.execItem(ctx, fs[k], pi, false)
-						<-slots
-					}
-					outcome[k][n] = o
-				}
+			for i := range next {
+				fn(i)
 			}
 		}()
 	}
