@@ -135,11 +135,7 @@ PY
 for k in make snakemake single item batch; do mkcorpus "$ROOT/corpus-$k" "$k"; done
 
 # ---- timing ------------------------------------------------------------
-ms() { # ms CMD... -> wall milliseconds of one run (output discarded)
-  local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; e=$(date +%s%N)
-  echo $(( (e - s) / 1000000 ))
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. "$REPO/bench/lib.sh"
 clean() { # clean DIR TOOL: remove outputs and state so the next run is cold
   local d=$1 tool=$2
   find "$d" -mindepth 1 -maxdepth 1 \( -name work -o -name output \) -exec sh -c 'find "$1" -mindepth 1 -delete' _ {} \;
@@ -147,15 +143,6 @@ clean() { # clean DIR TOOL: remove outputs and state so the next run is cold
     task) rm -rf "$d/.task" ;;
     snakemake) rm -rf "$d/.snakemake" ;;
     guardrun) find "$d/state" -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} + 2>/dev/null || true; rm -rf "$d/locks" ;;
-  esac
-}
-run_tool() { # run_tool TOOL DIR
-  case $1 in
-    make) (cd "$2" && make -s -j2) ;;
-    task) (cd "$2" && task --silent --concurrency 2) ;;
-    snakemake) (cd "$2" && snakemake -q -c2) ;;
-    guardrun) (cd "$2" && "$GR" run --quiet --policy policy --jobs 2) ;;
-    single) (cd "$2" && "$PY" tools/norm.py --dir input output) ;;
   esac
 }
 measure() { # measure LABEL TOOL DIR FILE -> "| label | cold | noop | one changed |"
