@@ -27,7 +27,25 @@ type Stage struct {
 	BytesOut        int64    `json:"bytesOut"`
 	LinesIn         int64    `json:"linesIn"`
 	LinesOut        int64    `json:"linesOut"`
+	// Items sums up a fan-out stage's items (absent for a plain stage).
+	Items *Items `json:"items,omitempty"`
 }
+
+// Items are a fan-out stage's item counts in one run, and the first
+// failed items by id (at most MaxFailedItems).
+type Items struct {
+	Total       int      `json:"total"`
+	Ran         int      `json:"ran"`
+	Skipped     int      `json:"skipped"`
+	Failed      int      `json:"failed"`
+	Blocked     int      `json:"blocked"`
+	Interrupted int      `json:"interrupted"`
+	Removed     int      `json:"removed"`
+	FailedItems []string `json:"failedItems,omitempty"`
+}
+
+// MaxFailedItems is how many failed items a stage's metrics name.
+const MaxFailedItems = 20
 
 // Totals sums the stages of a run. CPUSeconds sums the stages that reported
 // it (nil when none did); PeakMemoryBytes is the largest stage peak (nil

@@ -41,7 +41,8 @@ func sampleRun() *Run {
 				CPUSeconds: f64(0.731), PeakMemoryBytes: i64(12_582_912),
 				BytesIn: 1 << 20, BytesOut: 1 << 20, LinesIn: 10_000, LinesOut: 10_000},
 			{Name: "stage_count", Status: "failed", Attempts: 3, Retries: 2, WallSeconds: 0.1,
-				BytesIn: 1 << 20, LinesIn: 10_000},
+				BytesIn: 1 << 20, LinesIn: 10_000,
+				Items: &Items{Total: 5, Ran: 2, Skipped: 1, Failed: 1, Blocked: 0, Interrupted: 0, Removed: 1, FailedItems: []string{`b "odd".txt`}}},
 		},
 	}
 	r.ComputeTotals()
@@ -160,9 +161,17 @@ func TestPromGoldenAndRealParser(t *testing.T) {
 		"run_start_timestamp_seconds", "run_end_timestamp_seconds", "run_duration_seconds", "run_status", "run_stages",
 		"run_stages_by_status", "stage_status", "stage_skipped", "stage_attempts", "stage_retries", "stage_duration_seconds",
 		"stage_cpu_seconds", "stage_peak_memory_bytes", "stage_bytes_in", "stage_bytes_out",
-		"stage_lines_in", "stage_lines_out",
+		"stage_lines_in", "stage_lines_out", "stage_items", "stage_failed_item",
 	}
 	require.Len(t, fams, len(wantFamilies))
+	// A fan-out stage's items by outcome and its failed items, parsed back.
+	items := map[string]float64{}
+	for _, m := range fams[Prefix+"stage_items"].GetMetric() {
+		items[labels(m)["state"]] = m.GetGauge().GetValue()
+	}
+	assert.Equal(t, map[string]float64{"total": 5, "ran": 2, "skipped": 1, "failed": 1, "blocked": 0, "interrupted": 0, "removed": 1}, items)
+	require.Len(t, fams[Prefix+"stage_failed_item"].GetMetric(), 1)
+	assert.Equal(t, `b "odd".txt`, labels(fams[Prefix+"stage_failed_item"].GetMetric()[0])["item"])
 	for _, name := range wantFamilies {
 		f := fams[Prefix+name]
 		require.NotNil(t, f, name)

@@ -128,6 +128,26 @@ func MarshalProm(r *Run) []byte {
 		perStage("stage_lines_in", "Lines of input the stage read.", i64(func(s Stage) int64 { return s.LinesIn })),
 		perStage("stage_lines_out", "Lines of output the stage wrote.", i64(func(s Stage) int64 { return s.LinesOut })),
 	)
+	// Fan-out stages: item counts by outcome, and the first failed items
+	// (a bounded label set: at most MaxFailedItems per stage).
+	items := family{name: Prefix + "stage_items", help: "Items of a fan-out stage in this run by outcome (total, ran, skipped, failed, blocked, interrupted, removed)."}
+	failed := family{name: Prefix + "stage_failed_item", help: "1 for each of the first failed items of a fan-out stage in this run."}
+	for _, s := range r.Stages {
+		it := s.Items
+		if it == nil {
+			continue
+		}
+		for _, c := range []struct {
+			state string
+			n     int
+		}{{"total", it.Total}, {"ran", it.Ran}, {"skipped", it.Skipped}, {"failed", it.Failed}, {"blocked", it.Blocked}, {"interrupted", it.Interrupted}, {"removed", it.Removed}} {
+			items.samples = append(items.samples, sample{stageLabels(s, label{"state", c.state}), strconv.Itoa(c.n)})
+		}
+		for _, id := range it.FailedItems {
+			failed.samples = append(failed.samples, sample{stageLabels(s, label{"item", id}), "1"})
+		}
+	}
+	fams = append(fams, items, failed)
 
 	var b bytes.Buffer
 	for _, f := range fams {

@@ -22,6 +22,15 @@ func (r *Runner) metrics(rs *runstate.RunState, results []stageResult) *RunMetri
 		s := metrics.Stage{Name: r.p.Stages[i].Name, Status: res.status, Skipped: res.status == runstate.StageSkipped,
 			Attempts: res.attemptCount(), Retries: res.retryCount(), WallSeconds: sm.WallSeconds, CPUSeconds: sm.CPUSeconds, PeakMemoryBytes: sm.PeakMemoryBytes,
 			BytesIn: sm.BytesIn, BytesOut: sm.BytesOut, LinesIn: sm.LinesIn, LinesOut: sm.LinesOut}
+		if c := res.items; c != nil {
+			s.Items = &metrics.Items{Total: c.Total, Ran: c.Ran, Skipped: c.Skipped, Failed: c.Failed, Blocked: c.Blocked, Interrupted: c.Interrupted, Removed: c.Removed}
+			for k, fi := range c.FailedItems {
+				if k == metrics.MaxFailedItems {
+					break
+				}
+				s.Items.FailedItems = append(s.Items.FailedItems, fi.Item)
+			}
+		}
 		if s.Skipped {
 			skipped.Add(s)
 			continue
