@@ -18,6 +18,7 @@ import (
 
 	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
+	"github.com/guardrun/guardrun/metrics"
 )
 
 // batchSpec is fanSpec with "up" batched: PROC over in/*.txt, at most MAX
@@ -109,6 +110,18 @@ func TestBatchFailures(t *testing.T) {
 	assert.Equal(t, map[string]int{"a.txt": 1, "b.txt": 1, "bad.txt": 2, "c.txt": 1, "crash.txt": 2, "d.txt": 1, "e.txt": 1}, doings(t, dir),
 		"reported items are never redone; the failed and the crashing item ran again alone")
 	assert.Equal(t, []string{"a.txt", "b.txt", "c.txt", "crash.txt", "d.txt", "e.txt"}, journalItems(t, dir, "up"))
+	// The metrics count the items and name the failed one.
+	m, err := metrics.ReadJSON(stateOf(dir).MetricsJSON("f1"))
+	require.NoError(t, err)
+	for _, s := range m.Stages {
+		if s.Name == "up" {
+			require.NotNil(t, s.Items)
+			assert.Equal(t, metrics.Items{Total: 7, Ran: 6, Failed: 1, FailedItems: []string{"bad.txt"}}, *s.Items)
+		}
+	}
+	prom, err := os.ReadFile(stateOf(dir).MetricsProm("f1"))
+	require.NoError(t, err)
+	assert.Contains(t, string(prom), `stage="up",item="bad.txt"} 1`)
 	got := products(t, dir)
 	assert.Equal(t, "this one makes it crash\n", got["work/cp/crash.copy"])
 	assert.NotContains(t, got, "work/up/bad.txt")
