@@ -77,7 +77,7 @@ func Build(stateDir, runID string) (*Model, error) {
 	// Skipped stages are listed by name after the others (run_<id>.json
 	// names them apart); runs recorded before list every stage in Stages.
 	for _, rst := range rs.AllStages() {
-		s := Stage{Name: rst.Name, Status: rst.Status, Reasons: rst.Reasons, Error: rst.Error, AttemptCount: rst.Attempts, Items: rst.Items}
+		s := Stage{Name: rst.Name, Status: rst.Status, Reasons: rst.Reasons, Error: rst.Error, OutputTail: rst.OutputTail, Log: rst.Log, AttemptCount: rst.Attempts, Items: rst.Items}
 		if met != nil {
 			for i := range met.Stages {
 				if met.Stages[i].Name == rst.Name {

@@ -53,6 +53,10 @@ type Stage struct {
 	Status  string
 	Reasons []string
 	Error   string
+	// OutputTail and Log are a failed stage's last output lines and the
+	// path of its log (run_<id>.json).
+	OutputTail []string
+	Log        string
 	// AttemptCount is what run_<id>.json recorded; Attempts are the
 	// details, from stage_<name>.json when it belongs to this run, else
 	// reconstructed from the audit log (Source says which).

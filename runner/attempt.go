@@ -61,7 +61,11 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	saved := cp.saved
 	a.EndLineOffset, a.EndByteOffset = cp.last.LineOffset, cp.last.ByteOffset
 	timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
-	return se.classify(ctx, a, res, werr, timedOut, cp.err), res, saved
+	o := se.classify(ctx, a, res, werr, timedOut, cp.err)
+	if o != runstate.OutcomeSucceeded {
+		a.OutputTail = logs.outputTail()
+	}
+	return o, res, saved
 }
 
 // start starts the processor for attempt a in the sandbox, its progress

@@ -376,7 +376,11 @@ func (b *batchRun) attempt(ctx context.Context, a *runstate.Attempt) string {
 	<-committed
 	logs.finish(2 * time.Second)
 	addUsage(&b.metrics, res)
-	return se.classify(ctx, a, res, werr, b.wd.fired.Load(), b.protoErr)
+	o := se.classify(ctx, a, res, werr, b.wd.fired.Load(), b.protoErr)
+	if o != runstate.OutcomeSucceeded {
+		a.OutputTail = logs.outputTail()
+	}
+	return o
 }
 
 // prepareStaging makes the batch's staging dir empty, with the

@@ -405,11 +405,16 @@ func (f *fanStage) settle(o int8) int8 {
 
 // fail counts item id failed with err after attempts attempts.
 func (f *fanStage) fail(id string, err error, attempts int) int8 {
+	return f.failTail(id, err, attempts, nil)
+}
+
+// failTail is fail with the last output lines of the item's last attempt.
+func (f *fanStage) failTail(id string, err error, attempts int, tail []string) int8 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts.Failed++
 	if len(f.counts.FailedItems) < runstate.MaxFailedItems {
-		f.counts.FailedItems = append(f.counts.FailedItems, runstate.ItemFailure{Item: id, Error: err.Error(), Attempts: attempts})
+		f.counts.FailedItems = append(f.counts.FailedItems, runstate.ItemFailure{Item: id, Error: err.Error(), Attempts: attempts, OutputTail: tail})
 	}
 	return itemFailed
 }
@@ -511,7 +516,11 @@ func (r *Runner) execItem(ctx context.Context, f *fanStage, pi *pendingItem, alo
 		if err == nil {
 			err = errors.New(status)
 		}
-		return f.fail(j.item, err, len(se.state.Attempts))
+		var tail []string
+		if n := len(se.state.Attempts); n > 0 {
+			tail = se.state.Attempts[n-1].OutputTail
+		}
+		return f.failTail(j.item, err, len(se.state.Attempts), tail)
 	}
 	if err := r.commitItem(f, pi, se.committed, se.linesIn, m.LinesOut); err != nil {
 		return f.fail(j.item, err, len(se.state.Attempts))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -24,8 +25,62 @@ type attemptLog struct {
 	r    *os.File
 	file io.WriteCloser
 	cw   *capWriter
+	tail tailBuf // the last bytes of the output, for a failure's record
 	done chan struct{}
 }
+
+// Tail bounds: a failed attempt's record keeps the last outputTailLines
+// lines of its output, each at most outputTailLineMax bytes, from its
+// last outputTailBytes bytes.
+const (
+	outputTailLines   = 20
+	outputTailLineMax = 512
+	outputTailBytes   = 8 << 10
+)
+
+// tailBuf keeps the last outputTailBytes bytes written to it.
+type tailBuf struct{ b []byte }
+
+func (t *tailBuf) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= outputTailBytes {
+		p = p[len(p)-outputTailBytes:]
+		t.b = t.b[:0]
+	}
+	if over := len(t.b) + len(p) - outputTailBytes; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	t.b = append(t.b, p...)
+	return n, nil
+}
+
+// lines returns the last outputTailLines complete or final lines, as
+// valid UTF-8, each cut at outputTailLineMax bytes; nil for no output.
+func (t *tailBuf) lines() []string {
+	s := strings.TrimRight(string(t.b), "\n")
+	if s == "" {
+		return nil
+	}
+	all := strings.Split(s, "\n")
+	if len(t.b) == outputTailBytes && len(all) > 1 {
+		all = all[1:] // the first may be cut
+	}
+	if len(all) > outputTailLines {
+		all = all[len(all)-outputTailLines:]
+	}
+	out := make([]string, len(all))
+	for i, l := range all {
+		l = strings.TrimRight(l, "\r")
+		if len(l) > outputTailLineMax {
+			l = l[:outputTailLineMax] + "..."
+		}
+		out[i] = strings.ToValidUTF8(l, "\uFFFD")
+	}
+	return out
+}
+
+// outputTail is the attempt's last output lines (after finish).
+func (l *attemptLog) outputTail() []string { return l.tail.lines() }
 
 // startLog opens the stage log and the pipe feeding it.
 func (se *stageExec) startLog() *attemptLog {
@@ -44,7 +99,7 @@ func (se *stageExec) startLog() *attemptLog {
 	go func() {
 		defer close(l.done)
 		buf := make([]byte, 64<<10)
-		_, _ = io.CopyBuffer(l.cw, onlyReader{r}, buf)
+		_, _ = io.CopyBuffer(io.MultiWriter(l.cw, &l.tail), onlyReader{r}, buf)
 	}()
 	return l
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -219,7 +220,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	sched := &scheduler{p: p, jobs: opts.Jobs, exec: r.execStage, fan: r.execChain, blocked: func(i, upstream int) {
 		r.events.record(p.Stages[i].Name, runstate.BlockedByUpstream{Upstream: p.Stages[upstream].Name})
 	}, ended: func(i int, res stageResult) {
-		r.rec.set(i, stageLine(p.Stages[i].Name, res))
+		r.rec.set(i, r.stageLine(p.Stages[i].Name, res))
 	}}
 	results := sched.run(runCtx)
 	r.rec.close()
@@ -470,10 +471,32 @@ func (r *Runner) sweep(crashed bool) error {
 }
 
 // stageLine is a stage's line in run_<id>.json.
-func stageLine(name string, res stageResult) runstate.RunStage {
+func (r *Runner) stageLine(name string, res stageResult) runstate.RunStage {
 	s := runstate.RunStage{Name: name, Status: res.status, Attempts: res.attemptCount(), Reasons: reasonStrings(res.reasons), Items: res.items}
 	if res.err != nil {
 		s.Error = res.err.Error()
+	}
+	if res.status != runstate.StageFailed {
+		return s
+	}
+	// A failure says why: the last lines its processor wrote, and where
+	// the rest is.
+	if n := len(res.attempts); n > 0 {
+		s.OutputTail = res.attempts[n-1].OutputTail
+	}
+	if res.items != nil {
+		for _, fi := range res.items.FailedItems {
+			if len(fi.OutputTail) > 0 {
+				s.OutputTail = fi.OutputTail
+				break
+			}
+		}
+	}
+	if len(s.OutputTail) > 0 || res.attemptCount() > 0 {
+		s.Log = filepath.Join(r.layout.LogDir(), name+".log")
+		if rel, ok := relInside(r.p.Workspace, s.Log); ok {
+			s.Log = filepath.ToSlash(rel)
+		}
 	}
 	return s
 }
@@ -486,7 +509,7 @@ func (r *Runner) summarize(ctx context.Context, rs *runstate.RunState, results [
 	interrupted := ctx.Err() != nil
 	lines := make([]runstate.RunStage, len(results))
 	for i, res := range results {
-		lines[i] = stageLine(r.p.Stages[i].Name, res)
+		lines[i] = r.stageLine(r.p.Stages[i].Name, res)
 		s := &lines[i]
 		switch res.status {
 		case runstate.StageFailed:

@@ -103,6 +103,8 @@ func TestBatchFailures(t *testing.T) {
 			require.Len(t, s.Items.FailedItems, 1)
 			assert.Equal(t, "bad.txt", s.Items.FailedItems[0].Item)
 			assert.Contains(t, s.Items.FailedItems[0].Error, "exit code 3")
+			assert.Equal(t, []string{"doing bad.txt", "batchy: this input says fail"}, s.Items.FailedItems[0].OutputTail)
+			assert.Equal(t, s.Items.FailedItems[0].OutputTail, s.OutputTail, "the stage's tail is its first failed item's")
 			// the batch, bad alone, crash alone, the batch of d and e
 			assert.Equal(t, 4, s.Attempts, "processes started")
 		}

@@ -114,6 +114,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		opts.LogCapBytes = -1
 	}
 	res, err := runner.Run(ctx, p, opts)
+	if res != nil && res.State != nil && !*silent {
+		printFailures(stderr, res.State)
+	}
 	if c.json {
 		out := runOutput{ExitCode: exitCode(err)}
 		if err != nil {
@@ -165,4 +168,29 @@ func (l *lockedWriter) flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_ = l.w.Flush()
+}
+
+// printFailures shows, for each failed stage, the last lines its
+// processor wrote and where the whole output is.
+func printFailures(w io.Writer, rs *runstate.RunState) {
+	for _, s := range rs.Stages {
+		if s.Status != runstate.StageFailed || (len(s.OutputTail) == 0 && s.Log == "") {
+			continue
+		}
+		fmt.Fprintf(w, "%s failed", s.Name)
+		if s.Items != nil && len(s.Items.FailedItems) > 0 {
+			fmt.Fprintf(w, " (item %s)", s.Items.FailedItems[0].Item)
+		}
+		if len(s.OutputTail) > 0 {
+			fmt.Fprintf(w, "; its last output lines:\n")
+			for _, l := range s.OutputTail {
+				fmt.Fprintf(w, "  | %s\n", l)
+			}
+		} else {
+			fmt.Fprintf(w, "; it wrote no output\n")
+		}
+		if s.Log != "" {
+			fmt.Fprintf(w, "  log: %s\n", s.Log)
+		}
+	}
 }

@@ -75,6 +75,11 @@ type RunStage struct {
 	Attempts int      `json:"attempts"`
 	Reasons  []string `json:"reasons,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// OutputTail and Log are a failed stage's last output lines (of its
+	// last attempt, or of its first failed item's) and where its whole
+	// output is (the stage log, workspace-relative when inside it).
+	OutputTail []string `json:"outputTail,omitempty"`
+	Log        string   `json:"log,omitempty"`
 	// Items summarises a fan-out stage's items.
 	Items *ItemCounts `json:"items,omitempty"`
 }
@@ -231,6 +236,9 @@ type Attempt struct {
 	// Notes say what the sandbox could not enforce for this attempt
 	// (only with --best-effort).
 	Notes []string `json:"notes,omitempty"`
+	// OutputTail is a failed attempt's last lines of output (stdout and
+	// stderr as they reached the stage log; at most 20, 512 bytes each).
+	OutputTail []string `json:"outputTail,omitempty"`
 }
 
 // OutputRecord is one promoted output.
@@ -326,4 +334,6 @@ type ItemFailure struct {
 	Item     string `json:"item"`
 	Error    string `json:"error"`
 	Attempts int    `json:"attempts"`
+	// OutputTail is its last attempt's last output lines.
+	OutputTail []string `json:"outputTail,omitempty"`
 }
