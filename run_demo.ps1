@@ -9,10 +9,10 @@ Write-Host "== guardrun check"
 ./bin/guardrun.exe check --pipeline pipeline.json
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 Write-Host "== first run"
-./bin/guardrun.exe run --pipeline pipeline.json --run-id demo1
+./bin/guardrun.exe run --pipeline pipeline.json
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 Write-Host "== second run (nothing changed: every stage skips)"
-./bin/guardrun.exe run --pipeline pipeline.json --run-id demo2
+./bin/guardrun.exe run --pipeline pipeline.json
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 # The demo's own extra input file, removed again whatever happens.
 $extra = 'data/input/delta.txt'
@@ -21,13 +21,13 @@ try {
     Write-Host "== fan-out: $extra added (plan, then run: only its item runs, and count)"
     ./bin/guardrun.exe plan --pipeline pipeline.json
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
-    ./bin/guardrun.exe run --pipeline pipeline.json --run-id demo3
+    ./bin/guardrun.exe run --pipeline pipeline.json
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 } finally {
     Remove-Item -Force -ErrorAction SilentlyContinue $extra
 }
 Write-Host "== fan-out: $extra deleted (its output data/each/delta.txt is removed, count reruns)"
-./bin/guardrun.exe run --pipeline pipeline.json --run-id demo4
+./bin/guardrun.exe run --pipeline pipeline.json
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 Write-Host "== result (data/output/result.txt)"
 Get-Content data/output/result.txt

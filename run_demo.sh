@@ -15,19 +15,19 @@ CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/guardrun ./cmd/guardrun-guard
 echo "== guardrun check"
 ./bin/guardrun check --pipeline pipeline.json
 echo "== first run"
-./bin/guardrun run --pipeline pipeline.json --run-id demo1
+./bin/guardrun run --pipeline pipeline.json
 echo "== second run (nothing changed: every stage skips)"
-./bin/guardrun run --pipeline pipeline.json --run-id demo2
+./bin/guardrun run --pipeline pipeline.json
 # The demo's own extra input file, removed again whatever happens.
 extra=data/input/delta.txt
 trap 'rm -f "$extra"' EXIT
 printf 'delta: added by run_demo.sh, deleted again below.\n' >"$extra"
 echo "== fan-out: $extra added (plan, then run: only its item runs, and count)"
 ./bin/guardrun plan --pipeline pipeline.json
-./bin/guardrun run --pipeline pipeline.json --run-id demo3
+./bin/guardrun run --pipeline pipeline.json
 rm -f "$extra"
 echo "== fan-out: $extra deleted (its output data/each/delta.txt is removed, count reruns)"
-./bin/guardrun run --pipeline pipeline.json --run-id demo4
+./bin/guardrun run --pipeline pipeline.json
 echo "== result (data/output/result.txt)"
 cat data/output/result.txt
 echo "== fan-in (data/output/counts.tsv: path, lines, words, bytes of each data/each file)"

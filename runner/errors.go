@@ -20,7 +20,26 @@ var (
 	ErrInterrupted = errors.New("interrupted")
 	// ErrNoSuchStage: an option names a stage the pipeline does not have.
 	ErrNoSuchStage = errors.New("no such stage")
+	// ErrRunIDUsed: --run-id names a run this pipeline already recorded.
+	ErrRunIDUsed = errors.New("run id already used")
 )
+
+// RunIDUsedError names the run that already used a requested run id. It
+// is ErrRunIDUsed.
+type RunIDUsedError struct {
+	RunID, Status, StartedAt string
+}
+
+func (e *RunIDUsedError) Error() string {
+	by := "an earlier run"
+	if e.StartedAt != "" {
+		by = fmt.Sprintf("the run started at %s (%s)", e.StartedAt, e.Status)
+	}
+	return fmt.Sprintf("run id %s is already used by %s: choose another --run-id, or pass --replace-run to replace its records", e.RunID, by)
+}
+
+// Is makes errors.Is(err, ErrRunIDUsed) true.
+func (e *RunIDUsedError) Is(target error) bool { return target == ErrRunIDUsed }
 
 // LockedError says who holds the pipeline lock. It is ErrLocked.
 type LockedError struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,6 +24,10 @@ import (
 // Options configure a run.
 type Options struct {
 	RunID string
+	// ReplaceRun lets RunID name a run already recorded: its run record,
+	// metrics and report are removed first (its audit records stay in
+	// the chain). Without it such a RunID is a RunIDUsedError.
+	ReplaceRun bool
 	// Jobs caps concurrently running stages (0: as the budget allows).
 	Jobs int
 	// Force reruns these stages even when up to date.
@@ -173,6 +178,13 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 		return nil, err
 	}
 	defer lock.Release()
+	// A run id names one run: checked under the lock, so that two runs
+	// given the same id cannot both pass.
+	if opts.RunID != "" {
+		if err := r.claimRunID(opts.ReplaceRun); err != nil {
+			return nil, err
+		}
+	}
 	r.sandbox = opts.Sandbox
 	al, err := audit.Open(r.layout.AuditLog(), opts.AuditKey)
 	if err != nil {
@@ -290,6 +302,28 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 // Layout is where p keeps its state and locks.
 func Layout(p *pipeline.Pipeline) runstate.Layout {
 	return runstate.Layout{StateDir: p.StateDir, LocksDir: p.LocksDir}
+}
+
+// claimRunID refuses a run id already recorded, or with replace removes
+// that run's records.
+func (r *Runner) claimRunID(replace bool) error {
+	path := r.layout.RunFile(r.runID)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if !replace {
+		e := &RunIDUsedError{RunID: r.runID}
+		if rs, err := r.layout.ReadRun(r.runID); err == nil {
+			e.Status, e.StartedAt = rs.Status, rs.StartedAt.UTC().Format(time.RFC3339)
+		}
+		return e
+	}
+	for _, f := range r.layout.RunFiles(r.runID) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("replacing run %s: %w", r.runID, err)
+		}
+	}
+	return atomicfile.SyncDir(r.layout.StateDir)
 }
 
 // NewRunID returns a time-based run id, e.g. 20261122T071551Z-1a2b.

@@ -48,7 +48,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("run", stderr)
 	var c commonFlags
 	c.register(fs)
-	runID := fs.String("run-id", "", "run id (default: time-based)")
+	runID := fs.String("run-id", "", "run id (default: time-based); refused when a recorded run has it, unless --replace-run")
+	replaceRun := fs.Bool("replace-run", false, "let --run-id name a recorded run: its run record, metrics and report are replaced")
 	jobs := fs.Int("jobs", 0, "max stages running at once (default: as the resource budget allows)")
 	var force multiFlag
 	fs.Var(&force, "force", "rerun this stage even if up to date (repeatable)")
@@ -103,7 +104,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logger, closeLog := openLog(layout)
 	defer closeLog()
 	pr := newPrinter(stderr, printMode{quiet: *quiet, silent: *silent, verbose: verbose})
-	opts := runner.Options{RunID: *runID, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet, GoSources: guards.GoSources,
+	opts := runner.Options{RunID: *runID, ReplaceRun: *replaceRun, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet, GoSources: guards.GoSources,
 		OnEvent: pr.event, Logger: logger, BestEffort: pf.bestEffort, AuditKey: key, AuditKeyPath: keyPath, Preflight: &guards.Verdict}
 	opts.MaxStagedFiles = *maxStaged
 	if *maxStaged <= 0 {

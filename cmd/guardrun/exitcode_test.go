@@ -46,6 +46,7 @@ func TestExitCodeMapsEveryLibraryError(t *testing.T) {
 		{"broken policy", &policy.Error{Err: errors.New("rego_parse_error")}, 3},
 		{"netlint finding", &preflight.LintError{}, 3},
 		{"netlint finding found while running", wrap(&runner.VetError{Err: &preflight.LintError{}}), 3},
+		{"run id already used", wrap(&runner.RunIDUsedError{RunID: "r"}), 2},
 		{"locked", &runner.LockedError{Path: "l"}, 4},
 		{"interrupted", &runner.InterruptedError{RunID: "r"}, 130},
 		{"cancelled", wrap(context.Canceled), 130},

@@ -119,7 +119,7 @@ func exitCode(err error) int {
 	case errors.Is(err, policy.ErrPolicy), errors.As(err, &findings):
 		return exitPolicy
 	case errors.As(err, &usage), errors.Is(err, pipeline.ErrInvalidSpec), errors.Is(err, runner.ErrNoSuchStage),
-		errors.Is(err, report.ErrRunNotFound), errors.Is(err, audit.ErrKeyFile), errors.As(err, &unlintable),
+		errors.Is(err, report.ErrRunNotFound), errors.Is(err, audit.ErrKeyFile), errors.As(err, &unlintable), errors.Is(err, runner.ErrRunIDUsed),
 		errors.Is(err, preflight.ErrNoGuard), errors.As(err, &plan):
 		return exitUsage
 	}
