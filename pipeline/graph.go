@@ -482,3 +482,42 @@ func (h *intHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// Producer reports whether some stage of p produces the workspace-relative
+// path in (as a loaded spec writes it): in is a declared output, lies
+// inside one or inside the outputDir of a stage without declared outputs
+// or of a fan-out stage, or is a directory holding one of those.
+func (p *Pipeline) Producer() func(in string) bool {
+	exact := map[string]bool{}
+	above := map[string]bool{}
+	for _, s := range p.Stages {
+		if s.OutputDir == "" {
+			continue
+		}
+		var prods []string
+		if len(s.Outputs) == 0 || s.IsFanOut() {
+			prods = []string{s.OutputDir}
+		} else {
+			for _, o := range s.Outputs {
+				prods = append(prods, path.Join(s.OutputDir, o))
+			}
+		}
+		for _, q := range prods {
+			exact[q] = true
+			for d := path.Dir(q); d != "."; d = path.Dir(d) {
+				above[d] = true
+			}
+		}
+	}
+	return func(in string) bool {
+		if above[in] {
+			return true
+		}
+		for d := in; d != "." && d != "/"; d = path.Dir(d) {
+			if exact[d] {
+				return true
+			}
+		}
+		return false
+	}
+}

@@ -1,7 +1,8 @@
 // Package preflight owns every check that must pass before guardrun writes
-// anything for a run: the policy verdict (built-in and --policy Rego
-// modules, judged against the spec and this host) and netlint of the Go
-// processors. `check`, `plan` and `run` all go through Run, with the same
+// anything for a run: what is certain to fail (CheckRunnable: missing
+// inputs no stage produces, programs not found or not executable), the
+// policy verdict (built-in and --policy Rego modules, judged against the
+// spec and this host) and netlint of the Go processors. `check`, `plan` and `run` all go through Run, with the same
 // options, so they reach the same verdict. It also owns the verdict cache,
 // preflight.json in the state directory: the fingerprints of verdicts that
 // passed, so that an unchanged pipeline compiles neither the policy nor any

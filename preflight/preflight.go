@@ -124,6 +124,10 @@ func readVerdictCache(path string) verdictCache {
 // the Guards so far (Policy, Findings) with the error. Nothing is written
 // before Guards.Save is called.
 func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Guards, error) {
+	// What is certain to fail is said first, naming the field.
+	if err := CheckRunnable(p); err != nil {
+		return nil, err
+	}
 	guard := o.Guard
 	if guard == nil {
 		guard = ProcessGuard{}
