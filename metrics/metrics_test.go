@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -160,8 +161,8 @@ func TestPromGoldenAndRealParser(t *testing.T) {
 	wantFamilies := []string{
 		"run_start_timestamp_seconds", "run_end_timestamp_seconds", "run_duration_seconds", "run_status", "run_stages",
 		"run_stages_by_status", "stage_status", "stage_skipped", "stage_attempts", "stage_retries", "stage_duration_seconds",
-		"stage_cpu_seconds", "stage_peak_memory_bytes", "stage_bytes_in", "stage_bytes_out",
-		"stage_lines_in", "stage_lines_out", "stage_items", "stage_failed_item",
+		"stage_cpu_seconds", "stage_peak_memory_bytes", "stage_input_bytes", "stage_output_bytes",
+		"stage_input_lines", "stage_output_lines", "stage_items", "stage_failed_item",
 	}
 	require.Len(t, fams, len(wantFamilies))
 	// A fan-out stage's items by outcome and its failed items, parsed back.
@@ -292,4 +293,56 @@ func TestFormatFloat(t *testing.T) {
 		assert.Equal(t, want, formatFloat(v))
 	}
 	assert.Equal(t, "NaN", formatFloat(math.NaN()))
+}
+
+// seriesOf is every series of a text file: name and labels.
+func seriesOf(t *testing.T, b []byte) []string {
+	t.Helper()
+	var out []string
+	for name, f := range parseProm(t, b) {
+		for _, m := range f.GetMetric() {
+			l := labels(m)
+			keys := make([]string, 0, len(l))
+			for k := range l {
+				keys = append(keys, k+"="+l[k])
+			}
+			sort.Strings(keys)
+			out = append(out, name+"{"+strings.Join(keys, ",")+"}")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestLastPromStableSeries: the latest-run file has no run_id, a sample
+// for every stage and status, and the very same series after a run that
+// skipped every stage as after one that ran and failed.
+func TestLastPromStableSeries(t *testing.T) {
+	stages := []string{"stage_copy", "stage_upper", "stage_count"}
+	r := sampleRun()
+	b := MarshalLastProm(r, stages)
+	golden(t, "metrics_last.prom", b)
+	assert.NotContains(t, string(b), "run_id")
+	fams := parseProm(t, b)
+	for name, f := range fams {
+		assert.True(t, strings.HasPrefix(name, Prefix+"last_run_"), name)
+		assert.Equal(t, dto.MetricType_GAUGE, f.GetType(), name)
+	}
+	status := map[string]float64{}
+	for _, m := range fams[Prefix+"last_run_stage_status"].GetMetric() {
+		l := labels(m)
+		status[l["stage"]+"/"+l["status"]] = m.GetGauge().GetValue()
+	}
+	assert.Len(t, status, 3*6)
+	assert.Equal(t, 1.0, status["stage_count/failed"])
+	assert.Equal(t, 0.0, status["stage_count/succeeded"])
+	assert.Equal(t, 1.0, status["stage_copy/skipped"])
+
+	noop := &Run{RunID: "other", Pipeline: r.Pipeline, Status: "succeeded", StartedAt: r.StartedAt, EndedAt: r.EndedAt,
+		Skipped: &Skipped{Count: 3, BytesIn: 1 << 30}}
+	noop.ComputeTotals()
+	nb := MarshalLastProm(noop, stages)
+	assert.Equal(t, seriesOf(t, b), seriesOf(t, nb), "the same series whatever the run did")
+	assert.Contains(t, string(nb), `guardrun_last_run_stage_input_bytes{pipeline="demo \"nightly\" C:\\data\nline2 ü",stage="stage_upper"} 0`,
+		"a skipped stage read nothing")
 }

@@ -91,7 +91,7 @@ func MarshalProm(r *Run) []byte {
 			[]sample{{runLabels, strconv.Itoa(len(r.Stages) + skipped)}}},
 		byStatus,
 	)
-	statusFam := family{name: Prefix + "stage_status", help: "Outcome of the stage in this run: 1 for its status (succeeded, skipped, failed, interrupted)."}
+	statusFam := family{name: Prefix + "stage_status", help: "Outcome of the stage in this run: 1 for its status (succeeded, skipped, failed, blocked, interrupted, pending)."}
 	for _, s := range r.Stages {
 		statusFam.samples = append(statusFam.samples, sample{stageLabels(s, label{"status", s.Status}), "1"})
 	}
@@ -123,10 +123,10 @@ func MarshalProm(r *Run) []byte {
 				}
 				return strconv.FormatInt(*s.PeakMemoryBytes, 10), true
 			}),
-		perStage("stage_bytes_in", "Bytes of input the stage read.", i64(func(s Stage) int64 { return s.BytesIn })),
-		perStage("stage_bytes_out", "Bytes of output the stage wrote.", i64(func(s Stage) int64 { return s.BytesOut })),
-		perStage("stage_lines_in", "Lines of input the stage read.", i64(func(s Stage) int64 { return s.LinesIn })),
-		perStage("stage_lines_out", "Lines of output the stage wrote.", i64(func(s Stage) int64 { return s.LinesOut })),
+		perStage("stage_input_bytes", "Bytes of input the stage read (for a skipped stage: recorded when its outputs were produced).", i64(func(s Stage) int64 { return s.BytesIn })),
+		perStage("stage_output_bytes", "Bytes of output the stage wrote.", i64(func(s Stage) int64 { return s.BytesOut })),
+		perStage("stage_input_lines", "Lines of input the stage read (a count).", i64(func(s Stage) int64 { return s.LinesIn })),
+		perStage("stage_output_lines", "Lines of output the stage wrote (a count).", i64(func(s Stage) int64 { return s.LinesOut })),
 	)
 	// Fan-out stages: item counts by outcome, and the first failed items
 	// (a bounded label set: at most MaxFailedItems per stage).
@@ -149,6 +149,12 @@ func MarshalProm(r *Run) []byte {
 	}
 	fams = append(fams, items, failed)
 
+	return render(fams)
+}
+
+// render writes families in the text format: # HELP and # TYPE gauge
+// lines, then the samples; families without samples are left out.
+func render(fams []family) []byte {
 	var b bytes.Buffer
 	for _, f := range fams {
 		if len(f.samples) == 0 {
@@ -169,6 +175,101 @@ func MarshalProm(r *Run) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// Statuses a run and a stage can end with: the last-run file has a
+// sample for each, 1 for the one that holds, so its series never change.
+var (
+	runStatuses   = []string{"succeeded", "failed", "interrupted"}
+	stageStatuses = []string{"succeeded", "skipped", "failed", "blocked", "interrupted", "pending"}
+)
+
+// MarshalLastProm is the stable Prometheus file of a pipeline's latest run
+// (metrics_last.prom): the same figures as MarshalProm under
+// guardrun_last_run_* names, without a run_id label, and with a sample
+// for every stage of the pipeline (stages, in order) and every status, so
+// that the series stay the same run after run. Stages summed up in
+// r.Skipped count as skipped with their recorded volumes unknown (0).
+func MarshalLastProm(r *Run, stages []string) []byte {
+	pl := []label{{"pipeline", r.Pipeline}}
+	byName := map[string]Stage{}
+	for _, s := range r.Stages {
+		byName[s.Name] = s
+	}
+	all := make([]Stage, len(stages))
+	for i, name := range stages {
+		s, ok := byName[name]
+		if !ok {
+			s = Stage{Name: name, Status: "skipped", Skipped: true}
+		}
+		all[i] = s
+	}
+	stageLabels := func(s Stage, extra ...label) []label {
+		return append([]label{{"pipeline", r.Pipeline}, {"stage", s.Name}}, extra...)
+	}
+	perStage := func(name, help string, value func(Stage) string) family {
+		f := family{name: Prefix + "last_run_" + name, help: help}
+		for _, s := range all {
+			f.samples = append(f.samples, sample{stageLabels(s), value(s)})
+		}
+		return f
+	}
+	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
+	end := r.EndedAt
+	if end.IsZero() {
+		end = r.StartedAt
+	}
+	fams := []family{
+		{Prefix + "last_run_end_timestamp_seconds", "Unix time at which the latest run ended.", []sample{{pl, formatTime(end)}}},
+		{Prefix + "last_run_duration_seconds", "Wall-clock duration of the latest run in seconds.", []sample{{pl, formatFloat(r.WallSeconds)}}},
+	}
+	status := family{name: Prefix + "last_run_status", help: "Outcome of the latest run: 1 for the status it ended with, 0 for the others (succeeded, failed, interrupted)."}
+	for _, st := range runStatuses {
+		v := "0"
+		if r.Status == st {
+			v = "1"
+		}
+		status.samples = append(status.samples, sample{append(pl[:1:1], label{"status", st}), v})
+	}
+	stageStatus := family{name: Prefix + "last_run_stage_status", help: "Outcome of each stage in the latest run: 1 for its status, 0 for the others (succeeded, skipped, failed, blocked, interrupted, pending)."}
+	for _, s := range all {
+		for _, st := range stageStatuses {
+			v := "0"
+			if s.Status == st {
+				v = "1"
+			}
+			stageStatus.samples = append(stageStatus.samples, sample{stageLabels(s, label{"status", st}), v})
+		}
+	}
+	fams = append(fams, status, stageStatus,
+		perStage("stage_duration_seconds", "Wall-clock duration of each stage in the latest run in seconds (0 when skipped).",
+			func(s Stage) string { return formatFloat(s.WallSeconds) }),
+		perStage("stage_attempts", "Attempts each stage made in the latest run.", func(s Stage) string { return i64(int64(s.Attempts)) }),
+		perStage("stage_input_bytes", "Bytes of input each stage read in the latest run (0 when skipped as up to date).", func(s Stage) string {
+			if s.Skipped {
+				return "0"
+			}
+			return i64(s.BytesIn)
+		}),
+		perStage("stage_output_bytes", "Bytes of output each stage wrote in the latest run (0 when skipped).", func(s Stage) string {
+			if s.Skipped {
+				return "0"
+			}
+			return i64(s.BytesOut)
+		}),
+		perStage("stage_failed_items", "Failed items of each fan-out stage in the latest run (0 for a plain stage).", func(s Stage) string {
+			if s.Items == nil {
+				return "0"
+			}
+			return strconv.Itoa(s.Items.Failed)
+		}),
+	)
+	return render(fams)
+}
+
+// WriteLastProm atomically writes MarshalLastProm(r, stages) at path.
+func WriteLastProm(path string, r *Run, stages []string) error {
+	return atomicfile.WriteFile(path, MarshalLastProm(r, stages), 0o644)
 }
 
 // WriteProm atomically writes r as metrics_<id>.prom at path. The temporary

@@ -268,13 +268,18 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	seq, h := al.Head()
 	rs.Audit = &runstate.AuditHead{Seq: seq, Hash: h}
 	var wg sync.WaitGroup
-	errs := make([]error, 5)
+	names := make([]string, len(r.p.Stages))
+	for i := range r.p.Stages {
+		names[i] = r.p.Stages[i].Name
+	}
+	errs := make([]error, 6)
 	for i, f := range []func() error{
 		al.Sync,
 		func() error { return r.layout.WriteRun(rs) },
 		r.cache.Save,
 		func() error { return r.layout.WriteMetricsJSON(met) },
 		func() error { return r.layout.WriteMetricsProm(met) },
+		func() error { return r.layout.WriteMetricsLastProm(met, names) },
 	} {
 		wg.Add(1)
 		go func(i int, f func() error) { defer wg.Done(); errs[i] = f() }(i, f)

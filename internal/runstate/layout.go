@@ -49,6 +49,12 @@ func (l Layout) MetricsJSON(runID string) string {
 	return filepath.Join(l.StateDir, "metrics_"+runID+jsonExt)
 }
 
+// MetricsLastProm is metrics_last.prom: the latest run's stable series,
+// for node_exporter's textfile collector.
+func (l Layout) MetricsLastProm() string {
+	return filepath.Join(l.StateDir, "metrics_last.prom")
+}
+
 // MetricsProm is metrics_<id>.prom (Prometheus text).
 func (l Layout) MetricsProm(runID string) string {
 	return filepath.Join(l.StateDir, "metrics_"+runID+".prom")

@@ -85,6 +85,12 @@ func (l Layout) WriteMetricsProm(m *metrics.Run) error {
 	return metrics.WriteProm(l.MetricsProm(m.RunID), m)
 }
 
+// WriteMetricsLastProm writes metrics_last.prom for m, a run of a
+// pipeline with stages (every stage's name, in order).
+func (l Layout) WriteMetricsLastProm(m *metrics.Run, stages []string) error {
+	return metrics.WriteLastProm(l.MetricsLastProm(), m, stages)
+}
+
 // ReadMetrics loads metrics_<id>.json.
 func (l Layout) ReadMetrics(runID string) (*metrics.Run, error) {
 	return metrics.ReadJSON(l.MetricsJSON(runID))
