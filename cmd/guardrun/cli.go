@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
+	"sync"
 )
 
 // errSilent marks an error already reported to the user.
@@ -60,10 +62,14 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 		return cmdVerify(ctx, rest, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, rest, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "guardrun "+version)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
+		if len(rest) > 0 && isCommand(rest[0]) {
+			// The command's own flags, on stdout.
+			return dispatch(ctx, rest[0], []string{"-h"}, stdout, stdout)
+		}
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
@@ -73,10 +79,55 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.
 
 var version = "dev"
 
+// isCommand reports whether name is one of guardrun's commands.
+func isCommand(name string) bool {
+	switch name {
+	case "run", "plan", "check", "status", "verify", "report", "version":
+		return true
+	}
+	return false
+}
+
+// versionLine is "guardrun <version> (<module version>, rev <revision>
+// [modified], <go version>)", from the binary's build information.
+func versionLine() string {
+	s := "guardrun " + version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return s
+	}
+	parts := []string{bi.Main.Version}
+	var rev, modified string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		parts = append(parts, "rev "+rev+modified)
+	}
+	parts = append(parts, bi.GoVersion)
+	return s + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// flagOut is where each command's flag set prints its help (-h): flag
+// errors are not printed by the flag package (the CLI prints one line).
+var flagOut sync.Map // *flag.FlagSet -> io.Writer
+
 // newFlags returns a FlagSet that reports errors instead of exiting.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("guardrun "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	flagOut.Store(fs, stderr)
 	return fs
 }
 
@@ -84,9 +135,17 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if w, ok := flagOut.Load(fs); ok {
+				out := w.(io.Writer)
+				fmt.Fprintf(out, "usage: %s [flags]\n\nflags:\n", fs.Name())
+				fs.SetOutput(out)
+				fs.PrintDefaults()
+				fs.SetOutput(io.Discard)
+			}
 			return errHelp
 		}
-		return &usageError{msg: err.Error()}
+		name := strings.TrimPrefix(fs.Name(), "guardrun ")
+		return &usageError{msg: fmt.Sprintf("%s: %v (guardrun help %s lists its flags)", name, err, name)}
 	}
 	if fs.NArg() > 0 {
 		return &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
