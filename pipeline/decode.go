@@ -46,6 +46,33 @@ func decodeFile(data []byte, probs *problems) *File {
 	return &f
 }
 
+// syntaxHint says what to fix for the commonest mistakes at offset off
+// (the offending byte): a trailing comma, a missing comma, single quotes,
+// a comment; "" when it has nothing to add.
+func syntaxHint(data []byte, off int) string {
+	if off < 0 || off >= len(data) {
+		return ""
+	}
+	prev := off - 1
+	for prev >= 0 && isSpace(data[prev]) {
+		prev--
+	}
+	switch c := data[off]; {
+	case (c == '}' || c == ']') && prev >= 0 && data[prev] == ',':
+		return fmt.Sprintf(" (a trailing comma before %q: remove it, JSON allows none)", string(c))
+	case c == '\'':
+		return " (JSON strings take double quotes)"
+	case c == '/' && off+1 < len(data) && (data[off+1] == '/' || data[off+1] == '*'):
+		return " (JSON has no comments: remove it)"
+	case c == '"' && prev >= 0 && (data[prev] == '"' || data[prev] == '}' || data[prev] == ']' || isDigit(data[prev]) || data[prev] == 'e' || data[prev] == 'l'):
+		return " (a missing comma before it)"
+	case (c == '{' || c == '[') && prev >= 0 && (data[prev] == '}' || data[prev] == ']' || data[prev] == '"'):
+		return " (a missing comma before it)"
+	}
+	return ""
+}
+
+
 // checkSyntax returns the one JSON value in data.
 func checkSyntax(data []byte, probs *problems) (json.RawMessage, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -60,7 +87,7 @@ func checkSyntax(data []byte, probs *problems) (json.RawMessage, bool) {
 			probs.addAt(line, col, "syntax error: unexpected end of input")
 		case errors.As(err, &se):
 			line, col := position(data, int(se.Offset)-1)
-			probs.addAt(line, col, "syntax error: %s", se.Error())
+			probs.addAt(line, col, "syntax error: %s%s", se.Error(), syntaxHint(data, int(se.Offset)-1))
 		default:
 			probs.add("", "%s", err.Error())
 		}
