@@ -72,7 +72,6 @@ func syntaxHint(data []byte, off int) string {
 	return ""
 }
 
-
 // checkSyntax returns the one JSON value in data.
 func checkSyntax(data []byte, probs *problems) (json.RawMessage, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
