@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +102,25 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	var pf preflightFlags
 	pf.register(fs)
+	printInput := fs.Bool("policy-input", false, "print the policy's input document (JSON) for this spec and host, and judge nothing: `guardrun check --policy-input > input.json; conftest test input.json`")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *printInput {
+		p, err := loadSpec(c.pipeline)
+		if err != nil {
+			return err
+		}
+		b, err := policy.InputJSON(p, policy.DetectHost())
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, b, "", "  "); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err = stdout.Write(buf.Bytes())
 		return err
 	}
 	type checkOutput struct {
