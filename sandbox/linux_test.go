@@ -196,7 +196,10 @@ func TestMemoryHogKilled(t *testing.T) {
 	assert.Equal(t, "killed", res.Signal)
 	assert.NotContains(t, out, "allocated")
 	assert.Greater(t, res.PeakMemoryBytes, limit/2)
-	assert.LessOrEqual(t, res.PeakMemoryBytes, limit)
+	// The kernel charges in per-CPU batches (MEMCG_CHARGE_BATCH, 64 pages):
+	// the recorded peak can pass the limit by a page or so before the
+	// OOM kill (seen once: limit + 4096), never by more than a batch.
+	assert.LessOrEqual(t, res.PeakMemoryBytes, limit+64*4096)
 
 	// The same program within its limit is not reported as a memory kill.
 	res, out = runIn(t, context.Background(), s, &Cmd{Path: h, Args: []string{"helper", "hog", "8"}, Limits: Limits{MemoryBytes: limit}})
