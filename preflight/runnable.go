@@ -25,13 +25,21 @@ func CheckRunnable(p *pipeline.Pipeline) error {
 	}
 	produced := p.Producer()
 	res := execpath.NewResolver()
+	// Thousands of stages run a handful of programs: each is resolved once.
+	type key struct{ argv0, searchPath string }
+	resolved := map[key]error{}
 	for i, s := range p.Stages {
 		at := "stages[" + strconv.Itoa(i) + "]"
 		if len(s.Processor.Exec) > 0 {
 			argv0 := s.Processor.Exec[0]
 			rel := filepath.ToSlash(filepath.Clean(argv0))
 			if !(strings.Contains(argv0, "/") && !filepath.IsAbs(argv0) && produced(rel)) {
-				_, err := res.ResolveIn(p.Workspace, argv0, execpath.SearchPath(s.Env))
+				k := key{argv0, execpath.SearchPath(s.Env)}
+				err, ok := resolved[k]
+				if !ok {
+					_, err = res.ResolveIn(p.Workspace, argv0, k.searchPath)
+					resolved[k] = err
+				}
 				if err != nil && !isInterpreterErr(err) {
 					add(fmt.Sprintf("%s.processor.exec[0]", at), fmt.Sprintf("%q: %s", argv0, describeProgramErr(err)))
 				}
