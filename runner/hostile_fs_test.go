@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -332,4 +333,32 @@ func TestStagingIsBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutputTail: a failed attempt's tail is its last 20 lines, each cut
+// at 512 bytes, valid UTF-8, with the processor's control characters
+// (terminal escape sequences) made harmless for the terminal `run`
+// prints them on.
+func TestOutputTail(t *testing.T) {
+	var tb tailBuf
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&tb, "line %d\n", i)
+	}
+	fmt.Fprintf(&tb, "\x1b]52;c;ZXZpbA==\x07\x1b[2J fake: succeeded\r\n")
+	fmt.Fprintf(&tb, "%s\xff\tend", strings.Repeat("x", 600))
+	got := tb.lines()
+	require.Len(t, got, outputTailLines)
+	assert.Equal(t, "line 13", got[0])
+	assert.Equal(t, "\uFFFD]52;c;ZXZpbA==\uFFFD\uFFFD[2J fake: succeeded", got[18])
+	assert.Equal(t, strings.Repeat("x", outputTailLineMax)+"...", got[19])
+	for _, l := range got {
+		assert.True(t, utf8.ValidString(l), l)
+		assert.NotContains(t, l, "\x1b")
+	}
+
+	var big tailBuf
+	_, _ = big.Write([]byte(strings.Repeat("y", outputTailBytes+100) + "\nlast\n"))
+	assert.Equal(t, []string{"last"}, big.lines(), "a first line cut by the buffer is dropped")
+	var none tailBuf
+	assert.Nil(t, none.lines())
 }

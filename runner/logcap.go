@@ -74,9 +74,22 @@ func (t *tailBuf) lines() []string {
 		if len(l) > outputTailLineMax {
 			l = l[:outputTailLineMax] + "..."
 		}
-		out[i] = strings.ToValidUTF8(l, "\uFFFD")
+		out[i] = printable(strings.ToValidUTF8(l, "\uFFFD"))
 	}
 	return out
+}
+
+// printable replaces control characters (C0 but tab, DEL, C1) with
+// U+FFFD: the processor wrote these lines, and `run` prints them on the
+// user's terminal, where an escape sequence could rewrite what the user
+// sees (a fake "succeeded" line) or reach the clipboard (OSC 52).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\t') || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // outputTail is the attempt's last output lines (after finish).
