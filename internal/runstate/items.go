@@ -94,6 +94,7 @@ func OpenJournal(path string) (*Journal, error) {
 	br := bufio.NewReaderSize(f, 1<<20)
 	const batchLines = 8192
 	workers := runtime.NumCPU()
+	decs := make([]itemDecoder, workers)
 	for {
 		var lines [][]byte
 		eof := false
@@ -115,8 +116,9 @@ func OpenJournal(path string) (*Journal, error) {
 			wg.Add(1)
 			go func(w, step int) {
 				defer wg.Done()
+				d := &decs[w]
 				for i := w; i < len(lines); i += step {
-					bad[i] = json.Unmarshal(lines[i], &recs[i]) != nil
+					bad[i] = !d.decode(lines[i], &recs[i])
 				}
 			}(w, min(workers, 1+len(lines)/256))
 		}
