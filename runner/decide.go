@@ -149,11 +149,15 @@ func diffFiles(was, now []InputID, added, changed, removed string) []Reason {
 
 // checkOutputs verifies that every output the marker recorded is still what
 // was written: same identity (cheap), or failing that same size and hash.
-func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *hashcache.Cache) []Reason {
+// exact (may be nil) is cleared unless every output had its identity.
+func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *hashcache.Cache, stat *hashcache.Statter, exact *bool) []Reason {
 	var rs []Reason
 	for _, o := range outputs {
 		abs := p.Abs(o.Path)
-		id, _, err := hashcache.Stat(abs)
+		id, _, err := stat.Stat(abs)
+		if err != nil && exact != nil {
+			*exact = false
+		}
 		if errors.Is(err, os.ErrNotExist) {
 			rs = append(rs, Reason{Kind: ReasonOutputMissing, Path: o.Path})
 			continue
@@ -164,6 +168,9 @@ func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *
 		}
 		if id == o.ID {
 			continue
+		}
+		if exact != nil {
+			*exact = false
 		}
 		if id.Size != o.Size {
 			rs = append(rs, Reason{Kind: ReasonOutputModified, Path: o.Path, Old: o.SHA256})

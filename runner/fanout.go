@@ -272,6 +272,7 @@ func (r *Runner) runItems(ctx context.Context, fs []*fanStage, items []item, wor
 		outcome[k] = make([]int8, len(items))
 	}
 	stop := r.syncJournals(fs)
+	stopItems := r.reportItems(fs)
 	for k0 := 0; k0 < len(fs); {
 		k1 := k0 + 1
 		if fs[k0].st.BatchMaxItems > 0 {
@@ -284,6 +285,7 @@ func (r *Runner) runItems(ctx context.Context, fs []*fanStage, items []item, wor
 		}
 		k0 = k1
 	}
+	stopItems()
 	stop()
 	// Items never reached because the run was interrupted.
 	if ctx.Err() != nil {
@@ -438,7 +440,7 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 		return f.settle(itemInterrupted), nil
 	}
 	j := f.jobs[n]
-	files, err := expandPaths(r.p, j.inputs)
+	files, err := expandPaths(r.p, j.inputs, &r.verified, &r.stat)
 	if err != nil {
 		return f.fail(j.item, err, 0), nil
 	}
@@ -453,8 +455,14 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 	}
 	key := itemKey(f.base.hash, j, ids)
 	rec := f.jn.Get(j.item)
-	reasons := decideItem(r.p, f.st, f.jn, rec, f.base, key, ids, r.cache, f.forced)
+	exact := true
+	reasons := decideItem(r.p, f.st, f.jn, rec, f.base, key, ids, r.cache, &r.stat, f.forced, &exact)
 	if len(reasons) == 0 {
+		if exact {
+			for _, o := range rec.Outputs {
+				r.verified.add(r.p.Abs(o.Path), o.ID)
+			}
+		}
 		f.mu.Lock()
 		f.counts.Skipped++
 		f.metrics.BytesIn += total

@@ -41,10 +41,11 @@ func hashInputsNow(ctx context.Context, cache *hashcache.Cache, files []inputFil
 func (h *inputHash) compute(ctx context.Context, cache *hashcache.Cache, files []inputFile) {
 	defer close(h.done)
 	// A plain stage hashes while it waits for its lock and runs: the stat
-	// expandInputs made may be old by now, so the cache stats again.
+	// expandInputs made may be old by now, so the cache stats again (an
+	// identity verified in this run stays: nothing in the run writes it).
 	fresh := make([]inputFile, len(files))
 	for i, f := range files {
-		fresh[i] = inputFile{Rel: f.Rel, Abs: f.Abs}
+		fresh[i] = inputFile{Rel: f.Rel, Abs: f.Abs, id: f.id}
 	}
 	ids, total, err := hashInputs(ctx, cache, fresh)
 	if err != nil {

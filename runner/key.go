@@ -82,21 +82,31 @@ type inputFile struct {
 	// fi is the file's stat when expandInputs made one (a file named as
 	// an input), used by the hashing that follows instead of another.
 	fi os.FileInfo
+	// id is the identity this run already verified the file has (an
+	// up-to-date item's output, verified.go): hashing looks it up in the
+	// stat cache without a stat of its own.
+	id *hashcache.FileID
 }
 
 // expandInputs lists the files of a stage's inputs in order: a file as is, a
 // directory as every regular file under it in lexical order, guardrun's own
 // artifacts (markers, staging dirs, temp files) excluded.
-func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage) ([]inputFile, error) {
-	return expandPaths(p, st.Inputs)
+func expandInputs(p *pipeline.Pipeline, st *pipeline.Stage, known *verifiedFiles) ([]inputFile, error) {
+	return expandPaths(p, st.Inputs, known, nil)
 }
 
-// expandPaths is expandInputs for the inputs ins.
-func expandPaths(p *pipeline.Pipeline, ins []string) ([]inputFile, error) {
+// expandPaths is expandInputs for the inputs ins. Files known (may be nil)
+// to be verified in this run are not stat'ed again; others are stat'ed
+// through stat (may be nil).
+func expandPaths(p *pipeline.Pipeline, ins []string, known *verifiedFiles, stat *hashcache.Statter) ([]inputFile, error) {
 	var files []inputFile
 	for _, in := range ins {
 		abs := p.Abs(in)
-		fi, err := os.Stat(abs)
+		if id, ok := known.get(abs); ok {
+			files = append(files, inputFile{Rel: in, Abs: abs, id: &id})
+			continue
+		}
+		_, fi, err := stat.Stat(abs)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in, unwrapPathErr(err))
 		}
@@ -127,7 +137,11 @@ func expandPaths(p *pipeline.Pipeline, ins []string) ([]inputFile, error) {
 				}
 				return nil
 			}
-			sub = append(sub, inputFile{Rel: joinRel(in, filepath.ToSlash(r)), Abs: path})
+			f := inputFile{Rel: joinRel(in, filepath.ToSlash(r)), Abs: path}
+			if id, ok := known.get(path); ok {
+				f.id = &id
+			}
+			sub = append(sub, f)
 			return nil
 		})
 		if err != nil {
@@ -230,6 +244,11 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 func sumFile(ctx context.Context, cache *hashcache.Cache, f *inputFile) (string, hashcache.FileID, error) {
 	if f.fi != nil {
 		return cache.SumStatContext(ctx, f.Abs, f.fi)
+	}
+	if f.id != nil {
+		if sum, ok := cache.Lookup(f.Abs, *f.id); ok {
+			return sum, *f.id, nil
+		}
 	}
 	return cache.SumContext(ctx, f.Abs)
 }

@@ -20,7 +20,7 @@ func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *runstate.MarkerHead,
 	case head == nil || parts == nil:
 		rs = append(rs, Reason{Kind: ReasonNeverRun})
 	case head.Key == parts.Key():
-		rs = append(rs, checkOutputs(p, head.Outputs, cache)...)
+		rs = append(rs, checkOutputs(p, head.Outputs, cache, nil, nil)...)
 	default:
 		old, err := markerParts(head)
 		if err != nil {
@@ -145,7 +145,7 @@ func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hash
 	if err != nil {
 		return nil, err
 	}
-	files, err := expandInputs(p, st)
+	files, err := expandInputs(p, st, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 				if up != nil && up.willRun[n] {
 					rs = append(rs, Reason{Kind: ReasonUpstream, Detail: st.Foreach.Stage})
 				}
-				files, err := expandPaths(p, j.inputs)
+				files, err := expandPaths(p, j.inputs, nil, nil)
 				var ids []InputID
 				if err == nil {
 					ids, _, err = hashInputs(ctx, cache, files)
@@ -118,7 +118,7 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 				case err != nil && len(rs) == 0:
 					errs[n] = fmt.Errorf("item %s: %w", j.item, err)
 				case err == nil:
-					rs = append(rs, decideItem(p, st, jn, jn.Items[j.item], base, itemKey(base.hash, j, ids), ids, cache, forced)...)
+					rs = append(rs, decideItem(p, st, jn, jn.Items[j.item], base, itemKey(base.hash, j, ids), ids, cache, nil, forced, nil)...)
 				}
 				reasons[n] = rs
 			}

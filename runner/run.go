@@ -86,6 +86,12 @@ type Runner struct {
 	host   string
 	events recorder
 
+	// verified are outputs of up-to-date items, checked in this run.
+	verified verifiedFiles
+	// stat stats the many files of fan-out stages' decisions by directory;
+	// it lives for the run (closed by Run).
+	stat hashcache.Statter
+
 	// itemLogMu serialises the appends of items' logs to a stage log.
 	itemLogMu sync.Mutex
 
@@ -215,6 +221,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}
 	r.procs = newProcs(p, r.cache, opts.Vet)
 	r.procs.seed(opts.GoSources)
+	defer r.stat.Close()
 
 	rs := &runstate.RunState{RunID: r.runID, Pipeline: p.Name, SpecHash: p.SpecHash, Status: runstate.RunRunning, PID: os.Getpid(), Host: r.host,
 		StartedAt: r.now(), BestEffort: opts.BestEffort, Forced: opts.Force}

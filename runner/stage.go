@@ -159,7 +159,7 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 		return fail(fmt.Errorf("resolving processor: %w", err))
 	}
 	se.pr = pr
-	if se.files, err = expandInputs(r.p, st); err != nil {
+	if se.files, err = expandInputs(r.p, st, &r.verified); err != nil {
 		return fail(err)
 	}
 	code, err := r.procs.code(st, pr)

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package hashcache
+
+import (
+	"errors"
+	"os"
+)
+
+// Elsewhere a Statter stats by path.
+func openDir(string) (*os.File, error) { return nil, errors.ErrUnsupported }
+
+func statAt(_ *os.File, _, path string) (os.FileInfo, error) { return os.Stat(path) }
