@@ -14,12 +14,12 @@ import (
 // the marker (nil when there is none); parts may be nil when the inputs
 // were not hashed. Only a key mismatch decodes the whole marker, to say
 // which part changed.
-func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *runstate.MarkerHead, parts *KeyParts, cache *hashcache.Cache, forced bool) []Reason {
+func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *runstate.MarkerHead, parts *KeyParts, key string, cache *hashcache.Cache, forced bool) []Reason {
 	var rs []Reason
 	switch {
 	case head == nil || parts == nil:
 		rs = append(rs, Reason{Kind: ReasonNeverRun})
-	case head.Key == parts.Key():
+	case head.Key == key:
 		rs = append(rs, checkOutputs(p, head.Outputs, cache, nil, nil)...)
 	default:
 		old, err := markerParts(head)
@@ -113,7 +113,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 			plans[i] = sp
 			continue
 		}
-		reasons, parts, err := planStage(p, st, ps, cache, forced[st.Name])
+		reasons, parts, key, err := planStage(p, st, ps, cache, forced[st.Name])
 		if err != nil && len(sp.Reasons) == 0 {
 			sp.Action, sp.Error = "error", err.Error()
 		}
@@ -123,7 +123,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 		}
 		if sp.Action == "run" {
 			willRun[st.Name] = true
-			if pr, _ := layout.ReadProgress(st.Name); pr != nil && st.Checkpoint.Enabled && pr.ByteOffset > 0 && parts != nil && parts.Key() == pr.IdempotencyKey {
+			if pr, _ := layout.ReadProgress(st.Name); pr != nil && st.Checkpoint.Enabled && pr.ByteOffset > 0 && parts != nil && key == pr.IdempotencyKey {
 				sp.Resume = &ResumePoint{LineOffset: pr.LineOffset, ByteOffset: pr.ByteOffset}
 				sp.Reasons = append(sp.Reasons, Reason{Kind: ReasonResume, Detail: fmt.Sprintf("line %d (byte %d)", pr.LineOffset, pr.ByteOffset)})
 			}
@@ -155,22 +155,23 @@ func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hash
 	return &parts, nil
 }
 
-// planStage returns why a stage would run, and its key parts when its
-// inputs could be hashed (to check a checkpoint against without hashing
-// them again).
-func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool) ([]Reason, *KeyParts, error) {
+// planStage returns why a stage would run, and its key parts and key when
+// its inputs could be hashed (to check a checkpoint against without
+// hashing them again).
+func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool) ([]Reason, *KeyParts, string, error) {
 	parts, err := stageParts(p, st, ps, cache)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
+	key := parts.Key()
 	head, err := runstate.ReadMarkerHead(p.Abs(st.OutputDir), st.Name)
 	if err != nil {
-		return []Reason{{Kind: ReasonMarkerBad, Detail: err.Error()}}, parts, nil
+		return []Reason{{Kind: ReasonMarkerBad, Detail: err.Error()}}, parts, key, nil
 	}
 	if !st.Idempotent {
 		head = nil
 	}
-	return decide(p, st, head, parts, cache, forced), parts, nil
+	return decide(p, st, head, parts, key, cache, forced), parts, key, nil
 }
 
 // markerParts decodes the key parts a marker was written with.

@@ -193,18 +193,19 @@ func (r *Runner) execStage(ctx context.Context, idx int) (res stageResult) {
 	// The key is needed before running only to decide a skip or to validate a
 	// checkpoint; otherwise inputs are hashed while the processor works.
 	if marker == nil && progress == nil {
-		res.reasons = append(res.reasons, decide(r.p, st, nil, nil, r.cache, forced)...)
+		res.reasons = append(res.reasons, decide(r.p, st, nil, nil, "", r.cache, forced)...)
 		se.inputs = hashInputsAsync(hctx, r.cache, se.files, base)
 	} else {
 		se.inputs = hashInputsNow(hctx, r.cache, se.files, base)
-		if _, err := se.key(); err != nil {
+		key, err := se.key()
+		if err != nil {
 			if ctx.Err() != nil {
 				res.status = runstate.StageInterrupted
 				return res
 			}
 			return fail(err)
 		}
-		res.reasons = append(res.reasons, decide(r.p, st, marker, se.inputs.Parts(), r.cache, forced)...)
+		res.reasons = append(res.reasons, decide(r.p, st, marker, se.inputs.Parts(), key, r.cache, forced)...)
 		if len(res.reasons) == 0 {
 			res.status = runstate.StageSkipped
 			_, res.metrics.BytesIn, _ = se.inputs.Ready()

@@ -1,6 +1,7 @@
 package hashcache
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,5 +45,24 @@ func BenchmarkSumCached(b *testing.B) {
 	b.StopTimer()
 	if n := hashes.Load(); n != 0 {
 		b.Fatalf("cache missed %d times", n)
+	}
+}
+
+// BenchmarkDecode reads a cache file of 20,000 entries (a 10,000-item
+// fan-out stage's inputs and outputs), as every run does first.
+func BenchmarkDecode(b *testing.B) {
+	entries := map[string]Entry{}
+	for i := range 20000 {
+		entries[fmt.Sprintf("/tmp/workspace/data/input/f%05d.txt", i)] = Entry{
+			ID:     FileID{Dev: 65024, Ino: uint64(10117181 + i), Size: int64(i), MtimeNs: 1796230459267089810 + int64(i), CtimeNs: 1796236051601222363},
+			SHA256: fmt.Sprintf("%064x", i), HashedAtNs: 1796236051601222363, Produced: i%2 == 0,
+		}
+	}
+	raw := encode(entries)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if got, ok := decode(raw); !ok || len(got) != len(entries) {
+			b.Fatal("decode failed")
+		}
 	}
 }
