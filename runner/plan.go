@@ -79,6 +79,11 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 	layout := Layout(p)
 	cache := hashcache.Open(layout.HashCache())
 	ps := newProcs(p, cache, nil)
+	// As in a run: fan-out decisions stat by directory, and outputs found
+	// exactly as recorded are not stat'ed again by the stages reading them.
+	var stat hashcache.Statter
+	defer stat.Close()
+	var known verifiedFiles
 	plans := make([]StagePlan, len(p.Stages))
 	willRun := map[string]bool{}
 	fans := map[string]*fanPlan{}
@@ -96,7 +101,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 			}
 		}
 		if st.IsFanOut() {
-			ip, err := planFan(ctx, p, st, ps, cache, forced[st.Name], fans, rootItems)
+			ip, err := planFan(ctx, p, st, ps, cache, &stat, &known, forced[st.Name], fans, rootItems)
 			switch {
 			case err != nil:
 				sp.Action, sp.Error = "error", err.Error()
@@ -113,7 +118,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 			plans[i] = sp
 			continue
 		}
-		reasons, parts, key, err := planStage(p, st, ps, cache, forced[st.Name])
+		reasons, parts, key, err := planStage(p, st, ps, cache, &known, forced[st.Name])
 		if err != nil && len(sp.Reasons) == 0 {
 			sp.Action, sp.Error = "error", err.Error()
 		}
@@ -136,7 +141,7 @@ func Plan(ctx context.Context, p *pipeline.Pipeline, opts PlanOptions) ([]StageP
 	return plans, nil
 }
 
-func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache) (*KeyParts, error) {
+func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, known *verifiedFiles) (*KeyParts, error) {
 	version, code, err := ps.versionOnly(st)
 	if err != nil {
 		return nil, err
@@ -145,7 +150,7 @@ func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hash
 	if err != nil {
 		return nil, err
 	}
-	files, err := expandInputs(p, st, nil)
+	files, err := expandInputs(p, st, known)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +163,8 @@ func stageParts(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hash
 // planStage returns why a stage would run, and its key parts and key when
 // its inputs could be hashed (to check a checkpoint against without
 // hashing them again).
-func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool) ([]Reason, *KeyParts, string, error) {
-	parts, err := stageParts(p, st, ps, cache)
+func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, known *verifiedFiles, forced bool) ([]Reason, *KeyParts, string, error) {
+	parts, err := stageParts(p, st, ps, cache, known)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -41,7 +41,7 @@ type fanPlan struct {
 }
 
 // planFan predicts what a run does with a fan-out stage's items.
-func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, forced bool, fans map[string]*fanPlan, rootItems map[string][]item) (*ItemsPlan, error) {
+func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashcache.Cache, stat *hashcache.Statter, known *verifiedFiles, forced bool, fans map[string]*fanPlan, rootItems map[string][]item) (*ItemsPlan, error) {
 	var items []item
 	var up *fanPlan
 	if st.Foreach.Stage != "" {
@@ -109,7 +109,7 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 				if up != nil && up.willRun[n] {
 					rs = append(rs, Reason{Kind: ReasonUpstream, Detail: st.Foreach.Stage})
 				}
-				files, err := expandPaths(p, j.inputs, nil, nil)
+				files, err := expandPaths(p, j.inputs, known, stat)
 				var ids []InputID
 				if err == nil {
 					ids, _, err = hashInputs(ctx, cache, files)
@@ -118,7 +118,13 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 				case err != nil && len(rs) == 0:
 					errs[n] = fmt.Errorf("item %s: %w", j.item, err)
 				case err == nil:
-					rs = append(rs, decideItem(p, st, jn, jn.Items[j.item], base, itemKey(base.hash, j, ids), ids, cache, nil, forced, nil)...)
+					rec, exact := jn.Items[j.item], true
+					rs = append(rs, decideItem(p, st, jn, rec, base, itemKey(base.hash, j, ids), ids, cache, stat, forced, &exact)...)
+					if len(rs) == 0 && exact {
+						for _, o := range rec.Outputs {
+							known.add(p.Abs(o.Path), o.ID)
+						}
+					}
 				}
 				reasons[n] = rs
 			}
