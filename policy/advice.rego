@@ -7,7 +7,7 @@ import data.guardrun.config
 input_bytes(s) := input.host.inputBytes[s.name]
 
 # GR101: checkpoints off on a stage over large (or unmeasured) inputs.
-warn contains violation("GR101", s.name, msg) if {
+warn contains finding("GR101", s.name, msg) if {
 	some s in stages
 	object.get(s, ["checkpoint", "enabled"], true) == false
 	n := input_bytes(s)
@@ -15,7 +15,7 @@ warn contains violation("GR101", s.name, msg) if {
 	msg := sprintf("checkpoint is disabled while the inputs hold %v bytes; a crash or kill reruns the whole stage: enable checkpoint", [n])
 }
 
-warn contains violation("GR101", s.name, msg) if {
+warn contains finding("GR101", s.name, msg) if {
 	some s in stages
 	object.get(s, ["checkpoint", "enabled"], true) == false
 	not input_bytes(s)
@@ -23,14 +23,14 @@ warn contains violation("GR101", s.name, msg) if {
 }
 
 # GR102: idempotency off: the stage reruns on every run.
-warn contains violation("GR102", s.name, msg) if {
+warn contains finding("GR102", s.name, msg) if {
 	some s in stages
 	object.get(s, "idempotent", true) == false
 	msg := "idempotency is disabled; the stage reruns on every run even when nothing changed"
 }
 
 # GR103: jitter outside 0..0.5.
-warn contains violation("GR103", s.name, msg) if {
+warn contains finding("GR103", s.name, msg) if {
 	some s in stages
 	j := retry(s, "jitter")
 	not in_range(j, 0, config.advice.maxJitter)
@@ -38,7 +38,7 @@ warn contains violation("GR103", s.name, msg) if {
 }
 
 # GR104: multiplier that shrinks delays or explodes them.
-warn contains violation("GR104", s.name, msg) if {
+warn contains finding("GR104", s.name, msg) if {
 	some s in stages
 	retry(s, "maxAttempts") > 1
 	m := retry(s, "multiplier")
@@ -47,7 +47,7 @@ warn contains violation("GR104", s.name, msg) if {
 }
 
 # GR105: the worst case (every attempt times out, maximal delays) exceeds a day.
-warn contains violation("GR105", s.name, msg) if {
+warn contains finding("GR105", s.name, msg) if {
 	some s in stages
 	object.get(s, ["retry", "retryOnTimeout"], false) == true
 	attempts := retry(s, "maxAttempts")
@@ -57,21 +57,21 @@ warn contains violation("GR105", s.name, msg) if {
 }
 
 # GR106: base delay larger than the cap.
-warn contains violation("GR106", s.name, msg) if {
+warn contains finding("GR106", s.name, msg) if {
 	some s in stages
 	retry(s, "baseDelayMs") > retry(s, "maxDelayMs")
 	msg := sprintf("retry.baseDelayMs %v is larger than retry.maxDelayMs %v; every delay will be capped", [retry(s, "baseDelayMs"), retry(s, "maxDelayMs")])
 }
 
 # GR107: the run budget promises more cpus than the host has.
-warn contains violation("GR107", "", msg) if {
+warn contains finding("GR107", "", msg) if {
 	host_cpus > 0
 	budget_cpus > host_cpus
 	msg := sprintf("pipeline resources.cpus is %v but this host has %v cpus; stages will contend for them", [budget_cpus, host_cpus])
 }
 
 # GR108: checkpoints so frequent they cost throughput (0 = trigger unused).
-warn contains violation("GR108", s.name, msg) if {
+warn contains finding("GR108", s.name, msg) if {
 	some s in stages
 	object.get(s, ["checkpoint", "enabled"], true) == true
 	secs := object.get(s, ["checkpoint", "everySeconds"], 1)
@@ -80,7 +80,7 @@ warn contains violation("GR108", s.name, msg) if {
 	msg := sprintf("checkpoint.everySeconds is %v; checkpointing more often than every %v s costs throughput", [secs, config.advice.minCheckpointSeconds])
 }
 
-warn contains violation("GR108", s.name, msg) if {
+warn contains finding("GR108", s.name, msg) if {
 	some s in stages
 	object.get(s, ["checkpoint", "enabled"], true) == true
 	lines := object.get(s, ["checkpoint", "everyLines"], 100000)

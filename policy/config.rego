@@ -11,13 +11,16 @@
 # stricter by a user deny rule.
 package guardrun.config
 
-# Paths outside the workspace that processors (go dir, exec argv[0] or what it
-# resolves to) and inputs may name. Each entry is a glob matched with "/" as
-# the separator ("/usr/bin/sort", "/usr/bin/*", "/srv/corpus/**").
-# Empty by default: nothing outside the workspace is allowed.
-allowed_outside_paths contains x if {
-	some x in set()
-}
+# allowed_outside_paths: paths outside the workspace that processors (go
+# dir, exec argv[0] or what it resolves to) and inputs may name. Each entry
+# is a glob matched with "/" as the separator ("/usr/bin/sort",
+# "/usr/bin/*", "/srv/corpus/**").
+#
+# Empty by default, nothing outside the workspace is allowed, so it is not
+# defined here: the policy reads data.guardrun.config.allowed_outside_paths,
+# which is undefined (no path allowed) until a module adds to it. (Defining
+# it as `some x in set()` would iterate an empty set, which the type checker
+# of OPA before v1.22, conftest's included, refuses.)
 
 # Programs that exist to move data over the network; denied wherever they
 # appear in a stage's argv (compared by basename, case-insensitive, ".exe"

@@ -4,7 +4,7 @@ package guardrun.pipeline
 import data.guardrun.config
 
 # GR006: retry.maxAttempts between 1 and 10.
-deny contains violation("GR006", s.name, msg) if {
+deny contains finding("GR006", s.name, msg) if {
 	some s in stages
 	n := retry(s, "maxAttempts")
 	not in_range(n, 1, config.limits.maxAttempts)
@@ -12,7 +12,7 @@ deny contains violation("GR006", s.name, msg) if {
 }
 
 # GR007: retry delays between 0 and 10 minutes.
-deny contains violation("GR007", s.name, msg) if {
+deny contains finding("GR007", s.name, msg) if {
 	some s in stages
 	some key in ["baseDelayMs", "maxDelayMs"]
 	n := retry(s, key)
@@ -21,7 +21,7 @@ deny contains violation("GR007", s.name, msg) if {
 }
 
 # GR008: effective timeout between 1 second and 24 hours.
-deny contains violation("GR008", s.name, msg) if {
+deny contains finding("GR008", s.name, msg) if {
 	some s in stages
 	n := timeout_seconds(s)
 	not in_range(n, 1, config.limits.timeoutSeconds)
@@ -29,14 +29,14 @@ deny contains violation("GR008", s.name, msg) if {
 }
 
 # GR009: effective cpus positive and within the run budget.
-deny contains violation("GR009", s.name, msg) if {
+deny contains finding("GR009", s.name, msg) if {
 	some s in stages
 	n := resource(s, "cpus")
 	n <= 0
 	msg := sprintf("resources.cpus is %v; it must be greater than 0", [n])
 }
 
-deny contains violation("GR009", s.name, msg) if {
+deny contains finding("GR009", s.name, msg) if {
 	some s in stages
 	n := resource(s, "cpus")
 	budget_cpus > 0
@@ -45,14 +45,14 @@ deny contains violation("GR009", s.name, msg) if {
 }
 
 # GR010: effective memoryMB positive, within the run budget and the host.
-deny contains violation("GR010", s.name, msg) if {
+deny contains finding("GR010", s.name, msg) if {
 	some s in stages
 	n := resource(s, "memoryMB")
 	n <= 0
 	msg := sprintf("resources.memoryMB is %v; it must be greater than 0 (0 would mean no limit)", [n])
 }
 
-deny contains violation("GR010", s.name, msg) if {
+deny contains finding("GR010", s.name, msg) if {
 	some s in stages
 	n := resource(s, "memoryMB")
 	budget_memory_mb > 0
@@ -60,7 +60,7 @@ deny contains violation("GR010", s.name, msg) if {
 	msg := sprintf("resources.memoryMB is %v, more than the run budget of %v MB; lower it or raise resources.memoryMB of the pipeline", [n, budget_memory_mb])
 }
 
-deny contains violation("GR010", s.name, msg) if {
+deny contains finding("GR010", s.name, msg) if {
 	some s in stages
 	n := resource(s, "memoryMB")
 	host_memory_mb > 0
@@ -69,7 +69,7 @@ deny contains violation("GR010", s.name, msg) if {
 }
 
 # GR011: effective pids between 1 and 32768.
-deny contains violation("GR011", s.name, msg) if {
+deny contains finding("GR011", s.name, msg) if {
 	some s in stages
 	n := resource(s, "pids")
 	not in_range(n, 1, config.limits.pids)
@@ -77,14 +77,14 @@ deny contains violation("GR011", s.name, msg) if {
 }
 
 # GR012: the run budget itself is positive and fits the host's memory.
-deny contains violation("GR012", "", msg) if {
+deny contains finding("GR012", "", msg) if {
 	some key in ["cpus", "memoryMB", "ioConcurrency"]
 	n := budget[key]
 	n <= 0
 	msg := sprintf("pipeline resources.%s is %v; it must be greater than 0", [key, n])
 }
 
-deny contains violation("GR012", "", msg) if {
+deny contains finding("GR012", "", msg) if {
 	host_memory_mb > 0
 	budget_memory_mb > host_memory_mb
 	msg := sprintf("pipeline resources.memoryMB is %v, more than this host's %v MB of memory", [budget_memory_mb, host_memory_mb])

@@ -8,7 +8,7 @@ import data.guardrun.config
 words(arg) := [w | some w in regex.split(`[\s;|&()<>'"$=,{}]+`, arg); w != ""]
 
 # GR003: a network tool anywhere in argv.
-deny contains violation("GR003", s.name, msg) if {
+deny contains finding("GR003", s.name, msg) if {
 	some s in stages
 	some i, arg in argv_of(s)
 	tools := {t | some w in words(arg); t := tool_name(w); t in config.network_tools}
@@ -17,7 +17,7 @@ deny contains violation("GR003", s.name, msg) if {
 }
 
 # GR003: argv[0] resolves (through PATH or a symlink) to a network tool.
-deny contains violation("GR003", s.name, msg) if {
+deny contains finding("GR003", s.name, msg) if {
 	some s in stages
 	path := input.host.resolved[s.name]
 	is_string(path)
@@ -34,7 +34,7 @@ first_url(s) := regex.find_n(`[A-Za-z][A-Za-z0-9+.-]*://[^\s'"|;&<>()]*`, s, 1)[
 
 # GR004: a URL (scheme://) anywhere in the stage: inputs, params (nested),
 # env values, argv, processor, outputs.
-deny contains violation("GR004", s.name, msg) if {
+deny contains finding("GR004", s.name, msg) if {
 	some s in stages
 	walk(s, [path, value])
 	is_string(value)
@@ -45,7 +45,7 @@ deny contains violation("GR004", s.name, msg) if {
 # GR004: guardrun cleans input and processor paths, which folds "s3://b/k"
 # into "s3:/b/k"; a scheme of two or more letters before ":/" is still a URL
 # (one letter is a Windows drive).
-deny contains violation("GR004", s.name, msg) if {
+deny contains finding("GR004", s.name, msg) if {
 	some s in stages
 	some [field, p] in cleaned_paths(s)
 	regex.match(`^[A-Za-z][A-Za-z0-9+.-]+:/`, p)
@@ -59,7 +59,7 @@ cleaned_paths(s) := array.concat(
 )
 
 # GR004: a URL in an env variable's name (values are covered above).
-deny contains violation("GR004", s.name, msg) if {
+deny contains finding("GR004", s.name, msg) if {
 	some s in stages
 	some k, _ in env_of(s)
 	regex.match(url_pattern, k)
@@ -67,7 +67,7 @@ deny contains violation("GR004", s.name, msg) if {
 }
 
 # GR005: proxy variables in env, any case.
-deny contains violation("GR005", s.name, msg) if {
+deny contains finding("GR005", s.name, msg) if {
 	some s in stages
 	some k, _ in env_of(s)
 	proxy_variable(k)

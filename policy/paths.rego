@@ -1,10 +1,8 @@
 # GR001, GR002: processors and inputs stay inside the workspace.
 package guardrun.pipeline
 
-import data.guardrun.config
-
 # GR001: a go processor package outside the workspace.
-deny contains violation("GR001", s.name, msg) if {
+deny contains finding("GR001", s.name, msg) if {
 	some s in stages
 	dir := object.get(s, ["processor", "go"], "")
 	dir != ""
@@ -16,7 +14,7 @@ deny contains violation("GR001", s.name, msg) if {
 # GR001: a program the stage runs resolves (through PATH, a symlink or a
 # script's "#!" line) to a program or package outside the workspace: the
 # processor itself, and every interpreter of an exec script.
-deny contains violation("GR001", p.stage, msg) if {
+deny contains finding("GR001", p.stage, msg) if {
 	some p in programs
 	outside(p.path)
 	not allowed_outside(p.path)
@@ -55,7 +53,7 @@ processor_label(s) := sprintf("processor.exec[0] %q", [argv_of(s)[0]]) if count(
 processor_label(s) := sprintf("processor.go %q", [s.processor.go]) if count(argv_of(s)) == 0
 
 # GR001: exec argv[0] names an outside path and was not resolved.
-deny contains violation("GR001", s.name, msg) if {
+deny contains finding("GR001", s.name, msg) if {
 	some s in stages
 	not input.host.resolved[s.name]
 	argv0 := argv_of(s)[0]
@@ -67,7 +65,7 @@ deny contains violation("GR001", s.name, msg) if {
 
 # GR001: a bare program name would be looked up on PATH, outside the
 # workspace, and guardrun could not say where it lives.
-deny contains violation("GR001", s.name, msg) if {
+deny contains finding("GR001", s.name, msg) if {
 	some s in stages
 	not input.host.resolved[s.name]
 	argv0 := argv_of(s)[0]
@@ -77,7 +75,7 @@ deny contains violation("GR001", s.name, msg) if {
 }
 
 # GR002: an input outside the workspace.
-deny contains violation("GR002", s.name, msg) if {
+deny contains finding("GR002", s.name, msg) if {
 	some s in stages
 	some i, p in inputs_of(s)
 	outside(p)
@@ -87,7 +85,7 @@ deny contains violation("GR002", s.name, msg) if {
 
 # GR002: an input inside the workspace by name that is a symlink to a place
 # outside it (host.realInputs holds each input's symlink-free path).
-deny contains violation("GR002", s.name, msg) if {
+deny contains finding("GR002", s.name, msg) if {
 	some s in stages
 	some i, p in inputs_of(s)
 	not outside(p)

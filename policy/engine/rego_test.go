@@ -69,7 +69,7 @@ func TestEveryRuleHasRegoTests(t *testing.T) {
 	}
 }
 
-// ruleIDs collects the GRxxx ids that appear in violation(...) calls of the
+// ruleIDs collects the GRxxx ids that appear in finding(...) calls of the
 // embedded modules.
 func ruleIDs(t *testing.T) map[string]bool {
 	t.Helper()
@@ -78,7 +78,7 @@ func ruleIDs(t *testing.T) map[string]bool {
 		m, err := parse(name, src)
 		require.NoError(t, err)
 		ast.WalkTerms(m, func(x *ast.Term) bool {
-			if call, ok := x.Value.(ast.Call); ok && len(call) > 1 && call[0].String() == "violation" {
+			if call, ok := x.Value.(ast.Call); ok && len(call) > 1 && call[0].String() == "finding" {
 				if s, ok := call[1].Value.(ast.String); ok {
 					ids[string(s)] = true
 				}
