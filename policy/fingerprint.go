@@ -19,8 +19,9 @@ import (
 const OPAVersion = "1.22.2"
 
 // Fingerprint identifies a verdict without compiling anything: the SHA-256
-// of the OPA version, the built-in and user modules (names and contents),
-// opts.Strict and the input document Evaluate would build. Equal
+// of the OPA version, the input schema (InputSchema), the built-in and user
+// modules (names and contents), opts.Strict and the input document Evaluate
+// would build. Equal
 // fingerprints get equal verdicts, so a caller that recorded the fingerprint
 // of a passing verdict may skip the engine when it is unchanged (the no-op
 // rerun path). It costs a read of the user modules and the same
@@ -46,6 +47,9 @@ func FingerprintInput(opts Options, input []byte) (string, error) {
 	}
 	field("guardrun-policy-fingerprint-v1")
 	field(OPAVersion)
+	// The schema decides whether a module type-checks: a verdict cached
+	// under one schema says nothing about a module under another.
+	field(string(inputSchema))
 	field(strconv.FormatBool(opts.Strict))
 	builtin := BuiltinModules()
 	for _, name := range slices.Sorted(maps.Keys(builtin)) {

@@ -54,9 +54,14 @@ func New(ctx context.Context, opts policy.Options) (*Engine, error) {
 		return nil, err
 	}
 	caps := Capabilities()
+	schemas, err := inputSchemas()
+	if err != nil {
+		return nil, err
+	}
 	regoOpts := []func(*rego.Rego){
 		rego.Query(query),
 		rego.Capabilities(caps),
+		rego.Schemas(schemas),
 		rego.StrictBuiltinErrors(true),
 		rego.SetRegoVersion(ast.RegoV1),
 	}
@@ -311,10 +316,7 @@ func where(file string, loc *ast.Location) string {
 // compileError turns OPA's compile errors into an *Error, naming a refused
 // builtin when the compiler tripped over one (e.g. inside a test module).
 func compileError(err error) error {
-	var errs ast.Errors
-	if e, ok := err.(ast.Errors); ok {
-		errs = e
-	}
+	errs := asErrors(err)
 	for _, e := range errs {
 		for _, b := range forbiddenBuiltins {
 			if strings.Contains(e.Message, "undefined function "+b) || strings.Contains(e.Message, "undefined ref: "+b) {
@@ -327,6 +329,9 @@ func compileError(err error) error {
 					where(file, e.Location), b)}
 			}
 		}
+	}
+	if err := schemaError(errs); err != nil {
+		return err
 	}
 	file := ""
 	if len(errs) > 0 && errs[0].Location != nil {

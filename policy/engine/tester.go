@@ -29,8 +29,10 @@ func (r *TestReport) OK() bool { return r.Passed > 0 && len(r.Failed) == 0 }
 
 // Test runs the Rego unit tests in dirs (every *.rego, tests included)
 // against the built-in policy plus the modules in dirs, under the same
-// no-network capabilities as New, and reports Rego coverage of the
-// non-test modules. This is `opa test --coverage` for a --policy directory.
+// no-network capabilities and input schema as New (a module that names a
+// path the input does not have is an error here too), and reports Rego
+// coverage of the non-test modules. This is `opa test --coverage` for a
+// --policy directory.
 func Test(ctx context.Context, dirs []string) (*TestReport, error) {
 	mods, err := loadModules(dirs, true)
 	if err != nil {
@@ -40,9 +42,14 @@ func Test(ctx context.Context, dirs []string) (*TestReport, error) {
 }
 
 func runTests(ctx context.Context, mods map[string]*ast.Module) (*TestReport, error) {
+	schemas, err := inputSchemas()
+	if err != nil {
+		return nil, err
+	}
 	cov := cover.New()
 	compiler := ast.NewCompiler().
 		WithCapabilities(Capabilities()).
+		WithSchemas(schemas).
 		WithEnablePrintStatements(true).
 		WithDefaultRegoVersion(ast.RegoV1)
 	runner := tester.NewRunner().
