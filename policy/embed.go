@@ -9,7 +9,7 @@ import (
 // builtinFS holds guardrun's built-in policy. Test modules (*_test.rego) stay
 // out of the binary; TestEmbeddedModulesComplete keeps this list honest.
 //
-//go:embed config.rego lib.rego paths.rego network.rego limits.rego advice.rego
+//go:embed config.rego lib.rego paths.rego network.rego limits.rego advice.rego conftest.rego
 var builtinFS embed.FS
 
 // inputSchema is the JSON schema of the input document (Input): the engine
