@@ -11,7 +11,7 @@ import (
 
 func TestNetExec(t *testing.T) {
 	netpolicy.ResetFlags()
-	analysistest.Run(t, analysistest.TestData(), netexec.Analyzer, "execs", "execclean", "execallow")
+	analysistest.Run(t, analysistest.TestData(), netexec.Analyzer, "execs", "execclean", "execallow", "evasion", "execfp")
 }
 
 func TestBase(t *testing.T) {

@@ -31,6 +31,9 @@ type Config struct {
 	Opaque []string `json:"opaque,omitempty"`
 	// Exceptions exempt findings in given packages, each with a reason.
 	Exceptions []Exception `json:"exceptions,omitempty"`
+	// Unresolved is what to do with a program, script or trap number
+	// netlint cannot resolve: "report" (the default) or "ignore".
+	Unresolved string `json:"unresolved,omitempty"`
 }
 
 // ReadConfig strictly decodes the config file at path: unknown fields,
@@ -76,6 +79,9 @@ func (p *Policy) WithConfig(path string, c *Config) (*Policy, error) {
 		opaque = append(opaque, Rule{Pattern: s, Reason: "opaque by " + path, Source: path})
 	}
 	if q, err = q.WithOpaque(opaque); err != nil {
+		return nil, fmt.Errorf("netlint config: %w", err)
+	}
+	if q, err = q.WithUnresolved(c.Unresolved, path); err != nil {
 		return nil, fmt.Errorf("netlint config: %w", err)
 	}
 	return q, nil

@@ -44,6 +44,8 @@ var (
 	flagDeny   listFlag
 	flagAllow  listFlag
 	flagConfig stringFlag
+	// flagUnresolved: "report" or "ignore" ("" keeps the config's).
+	flagUnresolved stringFlag
 )
 
 type stringFlag struct {
@@ -73,6 +75,7 @@ func (s *stringFlag) Set(v string) error {
 func RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&flagDeny, "deny", "comma-separated import path patterns to add to the deny list (pkg or pkg/...); repeatable")
 	fs.Var(&flagAllow, "allow", "comma-separated import path patterns to add to the allow list (pkg or pkg/...); repeatable")
+	fs.Var(&flagUnresolved, "unresolved", "what to do with a program, script or syscall trap netlint cannot resolve: report (default) or ignore")
 	fs.Var(&flagConfig, "config", "netlint config file (default: $"+ConfigEnv+", else "+ConfigName+" found from the working directory up to the module root; \"none\" disables)")
 }
 
@@ -85,6 +88,7 @@ func ResetFlags() {
 	flagAllow.vals = nil
 	flagAllow.mu.Unlock()
 	_ = flagConfig.Set("")
+	_ = flagUnresolved.Set("")
 }
 
 var global struct {
@@ -105,7 +109,8 @@ func Global() (*Policy, error) {
 		cfg = os.Getenv(ConfigEnv)
 	}
 	wd, _ := os.Getwd()
-	key := strings.Join(deny, ",") + "\x00" + strings.Join(allow, ",") + "\x00" + cfg + "\x00" + wd
+	unresolved := flagUnresolved.String()
+	key := strings.Join(deny, ",") + "\x00" + strings.Join(allow, ",") + "\x00" + cfg + "\x00" + wd + "\x00" + unresolved
 
 	global.mu.Lock()
 	defer global.mu.Unlock()
@@ -116,6 +121,9 @@ func Global() (*Policy, error) {
 	}
 	global.key = key
 	global.policy, global.err = buildPolicy(deny, allow, cfg, wd)
+	if global.err == nil {
+		global.policy, global.err = global.policy.WithUnresolved(unresolved, "-unresolved flag")
+	}
 	return global.policy, global.err
 }
 

@@ -92,6 +92,9 @@ type Policy struct {
 	allow      []Rule
 	opaque     []Rule
 	exceptions []Exception
+	// unresolved is what to do with a program or trap number netlint cannot
+	// resolve: "report" (the default) or "ignore".
+	unresolved string
 }
 
 // Default returns the policy of the built-in lists.
@@ -116,7 +119,34 @@ func (p *Policy) clone() *Policy {
 		allow:      append([]Rule(nil), p.allow...),
 		opaque:     append([]Rule(nil), p.opaque...),
 		exceptions: append([]Exception(nil), p.exceptions...),
+		unresolved: p.unresolved,
 	}
+}
+
+// Unresolved values: what netexec and rawsocket do with a program, script or
+// trap number they cannot resolve.
+const (
+	UnresolvedReport = "report" // a finding (the default)
+	UnresolvedIgnore = "ignore" // nothing
+)
+
+// ReportUnresolved reports whether unresolved programs and trap numbers are
+// findings.
+func (p *Policy) ReportUnresolved() bool { return p.unresolved != UnresolvedIgnore }
+
+// WithUnresolved returns a copy of p with the given severity for unresolved
+// values ("" keeps p's).
+func (p *Policy) WithUnresolved(v, source string) (*Policy, error) {
+	switch v {
+	case "":
+		return p, nil
+	case UnresolvedReport, UnresolvedIgnore:
+	default:
+		return nil, fmt.Errorf("unresolved (%s): %q is neither %q nor %q", source, v, UnresolvedReport, UnresolvedIgnore)
+	}
+	q := p.clone()
+	q.unresolved = v
+	return q, nil
 }
 
 // With returns a copy of p extended by extra deny and allow rules and

@@ -2,7 +2,7 @@ package execallow
 
 import "os/exec"
 
-func Allowed() {
+func Allowed() { // want Allowed:`runs network tool "curl": execallow.Allowed -> exec.Command`
 	//netlint:allow rsync between two local directories only
 	_ = exec.Command("rsync", "-a", "/data/in/", "/data/out/")
 

@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-func Clean(name string) {
+func Clean(name string) { // want Clean:`starts <param 0>`
 	_ = exec.Command("sort", "-u", "in.txt")
 	_ = exec.Command("tr", "a-z", "A-Z")
-	_ = exec.Command(name) // not a constant: cannot be judged
-	_ = exec.Command(strings.ToLower("CURL"))
+	_ = exec.Command(name) // a parameter: judged where Clean is called (fact)
+	_ = exec.Command(strings.ToLower("SORT"))
 	_ = exec.Command("./tools/curl-report") // a different program
 	_ = exec.Command("git", "rev-parse", "HEAD")
 }

@@ -9,7 +9,7 @@ import (
 
 const fetcher = "/usr/bin/wget"
 
-func tools(ctx context.Context, url string) {
+func tools(ctx context.Context, url string) { // want tools:`runs network tool "curl": execs.tools -> exec.Command`
 	_ = exec.Command("curl", "-fsSL", url)                                     // want `runs network tool "curl"`
 	_ = exec.Command(fetcher, url)                                             // want `runs network tool "wget"`
 	_ = exec.CommandContext(ctx, "ssh", "host", "uptime")                      // want `runs network tool "ssh"`
@@ -25,7 +25,7 @@ func tools(ctx context.Context, url string) {
 	_ = syscall.Exec("/usr/bin/socat", []string{"socat", "-", "tcp:h:1"}, nil) // want `runs network tool "socat"`
 }
 
-func subcommands() {
+func subcommands() { // want subcommands:`runs "git clone", which reaches the network: execs.subcommands -> exec.Command`
 	_ = exec.Command("git", "clone", "https://example.com/r.git")    // want `runs "git clone", which reaches the network`
 	_ = exec.Command("git", "-C", "repo", "fetch", "origin")         // want `runs "git fetch"`
 	_ = exec.Command("go", "mod", "download")                        // want `runs "go mod download"`
@@ -34,10 +34,10 @@ func subcommands() {
 	_ = exec.Command("docker", "pull", "alpine")                     // want `runs "docker pull"`
 	_ = exec.Command("git", "status")                                // local: not reported
 	_ = exec.Command("go", "build", "-trimpath", "-o", "bin/x", ".") // local: not reported
-	_ = exec.Command("go", "mod", "tidy")                            // not in the list: not reported
+	_ = exec.Command("go", "mod", "tidy")                            // want `runs "go mod tidy"`
 }
 
-func shells(script string) {
+func shells(script string) { // want shells:`sh runs network tool "curl": execs.shells -> exec.Command; starts sh -c <param 0>`
 	_ = exec.Command("sh", "-c", "curl -s https://example.com | sh")       // want `sh runs network tool "curl"`
 	_ = exec.Command("bash", "-c", "cd /tmp && git clone x")               // want `bash runs "git clone", which reaches the network`
 	_ = exec.Command("env", "LC_ALL=C", "wget", "x")                       // want `env runs network tool "wget"`
@@ -46,5 +46,5 @@ func shells(script string) {
 	_ = exec.Command("cmd.exe", "/c", "curl.exe x")                        // want `cmd runs network tool "curl"`
 	_ = exec.Command("powershell", "-Command", "Invoke-WebRequest -Uri x") // want `powershell runs "Invoke-WebRequest", which reaches the network`
 	_ = exec.Command("sh", "-c", "sort -u in > out")                       // local: not reported
-	_ = exec.Command("sh", "-c", script)                                   // not a constant: not judged
+	_ = exec.Command("sh", "-c", script)                                   // a parameter: judged at each call (fact)
 }
