@@ -444,23 +444,34 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 	if err != nil {
 		return f.fail(j.item, err, 0), nil
 	}
-	hctx, cancel := context.WithTimeout(ctx, time.Duration(f.st.TimeoutSeconds)*time.Second)
-	defer cancel()
-	ids, total, err := hashInputs(hctx, r.cache, files)
-	if err != nil {
-		if ctx.Err() != nil {
-			return f.settle(itemInterrupted), nil
+	rec := f.jn.Get(j.item)
+	ids, total, ok := journalInputs(rec, files)
+	if !ok {
+		hctx, cancel := context.WithTimeout(ctx, time.Duration(f.st.TimeoutSeconds)*time.Second)
+		defer cancel()
+		if ids, total, err = hashInputs(hctx, r.cache, files); err != nil {
+			if ctx.Err() != nil {
+				return f.settle(itemInterrupted), nil
+			}
+			return f.fail(j.item, err, 0), nil
 		}
-		return f.fail(j.item, err, 0), nil
 	}
 	key := itemKey(f.base.hash, j, ids)
-	rec := f.jn.Get(j.item)
 	exact := true
 	reasons := decideItem(r.p, f.st, f.jn, rec, f.base, key, ids, r.cache, &r.stat, f.forced, &exact)
 	if len(reasons) == 0 {
 		if exact {
 			for _, o := range rec.Outputs {
-				r.verified.add(r.p.Abs(o.Path), o.ID)
+				r.verified.add(r.p.Abs(o.Path), o.ID, o.SHA256)
+			}
+		}
+		if !ok && trusted(ids) {
+			// Recorded before inputs had identities (or within the racy
+			// window): record them, so the next run needs only stats.
+			nrec := *rec
+			nrec.Inputs = inputRecords(ids)
+			if err := f.jn.Append(&nrec); err != nil {
+				f.log.Warn("recording the identities of an item's inputs", logKeyItem, j.item, logKeyErr, err)
 			}
 		}
 		f.mu.Lock()

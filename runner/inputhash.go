@@ -45,7 +45,7 @@ func (h *inputHash) compute(ctx context.Context, cache *hashcache.Cache, files [
 	// identity verified in this run stays: nothing in the run writes it).
 	fresh := make([]inputFile, len(files))
 	for i, f := range files {
-		fresh[i] = inputFile{Rel: f.Rel, Abs: f.Abs, id: f.id}
+		fresh[i] = inputFile{Rel: f.Rel, Abs: f.Abs, id: f.id, sum: f.sum}
 	}
 	ids, total, err := hashInputs(ctx, cache, fresh)
 	if err != nil {

@@ -301,12 +301,55 @@ func decideItem(p *pipeline.Pipeline, st *pipeline.Stage, jn *runstate.Journal, 
 }
 
 // inputRecords are ids as journal records.
-func inputRecords(ids []InputID) []runstate.OutputRecord {
-	out := make([]runstate.OutputRecord, len(ids))
+func inputRecords(ids []InputID) []runstate.InputRecord {
+	out := make([]runstate.InputRecord, len(ids))
 	for i, in := range ids {
-		out[i] = runstate.OutputRecord{Path: in.Path, Size: in.Size, SHA256: in.SHA256}
+		out[i] = runstate.InputRecord{Path: in.Path, Size: in.Size, SHA256: in.SHA256, ID: in.id}
 	}
 	return out
+}
+
+// trusted reports whether every id has a trusted identity.
+func trusted(ids []InputID) bool {
+	for _, in := range ids {
+		if in.id == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// journalInputs are an item's input ids as its journal record has them,
+// when every file is the one recorded there (same path, same identity as
+// stat'ed or verified now): the hashes are then the record's, without the
+// stat cache. ok is false when any file differs or was not recorded with
+// an identity; the inputs are then hashed.
+func journalInputs(rec *runstate.ItemRecord, files []inputFile) (ids []InputID, total int64, ok bool) {
+	if rec == nil || len(rec.Inputs) != len(files) {
+		return nil, 0, false
+	}
+	ids = make([]InputID, len(files))
+	for i := range files {
+		f, in := &files[i], &rec.Inputs[i]
+		if in.ID == nil || in.Path != f.Rel {
+			return nil, 0, false
+		}
+		switch {
+		case f.fi != nil:
+			if !f.fi.Mode().IsRegular() || hashcache.ID(f.fi) != *in.ID {
+				return nil, 0, false
+			}
+		case f.id != nil:
+			if *f.id != *in.ID {
+				return nil, 0, false
+			}
+		default:
+			return nil, 0, false
+		}
+		ids[i] = InputID{Path: in.Path, Size: in.Size, SHA256: in.SHA256, id: in.ID}
+		total += in.Size
+	}
+	return ids, total, true
 }
 
 // itemReason prefixes a reason with the item it is about.

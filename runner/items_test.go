@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/testutil"
 )
 
@@ -127,4 +129,69 @@ func TestBatchSize(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, batchSize(tc.pending, tc.maxItems, tc.workers), "%+v", tc)
 	}
+}
+
+// An item's inputs are known by their journal identity: a no-op takes
+// their hashes from the journal (the stat cache keeps no entry for them or
+// for the items' outputs), a content change that keeps size and mtime is
+// still seen (ctime), and an input modified within the racy window of its
+// hash gets no identity (the next run hashes it again).
+func TestItemInputsKnownByJournal(t *testing.T) {
+	dir := testutil.Workspace(t, map[string]string{"pipeline.json": `{"version":1,"name":"t","stages":[
+	  {"name":"cp","foreach":{"glob":"in/*.txt"},"processor":{"exec":["bin/copy"]},"outputDir":"o","outputs":["{stem}.txt"]},
+	  {"name":"all","processor":{"exec":["bin/copy"]},"inputs":["o"],"outputDir":"out","outputs":["all.txt"]}]}`,
+		"in/x.txt": "x1\n", "in/y.txt": "y1\n"})
+	old := time.Now().Add(-time.Hour)
+	for _, n := range []string{"in/x.txt", "in/y.txt"} {
+		require.NoError(t, os.Chtimes(filepath.Join(dir, n), old, old))
+	}
+	_, err := runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	jn, err := runstate.OpenJournal(filepath.Join(dir, "state", "items_cp.jsonl"))
+	require.NoError(t, err)
+	for _, id := range []string{"x.txt", "y.txt"} {
+		require.NotNil(t, jn.Items[id].Inputs[0].ID, "%s: an input an hour old is recorded with its identity", id)
+	}
+	require.NoError(t, jn.Close())
+
+	res, err := runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, runstate.StageSkipped, runLine(t, res.State, "cp").Status)
+	assert.Equal(t, runstate.StageSkipped, runLine(t, res.State, "all").Status)
+	cache := readFile(t, filepath.Join(dir, "state", "hashcache.txt"))
+	for _, n := range []string{"in/x.txt", "in/y.txt", "o/x.txt", "o/y.txt"} {
+		assert.NotContains(t, cache, filepath.Join(dir, n), "the stat cache keeps no entry the items' journal holds")
+	}
+
+	// Same size, same mtime, other bytes: the ctime differs.
+	x := filepath.Join(dir, "in/x.txt")
+	testutil.WriteFile(t, x, "x2\n")
+	require.NoError(t, os.Chtimes(x, old, old))
+	// Modified "now" as far as the racy window goes: no identity kept.
+	z := filepath.Join(dir, "in/z.txt")
+	testutil.WriteFile(t, z, "z1\n")
+	future := time.Now().Add(time.Hour)
+	require.NoError(t, os.Chtimes(z, future, future))
+	res, err = runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, runLine(t, res.State, "cp").Items.Ran, "x changed, z is new")
+	assert.Equal(t, "x2\n", readFile(t, filepath.Join(dir, "o/x.txt")))
+	assert.Equal(t, "x2\ny1\nz1\n", readFile(t, filepath.Join(dir, "out/all.txt")))
+	jn, err = runstate.OpenJournal(filepath.Join(dir, "state", "items_cp.jsonl"))
+	require.NoError(t, err)
+	assert.Nil(t, jn.Items["z.txt"].Inputs[0].ID, "a hash begun within the racy window of the mtime is not tied to the identity")
+	assert.NotNil(t, jn.Items["x.txt"].Inputs[0].ID)
+	require.NoError(t, jn.Close())
+
+	// Its mtime back in the past: same bytes, so nothing runs, and the
+	// record gains the identity (as a record written before identities
+	// were recorded does).
+	require.NoError(t, os.Chtimes(z, old, old))
+	res, err = runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, runstate.StageSkipped, runLine(t, res.State, "cp").Status)
+	jn, err = runstate.OpenJournal(filepath.Join(dir, "state", "items_cp.jsonl"))
+	require.NoError(t, err)
+	assert.NotNil(t, jn.Items["z.txt"].Inputs[0].ID, "a skipped item's record gains its inputs' identity")
+	require.NoError(t, jn.Close())
 }

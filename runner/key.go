@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
@@ -50,6 +51,11 @@ type InputID struct {
 	Path   string `json:"path"` // workspace-relative (slash) or absolute
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// id is the file's identity when SHA256 can be trusted for it (not
+	// modified within the stat cache's racy window before hashing began,
+	// or a verified output guardrun wrote): an item's journal keeps it
+	// so that the next run needs only a stat. Not part of the key.
+	id *hashcache.FileID
 }
 
 // Key returns the hex SHA-256 of the canonical encoding.
@@ -82,10 +88,11 @@ type inputFile struct {
 	// fi is the file's stat when expandInputs made one (a file named as
 	// an input), used by the hashing that follows instead of another.
 	fi os.FileInfo
-	// id is the identity this run already verified the file has (an
-	// up-to-date item's output, verified.go): hashing looks it up in the
-	// stat cache without a stat of its own.
-	id *hashcache.FileID
+	// id and sum are the identity and hash this run already verified the
+	// file has (an up-to-date item's output, verified.go): hashing takes
+	// them without a stat or the stat cache.
+	id  *hashcache.FileID
+	sum string
 }
 
 // expandInputs lists the files of a stage's inputs in order: a file as is, a
@@ -102,8 +109,8 @@ func expandPaths(p *pipeline.Pipeline, ins []string, known *verifiedFiles, stat 
 	var files []inputFile
 	for _, in := range ins {
 		abs := p.Abs(in)
-		if id, ok := known.get(abs); ok {
-			files = append(files, inputFile{Rel: in, Abs: abs, id: &id})
+		if v, ok := known.get(abs); ok {
+			files = append(files, inputFile{Rel: in, Abs: abs, id: &v.id, sum: v.sum})
 			continue
 		}
 		_, fi, err := stat.Stat(abs)
@@ -138,8 +145,8 @@ func expandPaths(p *pipeline.Pipeline, ins []string, known *verifiedFiles, stat 
 				return nil
 			}
 			f := inputFile{Rel: joinRel(in, filepath.ToSlash(r)), Abs: path}
-			if id, ok := known.get(path); ok {
-				f.id = &id
+			if v, ok := known.get(path); ok {
+				f.id, f.sum = &v.id, v.sum
 			}
 			sub = append(sub, f)
 			return nil
@@ -192,6 +199,7 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 	errs := make([]error, len(files))
 	var total int64
 	if len(files) == 1 { // common case: no goroutine
+		t0 := time.Now()
 		sum, id, err := sumFile(ctx, cache, &files[0])
 		if err != nil {
 			if ctx.Err() != nil {
@@ -199,7 +207,7 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 			}
 			return nil, 0, fmt.Errorf("%s %s: %w", what, files[0].Rel, unwrapPathErr(err))
 		}
-		return []InputID{{Path: files[0].Rel, Size: id.Size, SHA256: sum}}, id.Size, nil
+		return []InputID{{Path: files[0].Rel, Size: id.Size, SHA256: sum, id: trustedID(&files[0], id, t0)}}, id.Size, nil
 	}
 	workers := runtime.NumCPU()
 	if workers > len(files) {
@@ -216,8 +224,9 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 					errs[i] = ctx.Err()
 					continue
 				}
+				t0 := time.Now()
 				sum, id, err := sumFile(ctx, cache, &files[i])
-				ids[i] = InputID{Path: files[i].Rel, Size: id.Size, SHA256: sum}
+				ids[i] = InputID{Path: files[i].Rel, Size: id.Size, SHA256: sum, id: trustedID(&files[i], id, t0)}
 				errs[i] = err
 			}
 		}()
@@ -239,16 +248,24 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 	return ids, total, nil
 }
 
+// trustedID is id when a hash of f begun at t0 holds for that identity: f
+// was last modified more than the racy window before, or is an output this
+// run verified (written by guardrun, checked against its journal).
+func trustedID(f *inputFile, id hashcache.FileID, t0 time.Time) *hashcache.FileID {
+	if f.id != nil && f.sum != "" || t0.UnixNano()-id.MtimeNs >= int64(hashcache.RacyWindow) {
+		return &id
+	}
+	return nil
+}
+
 // sumFile hashes f through the stat cache, with the stat expandInputs
 // made when there is one.
 func sumFile(ctx context.Context, cache *hashcache.Cache, f *inputFile) (string, hashcache.FileID, error) {
 	if f.fi != nil {
 		return cache.SumStatContext(ctx, f.Abs, f.fi)
 	}
-	if f.id != nil {
-		if sum, ok := cache.Lookup(f.Abs, *f.id); ok {
-			return sum, *f.id, nil
-		}
+	if f.id != nil && f.sum != "" {
+		return f.sum, *f.id, nil
 	}
 	return cache.SumContext(ctx, f.Abs)
 }

@@ -122,7 +122,7 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 					rs = append(rs, decideItem(p, st, jn, rec, base, itemKey(base.hash, j, ids), ids, cache, stat, forced, &exact)...)
 					if len(rs) == 0 && exact {
 						for _, o := range rec.Outputs {
-							known.add(p.Abs(o.Path), o.ID)
+							known.add(p.Abs(o.Path), o.ID, o.SHA256)
 						}
 					}
 				}

@@ -194,7 +194,11 @@ func (se *stageExec) commitFiles(stg, out *safefs.Dir, rels []string, m *StageMe
 		}
 		id := hashcache.ID(fi)
 		rec.ID = id
-		r.cache.Put(dst, id, rec.SHA256, r.now(), true)
+		// An item's outputs are known by its journal; the stat cache
+		// keeps what nothing else remembers.
+		if !se.isItem {
+			r.cache.Put(dst, id, rec.SHA256, r.now(), true)
+		}
 		outs = append(outs, rec)
 		m.BytesOut += rec.Size
 		m.LinesOut += results[i].lines

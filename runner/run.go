@@ -279,6 +279,9 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	for i := range r.p.Stages {
 		names[i] = r.p.Stages[i].Name
 	}
+	if rs.Status == runstate.RunSucceeded {
+		r.cache.EvictUnused() // every stage was decided: what it did not use is not needed
+	}
 	errs := make([]error, 6)
 	for i, f := range []func() error{
 		al.Sync,

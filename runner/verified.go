@@ -11,32 +11,37 @@ import (
 // size, mtime and ctime). Nothing in this run writes them (an up-to-date
 // item does not run; no two stages share outputs), so a fan-in over a
 // fan-out stage's outputDir, or the next stage of a chain, hashes them
-// through the stat cache with that identity instead of a second stat: at
+// with the journal's hash instead of a second stat and the stat cache: at
 // 10,000 items that is 10,000 fewer stats on a no-op. A file changed by
 // someone else between the two moments is the race every tool has with
 // edits made while it runs.
 type verifiedFiles struct {
 	mu sync.RWMutex
-	m  map[string]hashcache.FileID // absolute path -> identity
+	m  map[string]verified // absolute path -> identity and hash
 }
 
-// add records that abs was verified to have identity id.
-func (v *verifiedFiles) add(abs string, id hashcache.FileID) {
+type verified struct {
+	id  hashcache.FileID
+	sum string
+}
+
+// add records that abs was verified to have identity id and hash sum.
+func (v *verifiedFiles) add(abs string, id hashcache.FileID, sum string) {
 	v.mu.Lock()
 	if v.m == nil {
-		v.m = map[string]hashcache.FileID{}
+		v.m = map[string]verified{}
 	}
-	v.m[abs] = id
+	v.m[abs] = verified{id: id, sum: sum}
 	v.mu.Unlock()
 }
 
-// get returns abs's verified identity; a nil v knows nothing.
-func (v *verifiedFiles) get(abs string) (hashcache.FileID, bool) {
+// get returns what abs was verified to be; a nil v knows nothing.
+func (v *verifiedFiles) get(abs string) (verified, bool) {
 	if v == nil {
-		return hashcache.FileID{}, false
+		return verified{}, false
 	}
 	v.mu.RLock()
-	id, ok := v.m[abs]
+	e, ok := v.m[abs]
 	v.mu.RUnlock()
-	return id, ok
+	return e, ok
 }

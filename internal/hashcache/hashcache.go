@@ -70,6 +70,8 @@ type Cache struct {
 	entries map[string]Entry
 	dirty   bool
 	now     func() time.Time
+	// used are the paths looked up or put since Open (EvictUnused).
+	used map[string]struct{}
 }
 
 // The cache file is plain text, one entry per line, because a no-op rerun
@@ -203,6 +205,9 @@ func encode(entries map[string]Entry) []byte {
 func (c *Cache) Lookup(path string, id FileID) (string, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[path]
+	if ok {
+		c.use(path)
+	}
 	c.mu.Unlock()
 	if !ok || e.ID != id {
 		return "", false
@@ -221,7 +226,30 @@ func (c *Cache) Put(path string, id FileID, sum string, hashedAt time.Time, prod
 		c.entries[path] = e
 		c.dirty = true
 	}
+	c.use(path)
 	c.mu.Unlock()
+}
+
+func (c *Cache) use(path string) {
+	if c.used == nil {
+		c.used = map[string]struct{}{}
+	}
+	c.used[path] = struct{}{}
+}
+
+// EvictUnused forgets the entries nobody looked up or put since Open. A
+// run that decided every stage calls it before Save: what it did not need
+// (files gone, inputs of fan-out items, which their journal identifies)
+// would otherwise be read and kept in memory by every later run.
+func (c *Cache) EvictUnused() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p := range c.entries {
+		if _, ok := c.used[p]; !ok {
+			delete(c.entries, p)
+			c.dirty = true
+		}
+	}
 }
 
 // Sum returns the SHA-256 (hex) and identity of the file at path, reading it

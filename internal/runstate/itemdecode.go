@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/guardrun/guardrun/internal/hashcache"
 )
 
 // Replaying the journal of 10,000 items with encoding/json cost more than
@@ -53,7 +55,7 @@ func (d *itemDecoder) fast(line []byte, rec *ItemRecord) bool {
 		}
 	}
 	if d.field("inputs") {
-		if rec.Inputs, ok = d.outputRecords(); !ok {
+		if rec.Inputs, ok = d.inputRecords(); !ok {
 			return false
 		}
 	}
@@ -202,23 +204,33 @@ func (d *itemDecoder) outputRecord(o *OutputRecord) bool {
 	return ok
 }
 
-func (d *itemDecoder) outputRecords() ([]OutputRecord, bool) {
+func (d *itemDecoder) inputRecords() ([]InputRecord, bool) {
 	if d.lit("null") {
 		return nil, true
 	}
 	if !d.lit("[") {
 		return nil, false
 	}
-	var out []OutputRecord
 	if d.lit("]") {
-		return []OutputRecord{}, true
+		return []InputRecord{}, true
 	}
+	var out []InputRecord
 	for {
-		var o OutputRecord
-		if !d.lit("{") || !d.outputRecord(&o) || !d.lit("}") {
+		var r OutputRecord
+		if !d.lit("{") || !d.outputRecord(&r) {
 			return nil, false
 		}
-		out = append(out, o)
+		in := InputRecord{Path: r.Path, Size: r.Size, SHA256: r.SHA256}
+		if d.field("id") {
+			in.ID = new(hashcache.FileID)
+			if !d.fileID(in.ID) {
+				return nil, false
+			}
+		}
+		if !d.lit("}") {
+			return nil, false
+		}
+		out = append(out, in)
 		if d.lit("]") {
 			return out, true
 		}
@@ -226,6 +238,43 @@ func (d *itemDecoder) outputRecords() ([]OutputRecord, bool) {
 			return nil, false
 		}
 	}
+}
+
+// fileID reads {"dev":..,"ino":..,"size":..,"mtimeNs":..,"ctimeNs":..}
+// (dev, ino and ctimeNs omitted when zero).
+func (d *itemDecoder) fileID(id *hashcache.FileID) bool {
+	if !d.lit("{") {
+		return false
+	}
+	var ok bool
+	sep := ""
+	if d.lit(`"dev":`) {
+		if id.Dev, ok = d.uint(); !ok {
+			return false
+		}
+		sep = ","
+	}
+	if d.lit(sep + `"ino":`) {
+		if id.Ino, ok = d.uint(); !ok {
+			return false
+		}
+		sep = ","
+	}
+	if !d.lit(sep + `"size":`) {
+		return false
+	}
+	if id.Size, ok = d.int(); !ok || !d.field("mtimeNs") {
+		return false
+	}
+	if id.MtimeNs, ok = d.int(); !ok {
+		return false
+	}
+	if d.field("ctimeNs") {
+		if id.CtimeNs, ok = d.int(); !ok {
+			return false
+		}
+	}
+	return d.lit("}")
 }
 
 func (d *itemDecoder) markerOutputs() ([]MarkerOutput, bool) {
@@ -241,39 +290,7 @@ func (d *itemDecoder) markerOutputs() ([]MarkerOutput, bool) {
 	var out []MarkerOutput
 	for {
 		var o MarkerOutput
-		if !d.lit("{") || !d.outputRecord(&o.OutputRecord) || !d.field("id") || !d.lit("{") {
-			return nil, false
-		}
-		id := &o.ID
-		var ok bool
-		sep := ""
-		if d.lit(`"dev":`) {
-			if id.Dev, ok = d.uint(); !ok {
-				return nil, false
-			}
-			sep = ","
-		}
-		if d.lit(sep + `"ino":`) {
-			if id.Ino, ok = d.uint(); !ok {
-				return nil, false
-			}
-			sep = ","
-		}
-		if !d.lit(sep + `"size":`) {
-			return nil, false
-		}
-		if id.Size, ok = d.int(); !ok || !d.field("mtimeNs") {
-			return nil, false
-		}
-		if id.MtimeNs, ok = d.int(); !ok {
-			return nil, false
-		}
-		if d.field("ctimeNs") {
-			if id.CtimeNs, ok = d.int(); !ok {
-				return nil, false
-			}
-		}
-		if !d.lit("}}") {
+		if !d.lit("{") || !d.outputRecord(&o.OutputRecord) || !d.field("id") || !d.fileID(&o.ID) || !d.lit("}") {
 			return nil, false
 		}
 		out = append(out, o)

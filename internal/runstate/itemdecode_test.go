@@ -34,14 +34,18 @@ func TestItemDecoderAgreesWithJSON(t *testing.T) {
 	for range 3000 {
 		rec := &ItemRecord{Item: pick(), Key: pick(), Base: pick(), RunID: pick(), Removed: rng.IntN(5) == 0, LinesIn: num(), LinesOut: num()}
 		for range rng.IntN(3) {
-			rec.Inputs = append(rec.Inputs, OutputRecord{Path: pick(), Size: num(), SHA256: pick()})
+			in := InputRecord{Path: pick(), Size: num(), SHA256: pick()}
+			if rng.IntN(2) == 0 {
+				in.ID = &hashcache.FileID{Dev: uint64(rng.IntN(3)), Ino: uint64(rng.IntN(5)), Size: num(), MtimeNs: num(), CtimeNs: num()}
+			}
+			rec.Inputs = append(rec.Inputs, in)
 		}
 		for range rng.IntN(3) {
 			rec.Outputs = append(rec.Outputs, MarkerOutput{OutputRecord: OutputRecord{Path: pick(), Size: num(), SHA256: pick()},
 				ID: hashcache.FileID{Dev: uint64(rng.IntN(3)), Ino: uint64(rng.Int64()), Size: num(), MtimeNs: num(), CtimeNs: num()}})
 		}
 		if rng.IntN(4) == 0 {
-			rec.Inputs = []OutputRecord{}
+			rec.Inputs = []InputRecord{}
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {
@@ -89,7 +93,8 @@ func TestItemDecoderAgreesWithJSON(t *testing.T) {
 
 func BenchmarkJournalDecode(b *testing.B) {
 	rec := &ItemRecord{Item: "f00001.txt", Key: "390ac13abb29323849e73fdd8f718a451326c7d7591b5a13da710b914f542556", Base: "4e0c18e053e89de60d1f8146a8f0a8304ad01be74e5d85e02ec2b343822e1b6c",
-		Inputs:  []OutputRecord{{Path: "data/input/f00000.txt", Size: 15, SHA256: "a1b09eff44b9d2b865404442f8b412bd3db2dead556ccf80545276fed563d2ac"}},
+		Inputs: []InputRecord{{Path: "data/input/f00000.txt", Size: 15, SHA256: "a1b09eff44b9d2b865404442f8b412bd3db2dead556ccf80545276fed563d2ac",
+			ID: &hashcache.FileID{Dev: 65024, Ino: 10117181, Size: 15, MtimeNs: 1796230459267089810, CtimeNs: 1796236051601222363}}},
 		Outputs: []MarkerOutput{{OutputRecord: OutputRecord{Path: "data/work/upper/f00000.txt", Size: 15, SHA256: "8fc998d40198578f1c79fec88f53be9bc6fe3ded0f05aa467802baac71c0b910"}, ID: hashcache.FileID{Dev: 65024, Ino: 10436768, Size: 15, MtimeNs: 1796236052103089810, CtimeNs: 1796236052105712398}}},
 		RunID:   "20261202T182730Z-b2b9", LinesOut: 2}
 	line, _ := json.Marshal(rec)

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
+	"github.com/guardrun/guardrun/internal/hashcache"
 )
 
 // The item journal of a fan-out stage, stateDir/items_<stage>.jsonl, is
@@ -40,7 +41,7 @@ type ItemRecord struct {
 	// them), so that a changed key can be explained.
 	Parts json.RawMessage `json:"parts,omitempty"`
 	// Inputs are the item's own input files, as hashed.
-	Inputs []OutputRecord `json:"inputs,omitempty"`
+	Inputs []InputRecord `json:"inputs,omitempty"`
 	// Outputs are the files the item's job wrote, with their identity.
 	Outputs []MarkerOutput `json:"outputs,omitempty"`
 	// Removed marks an item that is gone: its outputs were deleted.
@@ -49,6 +50,18 @@ type ItemRecord struct {
 	// Lines is how many lines its job reported reading (counters).
 	LinesIn  int64 `json:"linesIn,omitempty"`
 	LinesOut int64 `json:"linesOut,omitempty"`
+}
+
+// InputRecord is an item's input file as hashed. ID, when present, is the
+// file's identity when it was hashed, recorded only when that hash can be
+// trusted for that identity (the file was not modified within the stat
+// cache's racy window of the hash): a later run that stats the same
+// identity takes the hash from here, without the stat cache.
+type InputRecord struct {
+	Path   string            `json:"path"` // workspace-relative
+	Size   int64             `json:"size"`
+	SHA256 string            `json:"sha256"`
+	ID     *hashcache.FileID `json:"id,omitempty"`
 }
 
 // ItemJournal is jsonl: stateDir/items_<stage>.jsonl.
