@@ -103,7 +103,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	logger, closeLog := openLog(layout)
 	defer closeLog()
-	pr := newPrinter(stderr, printMode{quiet: *quiet, silent: *silent, verbose: verbose})
+	pr := newPrinter(stderr, printMode{quiet: *quiet, silent: *silent, verbose: verbose, noLive: c.json || !isTerminal(stdout), stages: len(p.Stages)})
 	opts := runner.Options{RunID: *runID, ReplaceRun: *replaceRun, Jobs: *jobs, Force: force, Wait: *wait, SandboxOptions: guards.Sandbox, Vet: guards.Vet, GoSources: guards.GoSources,
 		OnEvent: pr.event, Logger: logger, BestEffort: pf.bestEffort, AuditKey: key, AuditKeyPath: keyPath, Preflight: &guards.Verdict}
 	opts.MaxStagedFiles = *maxStaged
@@ -115,6 +115,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		opts.LogCapBytes = -1
 	}
 	res, err := runner.Run(ctx, p, opts)
+	pr.close()
 	if res != nil && res.State != nil && !*silent {
 		printFailures(stderr, res.State)
 	}

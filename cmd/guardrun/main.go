@@ -79,10 +79,11 @@ func signalContext() (context.Context, func()) {
 		for range ch {
 			n++
 			if n == 1 {
-				fmt.Fprintln(os.Stderr, "guardrun: interrupted: stopping processors and keeping checkpoints (again to abort)")
+				notice(os.Stderr, "guardrun: interrupted: stopping processors and keeping checkpoints (again to abort)")
 				cancel()
 				continue
 			}
+			clearLive()
 			fmt.Fprintln(os.Stderr, "guardrun: aborted")
 			os.Exit(exitInterrupted)
 		}

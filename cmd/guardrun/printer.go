@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/guardrun/guardrun/internal/runstate"
@@ -11,25 +13,38 @@ import (
 )
 
 // printer turns runner events into human lines on stderr. On a terminal
-// it keeps a live line per running stage (done/total, rate, ETA) below the
-// permanent lines; elsewhere it prints a plain progress line per running
+// it keeps a live line per running stage below the permanent lines (stage
+// n of m, a bar, done/total in bytes or items, rate, elapsed and ETA; see
+// progress.go); elsewhere it prints a plain progress line per running
 // stage at most every plainEvery. Every run ends with one summary line
 // (counts and wall time). A run of consecutive skipped stages prints its
 // first foldSkipsAfter lines and one line for the rest (unless verbose).
+//
+// Events come from the runner (one at a time), the live block is also
+// redrawn by a ticker (elapsed times move without events) and erased by
+// the interrupt handler: mu serialises the three.
 type printer struct {
+	mu       sync.Mutex
 	w        io.Writer
 	quiet    bool // failures and the summary line only
 	silent   bool // failures only
 	verbose  bool // every skipped stage
 	live     bool
+	frozen   bool // live output stopped for good (interrupted, closed)
 	start    time.Time
 	now      func() time.Time
+	width    func() int // terminal columns, 0: unknown
+	stages   int        // stages in the pipeline: stage n of m
+	ordinals map[string]int
 	running  map[string]*stageProgress
 	order    []string
 	drawn    int // live lines currently on screen
 	lastDraw time.Time
-	skips    int // consecutive skipped stages so far
-	folded   int // of those, not printed
+	buf      bytes.Buffer // the live block, written in one call
+	skips    int          // consecutive skipped stages so far
+	folded   int          // of those, not printed
+	stopTick chan struct{}
+	tickDone chan struct{}
 }
 
 // printMode is what the run command's flags ask of the printer.
@@ -37,6 +52,8 @@ type printMode struct {
 	quiet   bool // --quiet: failures and the summary line
 	silent  bool // --silent: failures only
 	verbose bool // --verbose: list every skipped stage
+	noLive  bool // no live lines even on a terminal (--json, stdout not a terminal)
+	stages  int  // how many stages the pipeline has
 }
 
 // foldSkipsAfter is how many consecutive skipped stages are listed before
@@ -44,11 +61,17 @@ type printMode struct {
 const foldSkipsAfter = 10
 
 type stageProgress struct {
-	since      time.Time
-	startBytes int64
+	n          int       // stage n of m
+	started    time.Time // the stage's start (elapsed)
+	since      time.Time // this attempt's start (rate)
+	startBytes int64     // the offset this attempt started at (a resume's checkpoint)
 	lines      int64
 	bytes      int64
 	total      int64
+	items      bool // a fan-out stage: progress in items
+	itemsDone  int
+	itemsSkip  int // of itemsDone, skipped as up to date (no time spent)
+	itemsTotal int
 	lastPlain  time.Time
 }
 
@@ -60,11 +83,18 @@ const (
 func newPrinter(w io.Writer, mode printMode) *printer {
 	quiet := mode.quiet || mode.silent
 	live := false
-	if f, ok := w.(*os.File); ok && !quiet && os.Getenv("TERM") != "dumb" {
-		live = tty.IsTerminal(f)
+	f, isFile := w.(*os.File)
+	if isFile && !quiet && !mode.noLive && os.Getenv("TERM") != "dumb" {
+		live = tty.IsTerminal(f) && tty.EnableVT(f)
 	}
-	return &printer{w: w, quiet: quiet, silent: mode.silent, verbose: mode.verbose, live: live, start: time.Now(), now: time.Now,
-		running: map[string]*stageProgress{}}
+	p := &printer{w: w, quiet: quiet, silent: mode.silent, verbose: mode.verbose, live: live, start: time.Now(), now: time.Now,
+		stages: mode.stages, running: map[string]*stageProgress{}}
+	if live {
+		p.width = func() int { return tty.Width(f) }
+		p.startTicker()
+		livePrinter.Store(p)
+	}
+	return p
 }
 
 // line prints a permanent line (above the live block); it ends a run of
@@ -97,14 +127,21 @@ func (p *printer) endSkips() {
 }
 
 func (p *printer) event(ev runstate.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch d := ev.Data.(type) {
-	case runstate.AttemptStart:
-		sp := p.running[ev.Stage]
-		if sp == nil {
-			sp = &stageProgress{}
-			p.running[ev.Stage] = sp
-			p.order = append(p.order, ev.Stage)
+	case runstate.StageStart:
+		sp := p.track(ev.Stage)
+		if d.Items > 0 {
+			sp.items, sp.itemsTotal = true, d.Items
 		}
+	case runstate.StageResume:
+		// This attempt starts at the checkpoint: its rate counts only the
+		// bytes it reads from there.
+		sp := p.track(ev.Stage)
+		sp.lines, sp.bytes = d.LineOffset, d.ByteOffset
+	case runstate.AttemptStart:
+		sp := p.track(ev.Stage)
 		sp.since, sp.startBytes, sp.lastPlain = p.now(), sp.bytes, p.now()
 	case runstate.ProgressReport:
 		if sp := p.running[ev.Stage]; sp != nil {
@@ -113,6 +150,14 @@ func (p *printer) event(ev runstate.Event) {
 				sp.startBytes = 0
 			}
 		}
+	case runstate.ItemProgress:
+		if sp := p.running[ev.Stage]; sp != nil {
+			sp.items, sp.itemsDone, sp.itemsSkip, sp.itemsTotal = true, d.Done, d.Skipped, d.Total
+		}
+	case runstate.StageSkip, runstate.BlockedByUpstream:
+		p.ordinal(ev.Stage)
+	}
+	switch ev.Data.(type) {
 	case runstate.StageEnd, runstate.StageSkip:
 		if _, ok := p.running[ev.Stage]; ok {
 			delete(p.running, ev.Stage)
@@ -168,7 +213,7 @@ func (p *printer) event(ev runstate.Event) {
 		} else {
 			p.line("%-20s %s", ev.Stage, status)
 		}
-	case runstate.ProgressReport:
+	case runstate.ProgressReport, runstate.ItemProgress:
 		if p.live {
 			p.draw(false)
 			return
@@ -194,35 +239,16 @@ func (p *printer) summary(runID string, d runstate.RunEnd) {
 	fmt.Fprintln(p.w, s)
 }
 
-// clear erases the live block.
-func (p *printer) clear() {
-	if !p.live || p.drawn == 0 {
-		return
-	}
-	fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.drawn)
-	p.drawn = 0
-}
-
-// draw redraws the live block (throttled unless force).
-func (p *printer) draw(force bool) {
-	if !p.live {
-		return
-	}
-	now := p.now()
-	if !force && now.Sub(p.lastDraw) < drawEvery {
-		return
-	}
-	p.clear()
-	p.lastDraw = now
-	for _, name := range p.order {
-		fmt.Fprintf(p.w, "  > %-18s %s\n", name, p.running[name].describe(now))
-		p.drawn++
-	}
-}
-
-// describe renders done/total, rate and ETA.
+// describe renders done/total, rate and ETA (the plain progress line).
 func (sp *stageProgress) describe(now time.Time) string {
 	el := now.Sub(sp.since).Seconds()
+	if sp.items && sp.itemsTotal > 0 {
+		s := fmt.Sprintf("%d/%d items (%.0f%%)", sp.itemsDone, sp.itemsTotal, 100*float64(sp.itemsDone)/float64(sp.itemsTotal))
+		if eta, ok := sp.itemsETA(now); ok {
+			s += fmt.Sprintf("  ETA %s", eta.Round(time.Second))
+		}
+		return s
+	}
 	if sp.bytes == 0 && sp.lines == 0 {
 		return fmt.Sprintf("started %s ago", time.Duration(el*float64(time.Second)).Round(time.Second))
 	}

@@ -47,14 +47,14 @@ func TestLiveBlockIsRedrawnAndErased(t *testing.T) {
 	got := out.String()
 	assert.Contains(t, got, "a                    running\n")
 	assert.Contains(t, got, "b                    running (attempt 2)\n")
-	assert.Contains(t, got, "  > a                   25%  100 B / 400 B, 10 lines  100 B/s  ETA 3s\n")
-	assert.Contains(t, got, "\x1b[2A\x1b[J", "the two live lines are erased before redrawing")
+	assert.Contains(t, got, "[1] a  [=====>              ]   25%  100 B / 400 B  100 B/s  elapsed 1s  ETA 3s\n[2] b  running, elapsed 1s")
+	assert.Contains(t, got, "\r\x1b[K\x1b[1A\x1b[J[1] a", "the two live lines are erased before redrawing")
 	out.Reset()
 	p.event(runstate.Event{Stage: "a", Data: runstate.StageEnd{Status: runstate.StageFailed, Error: "exit code 3"}})
 	p.event(runstate.Event{RunID: "r1", Data: runstate.RunEnd{Status: runstate.RunFailed}})
 	got = out.String()
 	assert.Contains(t, got, "a                    failed: exit code 3\n")
-	assert.NotContains(t, got[strings.LastIndex(got, "\x1b[J"):], "  > ", "the block is gone at the end")
+	assert.NotContains(t, got[strings.LastIndex(got, "\x1b[K"):], "[1] a", "the block is gone at the end")
 	assert.Contains(t, got, "run r1 failed in")
 }
 
