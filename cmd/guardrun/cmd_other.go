@@ -102,7 +102,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	var pf preflightFlags
 	pf.register(fs)
-	printInput := fs.Bool("policy-input", false, "print the policy's input document (JSON) for this spec and host, and judge nothing: `guardrun check --policy-input > input.json; conftest test input.json`")
+	printInput := fs.Bool("policy-input", false, "print the policy's input document (JSON) for this spec and host, and judge nothing (for conftest: guardrun check --policy-input > input.json; conftest test --namespace guardrun.conftest --policy policy/ input.json, see docs/POLICY.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
