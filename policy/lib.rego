@@ -1,7 +1,8 @@
 # guardrun's built-in pipeline policy: shared accessors, and the `violations`
 # set the Go evaluator queries.
 #
-# Input document (see docs/POLICY.md):
+# Input document (see docs/POLICY.md; its JSON schema, which every module is
+# type-checked against, is schema/input.json):
 #
 #     {
 #       "pipeline": <the resolved spec: pipeline.Pipeline as JSON>,

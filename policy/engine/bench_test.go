@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/stretchr/testify/require"
 
 	"github.com/guardrun/guardrun/pipeline"
@@ -81,5 +82,32 @@ func BenchmarkFingerprintDemo(b *testing.B) {
 		if _, err := policy.Fingerprint(policy.Options{}, p, testHost); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSchemaTypeCheck isolates what the input schema adds to New:
+// OPA compiles the JSON schema into a type (every compilation) and the
+// type checker follows input references through it. A one-rule module is
+// compiled with and without the schema; the difference is the schema's
+// share of New.
+func BenchmarkSchemaTypeCheck(b *testing.B) {
+	ss, err := inputSchemas()
+	require.NoError(b, err)
+	m, err := parse("p.rego", "package p\n\nx contains s.name if {\n\tsome s in input.pipeline.stages\n\ts.resources.memoryMB > 1\n}\n")
+	require.NoError(b, err)
+	for _, tc := range []struct {
+		name string
+		ss   *ast.SchemaSet
+	}{{"without", nil}, {"with", ss}} {
+		b.Run(tc.name, func(b *testing.B) {
+			defer reportCPU(b)()
+			for b.Loop() {
+				c := ast.NewCompiler().WithCapabilities(Capabilities()).WithSchemas(tc.ss)
+				c.Compile(map[string]*ast.Module{"p.rego": m})
+				if c.Failed() {
+					b.Fatal(c.Errors)
+				}
+			}
+		})
 	}
 }
