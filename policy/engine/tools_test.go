@@ -22,8 +22,9 @@ import (
 // bundles, and the input schema type-checks every module.
 
 // conftestOPA is the OPA release bundled with the conftest the policy is
-// kept compatible with (conftest v0.71: OPA v1.21). Its capabilities (the
-// builtins and language features it has) are embedded in OPA.
+// kept compatible with: conftest v0.71.0 bundles OPA v1.21.0, v0.71.1
+// bundles v1.21.1; the older one's capabilities (the builtins and language
+// features it has) are embedded in OPA.
 const conftestOPA = "v1.21.0"
 
 // regoFiles reads policy/*.rego, tests included.
