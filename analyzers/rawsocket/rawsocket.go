@@ -6,11 +6,14 @@ import (
 	"go/constant"
 	"go/token"
 	"go/types"
+	"sort"
 	"strings"
 
 	"github.com/guardrun/guardrun/analyzers/internal/netpolicy"
 	"github.com/guardrun/guardrun/analyzers/internal/suppress"
+	"github.com/guardrun/guardrun/analyzers/internal/values"
 	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/analysis/passes/buildssa"
 	"golang.org/x/tools/go/types/typeutil"
 )
 
@@ -19,9 +22,13 @@ const Doc = `report raw socket system calls and plugin.Open
 
 rawsocket reports calls of syscall, golang.org/x/sys/unix and
 golang.org/x/sys/windows functions that create, connect, bind or send on
-sockets or resolve names, Syscall with a socket trap number, loading of
-Windows networking DLLs, and plugin.Open. Suppress one with
-"//netlint:allow <reason>".`
+sockets or resolve names; Syscall with a socket trap number, resolved on SSA
+(a constant, a literal, a variable, a parameter of a helper) or that netlint
+cannot resolve; Syscall functions used as values; loading of Windows
+networking DLLs; plugin.Open; //go:linkname to network or socket symbols;
+cgo calls of socket functions; assembly that makes system calls; and calls
+of functions of other packages that do any of this (through facts). Suppress
+one with "//netlint:allow <reason>".`
 
 // Analyzer uses the policy of the command-line flags (netpolicy.Global).
 var Analyzer = New(netpolicy.Global)
@@ -29,11 +36,38 @@ var Analyzer = New(netpolicy.Global)
 // New returns a rawsocket analyzer that asks policy for its exceptions.
 func New(policy func() (*netpolicy.Policy, error)) *analysis.Analyzer {
 	return &analysis.Analyzer{
-		Name: "rawsocket",
-		Doc:  Doc,
-		URL:  "https://github.com/guardrun/guardrun/blob/main/docs/NETLINT.md#rawsocket",
-		Run:  func(pass *analysis.Pass) (any, error) { return run(pass, policy) },
+		Name:      "rawsocket",
+		Doc:       Doc,
+		URL:       "https://github.com/guardrun/guardrun/blob/main/docs/NETLINT.md#rawsocket",
+		Run:       func(pass *analysis.Pass) (any, error) { return run(pass, policy) },
+		Requires:  []*analysis.Analyzer{values.SSA},
+		FactTypes: []analysis.Fact{new(Sockets)},
 	}
+}
+
+func init() { values.SetStd(netpolicy.IsStd) }
+
+// Sockets is the fact exported for a function that reaches a raw socket
+// itself or through other functions (Chain, from the function to the call,
+// and What), or whose parameters are used as syscall trap numbers (Traps).
+type Sockets struct {
+	Chain []string
+	What  string
+	Traps []int
+}
+
+// AFact marks Sockets as an analysis fact.
+func (*Sockets) AFact() {}
+
+func (s *Sockets) String() string {
+	var parts []string
+	if len(s.Chain) > 0 {
+		parts = append(parts, s.What+": "+strings.Join(s.Chain, " -> "))
+	}
+	if len(s.Traps) > 0 {
+		parts = append(parts, fmt.Sprintf("trap parameters %v", s.Traps))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // SyscallPackages are the packages whose socket functions are reported.
@@ -101,10 +135,71 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 	if err != nil {
 		return nil, err
 	}
+	if len(pass.Files) == 0 || pass.TypesInfo == nil || systemPackage(pass.Pkg.Path()) {
+		return nil, nil
+	}
+	c := &checker{pass: pass, pol: pol, ix: suppress.New(pass), direct: map[*types.Func]finding{}}
+	c.syntax()
+	res, _ := pass.ResultOf[values.SSA].(*buildssa.SSA)
+	if res != nil && !values.Skip(pass) {
+		c.ssa(res)
+	}
+	return nil, nil
+}
+
+// systemPackage: the standard library and golang.org/x/sys are judged where
+// they are called.
+func systemPackage(path string) bool {
+	return netpolicy.IsStd(path) || path == "golang.org/x/sys" || strings.HasPrefix(path, "golang.org/x/sys/")
+}
+
+type checker struct {
+	pass *analysis.Pass
+	pol  *netpolicy.Policy
+	ix   *suppress.Index
+	// direct holds the first reported finding of each function declared in
+	// the package (the start of its chain).
+	direct map[*types.Func]finding
+}
+
+// report reports f unless a directive or an exception covers it; it
+// returns whether it reported.
+func (c *checker) report(f finding) bool {
+	if _, ok := c.ix.Allowed(f.pos); ok {
+		return false
+	}
+	file := ""
+	if tf := c.pass.Fset.File(f.pos); tf != nil {
+		file = tf.Name()
+	}
+	if _, ok := c.pol.Except(c.pass.Pkg.Path(), file, netpolicy.KindCall, f.subject); ok {
+		return false
+	}
+	c.pass.Report(analysis.Diagnostic{Pos: f.pos, End: f.end, Category: "rawsocket", Message: f.msg})
+	return true
+}
+
+// syntax reports what can be seen on the syntax alone: socket functions,
+// plugin.Open, DLL names, function values, linkname directives, cgo calls,
+// assembly.
+func (c *checker) syntax() {
+	pass := c.pass
 	var found []finding
 	seen := map[*ast.Ident]bool{}
 	for _, f := range pass.Files {
 		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.SelectorExpr:
+				if x, ok := n.X.(*ast.Ident); ok && x.Name == "C" && contains(CSocketFuncs, n.Sel.Name) {
+					found = append(found, finding{n.Pos(), n.End(), "C." + n.Sel.Name,
+						fmt.Sprintf("cgo call C.%s reaches the network outside the net package", n.Sel.Name)})
+				}
+			case *ast.Ident:
+				if name, ok := strings.CutPrefix(n.Name, "_Cfunc_"); ok && contains(CSocketFuncs, name) && pass.TypesInfo.Uses[n] != nil {
+					found = append(found, finding{n.Pos(), n.End(), "C." + name,
+						fmt.Sprintf("cgo call C.%s reaches the network outside the net package", name)})
+				}
+			}
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
 				return true
@@ -121,13 +216,13 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 					"plugin.Open loads code netlint cannot check (it may reach the network)"})
 			case inSyscallPkg(fn) && contains(SocketFuncs, fn.Name()):
 				markFun(call, seen)
+				if fn.Name() == "Socket" && len(call.Args) > 0 && localDomain(pass.TypesInfo, call.Args[0]) {
+					return true // AF_UNIX: a file-system socket, not the network
+				}
 				found = append(found, finding{call.Pos(), call.End(), qual,
 					fmt.Sprintf("raw socket call %s bypasses the net package", shortName(fn))})
-			case inSyscallPkg(fn) && contains(syscallFuncs, fn.Name()) && len(call.Args) > 0:
-				if trap := constName(pass.TypesInfo, call.Args[0]); trap != nil && contains(SocketTraps, trap.Name()) {
-					found = append(found, finding{call.Pos(), call.End(), trap.Pkg().Path() + "." + trap.Name(),
-						fmt.Sprintf("raw system call %s(%s) opens or uses a socket", shortName(fn), trap.Name())})
-				}
+			case inSyscallPkg(fn) && contains(syscallFuncs, fn.Name()):
+				markFun(call, seen) // the trap number is judged on SSA
 			case inSyscallPkg(fn) && contains(dllFuncs, fn.Name()) && len(call.Args) > 0:
 				if name, ok := constString(pass.TypesInfo, call.Args[0]); ok && isNetworkDLL(name) {
 					found = append(found, finding{call.Pos(), call.End(), "dll:" + dllBase(name) + ".dll",
@@ -137,31 +232,62 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 			return true
 		})
 	}
-	// Function values: "f := unix.Connect" is as good as a call.
+	// Function values: "f := unix.Connect" is as good as a call, and a
+	// Syscall taken as a value (or through reflect) hides its trap number.
 	for id, obj := range pass.TypesInfo.Uses {
 		fn, ok := obj.(*types.Func)
 		if !ok || seen[id] || !isPkgFunc(fn) || fn.Pkg() == nil {
 			continue
 		}
 		isPlugin := fn.Pkg().Path() == "plugin" && fn.Name() == "Open"
-		if !isPlugin && !(inSyscallPkg(fn) && contains(SocketFuncs, fn.Name())) {
-			continue
+		switch {
+		case isPlugin || inSyscallPkg(fn) && contains(SocketFuncs, fn.Name()):
+			found = append(found, finding{id.Pos(), id.End(), fn.Pkg().Path() + "." + fn.Name(),
+				fmt.Sprintf("reference to %s: a raw network call outside the net package", shortName(fn))})
+		case inSyscallPkg(fn) && contains(syscallFuncs, fn.Name()):
+			found = append(found, finding{id.Pos(), id.End(), fn.Pkg().Path() + "." + fn.Name(),
+				fmt.Sprintf("reference to %s: a system call whose trap number netlint cannot check", shortName(fn))})
 		}
-		found = append(found, finding{id.Pos(), id.End(), fn.Pkg().Path() + "." + fn.Name(),
-			fmt.Sprintf("reference to %s: a raw network call outside the net package", shortName(fn))})
 	}
-
-	ix := suppress.New(pass)
+	found = append(found, c.linknames()...)
+	found = append(found, c.foreign()...)
+	sort.SliceStable(found, func(i, j int) bool { return found[i].pos < found[j].pos })
 	for _, f := range found {
-		if _, ok := ix.Allowed(f.pos); ok {
-			continue
+		if c.report(f) {
+			if fn := c.enclosingFunc(f.pos); fn != nil {
+				if _, ok := c.direct[fn]; !ok {
+					c.direct[fn] = f
+				}
+			}
 		}
-		if _, ok := pol.Except(pass.Pkg.Path(), pass.Fset.File(f.pos).Name(), netpolicy.KindCall, f.subject); ok {
-			continue
-		}
-		pass.Report(analysis.Diagnostic{Pos: f.pos, End: f.end, Category: "rawsocket", Message: f.msg})
 	}
-	return nil, nil
+}
+
+// enclosingFunc returns the function declared around pos, if any.
+func (c *checker) enclosingFunc(pos token.Pos) *types.Func {
+	for _, f := range c.pass.Files {
+		if pos < f.FileStart || pos > f.FileEnd {
+			continue
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Pos() <= pos && pos < fd.End() {
+				fn, _ := c.pass.TypesInfo.Defs[fd.Name].(*types.Func)
+				return fn
+			}
+		}
+	}
+	return nil
+}
+
+// localDomain reports whether a socket's domain is the constant AF_UNIX
+// (AF_LOCAL).
+func localDomain(info *types.Info, e ast.Expr) bool {
+	tv, ok := info.Types[e]
+	if !ok || tv.Value == nil {
+		return false
+	}
+	v, ok := constant.Int64Val(constant.ToInt(tv.Value))
+	return ok && v == 1
 }
 
 // markFun records the identifier naming the called function, so that the
@@ -181,36 +307,6 @@ func markFun(call *ast.CallExpr, seen map[*ast.Ident]bool) {
 
 func shortName(fn *types.Func) string {
 	return fn.Pkg().Name() + "." + fn.Name()
-}
-
-// constName returns the package-level constant e names, if any.
-func constName(info *types.Info, e ast.Expr) *types.Const {
-	var id *ast.Ident
-	switch x := ast.Unparen(e).(type) {
-	case *ast.Ident:
-		id = x
-	case *ast.SelectorExpr:
-		id = x.Sel
-	case *ast.CallExpr: // uintptr(unix.SYS_SOCKET)
-		if len(x.Args) == 1 {
-			if tv, ok := info.Types[x.Fun]; ok && tv.IsType() {
-				return constName(info, x.Args[0])
-			}
-		}
-		return nil
-	default:
-		return nil
-	}
-	c, ok := info.Uses[id].(*types.Const)
-	if !ok || c.Pkg() == nil {
-		return nil
-	}
-	for _, p := range SyscallPackages {
-		if c.Pkg().Path() == p {
-			return c
-		}
-	}
-	return nil
 }
 
 func constString(info *types.Info, e ast.Expr) (string, bool) {

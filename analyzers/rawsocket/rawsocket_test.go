@@ -10,7 +10,7 @@ import (
 
 func TestRawSockets(t *testing.T) {
 	netpolicy.ResetFlags()
-	analysistest.Run(t, analysistest.TestData(), rawsocket.Analyzer, "raw", "rawclean", "rawallow", "rawwin")
+	analysistest.Run(t, analysistest.TestData(), rawsocket.Analyzer, "raw", "rawclean", "rawallow", "rawwin", "rawevasion", "rawevasion/cgo", "rawevasion/asm", "rawfp")
 }
 
 func TestRawSocketsWindows(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-func sockets() {
+func sockets() { // want sockets:`makes a raw network call: raw\.sockets -> syscall\.Socket`
 	fd, _ := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0) // want `raw socket call syscall.Socket bypasses the net package`
 	_ = syscall.Connect(fd, &syscall.SockaddrInet4{Port: 80})        // want `raw socket call syscall.Connect`
 	_ = syscall.Bind(fd, &syscall.SockaddrInet4{})                   // want `raw socket call syscall.Bind`
@@ -31,25 +31,25 @@ func sockets() {
 	_, _ = syscall.Getpid(), 0
 }
 
-func traps() {
+func traps() { // want traps:`makes a raw network call: raw\.traps -> golang\.org/x/sys/unix\.SYS_SOCKET`
 	unix.Syscall(unix.SYS_SOCKET, 2, 1, 0)           // want `raw system call unix.Syscall\(SYS_SOCKET\) opens or uses a socket`
 	unix.Syscall(uintptr(unix.SYS_CONNECT), 0, 0, 0) // want `raw system call unix.Syscall\(SYS_CONNECT\)`
 	unix.Syscall(unix.SYS_GETPID, 0, 0, 0)           // not a socket trap
 }
 
-func dlls() {
+func dlls() { // want dlls:`makes a raw network call: raw\.dlls -> dll:ws2_32\.dll`
 	_ = windows.NewLazySystemDLL("ws2_32.dll")                // want `windows.NewLazySystemDLL\("ws2_32.dll"\) loads a Windows networking library`
 	_, _ = windows.LoadDLL(`C:\Windows\System32\WinHTTP.dll`) // want `windows.LoadDLL\(.*\) loads a Windows networking library`
 	_ = windows.NewLazySystemDLL("kernel32.dll")              // not a networking DLL
 }
 
-func values() {
+func values() { // want values:`makes a raw network call: raw\.values -> golang\.org/x/sys/unix\.Connect`
 	connect := unix.Connect // want `reference to unix.Connect: a raw network call outside the net package`
 	_ = connect
 	open := plugin.Open // want `reference to plugin.Open`
 	_ = open
 }
 
-func plugins() {
+func plugins() { // want plugins:`makes a raw network call: raw\.plugins -> plugin\.Open`
 	_, _ = plugin.Open("x.so") // want `plugin.Open loads code netlint cannot check`
 }

@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func Allowed() {
+func Allowed() { // want Allowed:`makes a raw network call: rawallow\.Allowed -> golang\.org/x/sys/unix\.Listen`
 	//netlint:allow netlink socket to bring the sandbox's loopback down
 	fd, _ := unix.Socket(16, 3, 0)
 

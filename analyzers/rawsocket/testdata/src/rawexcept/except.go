@@ -5,7 +5,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-func Excepted() {
+func Excepted() { // want Excepted:`makes a raw network call: rawexcept\.Excepted -> golang\.org/x/sys/unix\.Connect`
 	fd, _ := unix.Socket(16, 3, 0)                                 // excepted by the config: call golang.org/x/sys/unix.Socket
 	_ = unix.Connect(fd, nil)                                      // want `raw socket call unix.Connect`
 	unix.Syscall(unix.SYS_SOCKET, 0, 0, 0)                         // excepted: call golang.org/x/sys/unix.SYS_SOCKET
