@@ -15,7 +15,11 @@ const Doc = `report imports of packages that can reach the network
 netimport reports each import of a package on the deny list (by default net,
 net/... except net/url, net/netip and net/mail, crypto/tls, log/syslog,
 expvar, golang.org/x/net/..., google.golang.org/grpc/... and well-known
-network clients and SDKs). Suppress one with "//netlint:allow <reason>".`
+network clients and SDKs). An import of net, crypto/tls, net/textproto or
+net/http whose every use in the file is a type, constant or parsing helper
+(net.IP, net.ParseIP, tls.VersionTLS13, textproto.MIMEHeader,
+http.StatusText, ...; a unix socket) is not reported. Suppress one with
+"//netlint:allow <reason>".`
 
 // Analyzer uses the policy of the command-line flags (netpolicy.Global).
 var Analyzer = New(netpolicy.Global)
@@ -47,6 +51,9 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 			v := pol.Check(path)
 			if !v.Forbidden {
 				continue
+			}
+			if ok, _ := netpolicy.DataOnly(f, spec, pass.TypesInfo); ok {
+				continue // only types, constants and parsing helpers are used
 			}
 			if _, ok := ix.Allowed(spec.Pos()); ok {
 				continue

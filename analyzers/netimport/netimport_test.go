@@ -16,7 +16,7 @@ import (
 
 func TestDirectImports(t *testing.T) {
 	netpolicy.ResetFlags()
-	analysistest.Run(t, analysistest.TestData(), netimport.Analyzer, "direct", "clean", "suppressed", "tagged")
+	analysistest.Run(t, analysistest.TestData(), netimport.Analyzer, "direct", "clean", "suppressed", "tagged", "datafp", "datause")
 }
 
 func TestBuildTagsWindows(t *testing.T) {

@@ -52,6 +52,7 @@ func New(policy func() (*netpolicy.Policy, error)) *analysis.Analyzer {
 type edge struct {
 	path string
 	spec *ast.ImportSpec // nil when the package has no syntax (export data only)
+	file *ast.File
 }
 
 func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, error) {
@@ -71,7 +72,7 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 		for _, f := range pass.Files {
 			for _, spec := range f.Imports {
 				if p, err := strconv.Unquote(spec.Path.Value); err == nil {
-					edges = append(edges, edge{p, spec})
+					edges = append(edges, edge{p, spec, f})
 				}
 			}
 		}
@@ -87,6 +88,11 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 			continue
 		}
 		forbidden := pol.Forbidden(e.path)
+		if forbidden && e.spec != nil {
+			if ok, _ := netpolicy.DataOnly(e.file, e.spec, pass.TypesInfo); ok {
+				continue // types, constants and parsing only: not an edge
+			}
+		}
 		var chain []string
 		switch {
 		case forbidden:
@@ -116,12 +122,16 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 			best = chain
 		}
 		if !forbidden && e.spec != nil { // a forbidden import is netimport's finding
+			msg := fmt.Sprintf("import %q reaches forbidden package %s: %s",
+				e.path, chain[len(chain)-1], strings.Join(append([]string{self}, chain...), " -> "))
+			if strings.HasSuffix(file, "_test.go") {
+				msg += " (in a test file: only the test build imports it)"
+			}
 			pass.Report(analysis.Diagnostic{
 				Pos:      e.spec.Pos(),
 				End:      e.spec.End(),
 				Category: "nettransitive",
-				Message: fmt.Sprintf("import %q reaches forbidden package %s: %s",
-					e.path, chain[len(chain)-1], strings.Join(append([]string{self}, chain...), " -> ")),
+				Message:  msg,
 			})
 		}
 	}

@@ -236,9 +236,9 @@ func stitch(roots, graph []*packages.Package, fset *token.FileSet) error {
 			if g.PkgPath == "unsafe" {
 				n.Types = types.Unsafe
 			}
-			if needsSyntax(g) {
+			if mode, ok := syntaxMode(g); ok {
 				for _, file := range g.GoFiles {
-					f, err := parser.ParseFile(fset, file, nil, parser.ImportsOnly|parser.ParseComments)
+					f, err := parser.ParseFile(fset, file, nil, mode)
 					if err != nil {
 						parseErr = errors.Join(parseErr, err)
 						continue
@@ -277,13 +277,24 @@ func stitch(roots, graph []*packages.Package, fset *token.FileSet) error {
 	return parseErr
 }
 
-// needsSyntax reports whether directives in g's files are honoured (see
-// suppress.Honoured) and the files therefore have to be read.
-func needsSyntax(g *packages.Package) bool {
+// syntaxMode reports whether g's files have to be read and how: in full
+// when g imports a package judged by use (net only for net.IP, ...; see
+// netpolicy.DataSymbols), so that nettransitive can see what is used;
+// their imports when directives in them are honoured (see
+// suppress.Honoured).
+func syntaxMode(g *packages.Package) (parser.Mode, bool) {
 	if netpolicy.IsStd(g.PkgPath) {
-		return false
+		return 0, false
 	}
-	return g.Module == nil || g.Module.Version == ""
+	for path := range g.Imports {
+		if netpolicy.HasDataSymbols(path) {
+			return parser.ParseComments | parser.SkipObjectResolution, true
+		}
+	}
+	if g.Module == nil || g.Module.Version == "" {
+		return parser.ImportsOnly | parser.ParseComments, true
+	}
+	return 0, false
 }
 
 func relPos(p token.Position, dir string) string {

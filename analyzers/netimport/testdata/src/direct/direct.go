@@ -29,7 +29,7 @@ var (
 	_ = fmt.Sprint
 	_ = expvar.NewInt
 	_ = syslog.New
-	_ = textproto.NewReader
+	_ = textproto.Dial
 	_ = net.Dial
 	_ = http.Get
 	_ = mail.ParseAddress

@@ -29,7 +29,7 @@ import (
 var (
 	_ = net.IPv4len
 	_ = smtp.Dial
-	_ = textproto.NewReader
+	_ = textproto.Dial
 	_ = tls.Client
 	_ = http.Get
 	_ = rpc.Dial

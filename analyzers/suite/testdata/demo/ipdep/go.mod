@@ -1,0 +1,3 @@
+module example.com/ipdep
+
+go 1.22
