@@ -57,13 +57,42 @@ func (c *checker) linknames() []finding {
 					bad = bad || strings.EqualFold(name, "rawSyscallNoError") || strings.EqualFold(name, "syscall6")
 				}
 				if bad {
-					out = append(out, finding{cm.Pos(), cm.End(), target,
-						fmt.Sprintf("//go:linkname to %s reaches the network or a raw system call past netlint's rules", target)})
+					pos, end := cm.Pos(), cm.End()
+					if id := declared(f, fields[0]); id != nil {
+						pos, end = id.Pos(), id.End()
+					}
+					out = append(out, finding{pos, end, target,
+						fmt.Sprintf("%s is linked (//go:linkname) to %s: it reaches the network or a raw system call past netlint's rules", fields[0], target)})
 				}
 			}
 		}
 	}
 	return out
+}
+
+// declared finds the declaration of a package-level name in f, where a
+// linkname finding is reported (a directive line cannot carry anything
+// else).
+func declared(f *ast.File, name string) *ast.Ident {
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil && d.Name.Name == name {
+				return d.Name
+			}
+		case *ast.GenDecl:
+			for _, sp := range d.Specs {
+				if vs, ok := sp.(*ast.ValueSpec); ok {
+					for _, id := range vs.Names {
+						if id.Name == name {
+							return id
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // splitTarget splits "net.Dial" or "internal/poll.(*FD).Init" into its

@@ -43,8 +43,8 @@ func acrossPackages() { // want acrossPackages:`makes a raw network call: raweva
 	lib.Sys(uintptr(syscall.SYS_GETPID)) // not a socket trap
 }
 
-//go:linkname sysCall syscall.Syscall // want `//go:linkname to syscall.Syscall reaches the network or a raw system call`
-func sysCall(trap, a1, a2, a3 uintptr) (r1, r2 uintptr, err syscall.Errno)
+//go:linkname sysCall syscall.Syscall
+func sysCall(trap, a1, a2, a3 uintptr) (r1, r2 uintptr, err syscall.Errno) // want `sysCall is linked \(//go:linkname\) to syscall.Syscall: it reaches the network or a raw system call` sysCall:`makes a raw network call: rawevasion\.sysCall -> syscall\.Syscall`
 
-//go:linkname dial net.Dial // want `//go:linkname to net.Dial reaches the network`
-func dial(network, address string) (any, error)
+//go:linkname dial net.Dial
+func dial(network, address string) (any, error) // want `dial is linked \(//go:linkname\) to net.Dial` dial:`makes a raw network call: rawevasion\.dial -> net\.Dial`
