@@ -20,25 +20,59 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-const usage = `usage: guardrun <command> [flags]
+// command is one of guardrun's commands. commands is the one table of
+// them: the usage text, help COMMAND and shell completion come from it, and
+// each command's flags from its own flag set (flagsOf), never a copy.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
 
-commands:
-  run     run the pipeline (skips what is up to date, resumes from checkpoints)
-  plan    show what would run or be skipped, and why
-  check   validate the spec, the policy and Go processors; show what this host enforces
-  status  show the last run (or --run-id) and who holds the lock
-  verify  verify the audit chain
-  report  write a self-contained HTML report of a run
-  version print the version
+var commands []command
 
+func init() {
+	// In init: completion's entry reads the table it is in.
+	commands = []command{
+		{"run", "run the pipeline (skips what is up to date, resumes from checkpoints)", cmdRun},
+		{"plan", "show what would run or be skipped, and why", cmdPlan},
+		{"check", "validate the spec, the policy and Go processors; show what this host enforces", cmdCheck},
+		{"status", "show the last run (or --run-id) and who holds the lock", cmdStatus},
+		{"verify", "verify the audit chain", cmdVerify},
+		{"report", "write a self-contained HTML report of a run", cmdReport},
+		{"clean", "delete what is no longer needed: old runs' files, logs, builds, outputs of stages gone from the spec", cmdClean},
+		{"completion", "print a shell completion script (bash, zsh or fish)", cmdCompletion},
+		{"version", "print the version", cmdVersion},
+		{"help", "list the commands, or one command's flags", nil},
+	}
+}
+
+func usageText() string {
+	var b strings.Builder
+	b.WriteString("usage: guardrun <command> [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
 exit codes: 0 ok, 1 a stage failed, 2 usage or invalid spec, 3 policy or lint violation,
             4 locked by another run, 130 interrupted
 
-run 'guardrun <command> -h' for the flags of a command`
+run 'guardrun help <command>' for the flags of a command`)
+	return b.String()
+}
+
+func cmdVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
+	fs := newFlags("version", stdout)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, versionLine())
+	return nil
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stderr, usageText())
 		return &usageError{msg: "missing command"}
 	}
 	err := dispatch(ctx, args[0], args[1:], stdout, stderr)
@@ -50,30 +84,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func dispatch(ctx context.Context, cmd string, rest []string, stdout, stderr io.Writer) error {
 	switch cmd {
-	case "run":
-		return cmdRun(ctx, rest, stdout, stderr)
-	case "plan":
-		return cmdPlan(ctx, rest, stdout, stderr)
-	case "check":
-		return cmdCheck(ctx, rest, stdout, stderr)
-	case "status":
-		return cmdStatus(ctx, rest, stdout, stderr)
-	case "verify":
-		return cmdVerify(ctx, rest, stdout, stderr)
-	case "report":
-		return cmdReport(ctx, rest, stdout, stderr)
-	case "version", "--version", "-version":
+	case "--version", "-version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
-		if len(rest) > 0 && isCommand(rest[0]) {
+		if len(rest) > 0 && isCommand(rest[0]) && rest[0] != "help" {
 			// The command's own flags, on stdout.
 			return dispatch(ctx, rest[0], []string{"-h"}, stdout, stdout)
 		}
-		fmt.Fprintln(stdout, usage)
+		if len(rest) > 0 && rest[0] != "help" && !strings.HasPrefix(rest[0], "-") {
+			fmt.Fprintln(stderr, usageText())
+			return &usageError{msg: fmt.Sprintf("unknown command %q", rest[0])}
+		}
+		fmt.Fprintln(stdout, usageText())
 		return nil
 	}
-	fmt.Fprintln(stderr, usage)
+	for _, c := range commands {
+		if c.name == cmd && c.run != nil {
+			return c.run(ctx, rest, stdout, stderr)
+		}
+	}
+	fmt.Fprintln(stderr, usageText())
 	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd)}
 }
 
@@ -81,9 +112,10 @@ var version = "dev"
 
 // isCommand reports whether name is one of guardrun's commands.
 func isCommand(name string) bool {
-	switch name {
-	case "run", "plan", "check", "status", "verify", "report", "version":
-		return true
+	for _, c := range commands {
+		if c.name == name {
+			return true
+		}
 	}
 	return false
 }
@@ -122,17 +154,33 @@ func versionLine() string {
 // errors are not printed by the flag package (the CLI prints one line).
 var flagOut sync.Map // *flag.FlagSet -> io.Writer
 
-// newFlags returns a FlagSet that reports errors instead of exiting.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+// newFlags returns a FlagSet that reports errors instead of exiting; -h
+// and --help print the command's flags on helpOut (stdout: help is what
+// was asked for, as `guardrun help COMMAND` does).
+func newFlags(name string, helpOut io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("guardrun "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	flagOut.Store(fs, stderr)
+	if c, ok := helpOut.(*flagCollector); ok {
+		c.fs = fs
+	}
+	flagOut.Store(fs, helpOut)
 	return fs
 }
 
 // parse parses flags; -h is not an error, bad flags are usage errors.
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// parseArgs is parse for a command that takes arguments after its flags.
+func parseArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			if w, ok := flagOut.Load(fs); ok {
@@ -146,9 +194,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 		name := strings.TrimPrefix(fs.Name(), "guardrun ")
 		return &usageError{msg: fmt.Sprintf("%s: %v (guardrun help %s lists its flags)", name, err, name)}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ import (
 )
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("plan", stderr)
+	fs := newFlags("plan", stdout)
 	var c commonFlags
 	c.register(fs)
 	var force multiFlag
@@ -97,7 +97,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("check", stderr)
+	fs := newFlags("check", stdout)
 	var c commonFlags
 	c.register(fs)
 	var pf preflightFlags
@@ -183,7 +183,7 @@ func printEnforcement(w io.Writer, rep sandbox.Report) {
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
+	fs := newFlags("status", stdout)
 	var c commonFlags
 	c.register(fs)
 	runID := fs.String("run-id", "", "run to show (default: the latest)")
@@ -309,7 +309,7 @@ func inSpecOrder(p *pipeline.Pipeline, lines []runstate.RunStage) []runstate.Run
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", stderr)
+	fs := newFlags("verify", stdout)
 	var c commonFlags
 	c.register(fs)
 	var kf auditKeyFlags
@@ -423,7 +423,7 @@ func short(h string) string {
 }
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("report", stderr)
+	fs := newFlags("report", stdout)
 	var c commonFlags
 	c.register(fs)
 	runID := fs.String("run-id", "", "run to report (default: the latest)")

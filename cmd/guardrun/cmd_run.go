@@ -45,7 +45,7 @@ type runOutput struct {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", stderr)
+	fs := newFlags("run", stdout)
 	var c commonFlags
 	c.register(fs)
 	runID := fs.String("run-id", "", "run id (default: time-based); refused when a recorded run has it, unless --replace-run")

@@ -109,6 +109,7 @@ func exitCode(err error) int {
 		plan       *planError
 		findings   *preflight.LintError
 		unlintable *lint.Error
+		refused    *cleanError
 	)
 	switch {
 	case err == nil:
@@ -121,7 +122,7 @@ func exitCode(err error) int {
 		return exitPolicy
 	case errors.As(err, &usage), errors.Is(err, pipeline.ErrInvalidSpec), errors.Is(err, runner.ErrNoSuchStage),
 		errors.Is(err, report.ErrRunNotFound), errors.Is(err, audit.ErrKeyFile), errors.As(err, &unlintable), errors.Is(err, runner.ErrRunIDUsed),
-		errors.Is(err, preflight.ErrNoGuard), errors.As(err, &plan):
+		errors.Is(err, preflight.ErrNoGuard), errors.As(err, &plan), errors.As(err, &refused):
 		return exitUsage
 	}
 	return exitFailed // runner.ErrStageFailed, audit.ErrBrokenChain, anything unexpected
