@@ -117,7 +117,13 @@ func cmdClean(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 
-	// 3. Go processors built from sources no current stage uses.
+	// 3. Items of fan-out stages whose input is gone: what the next run
+	// would delete (plan's "remove" items).
+	if err := cl.goneItems(ctx); err != nil {
+		return err
+	}
+
+	// 4. Go processors built from sources no current stage uses.
 	if err := cl.staleBuilds(); err != nil {
 		return err
 	}
@@ -125,7 +131,7 @@ func cmdClean(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		cl.goBuildCache(ctx)
 	}
 
-	// 4. guardrun.log: its last --log-keep-mib MiB.
+	// 5. guardrun.log: its last --log-keep-mib MiB.
 	if *logKeep > 0 {
 		if err := cl.trimLog(*logKeep << 20); err != nil {
 			return err
@@ -336,9 +342,9 @@ func validStageName(s string) bool {
 	return true
 }
 
-// removeOutputs deletes the outputs a gone stage recorded and its marker
-// (.<stage>.done in their directory or one above), beneath the workspace,
-// no symlink followed.
+// removeOutputs deletes the outputs a gone stage or item recorded and,
+// for a stage, its marker (.<stage>.done in their directory or one above),
+// beneath the workspace, no symlink followed.
 func (cl *cleaner) removeOutputs(stage string, outputs []string, why string) error {
 	if len(outputs) == 0 {
 		return nil
@@ -357,7 +363,7 @@ func (cl *cleaner) removeOutputs(stage string, outputs []string, why string) err
 		}
 		seen[o] = true
 		files = append(files, o)
-		for d := filepath.ToSlash(filepath.Dir(o)); d != "." && d != "/"; d = filepath.ToSlash(filepath.Dir(d)) {
+		for d := filepath.ToSlash(filepath.Dir(o)); stage != "" && d != "." && d != "/"; d = filepath.ToSlash(filepath.Dir(d)) {
 			m := d + "/." + stage + ".done"
 			if !seen[m] {
 				seen[m] = true
@@ -375,6 +381,58 @@ func (cl *cleaner) removeOutputs(stage string, outputs []string, why string) err
 			if err := ws.Remove(f); err != nil {
 				return fmt.Errorf("removing %s: %w", f, err)
 			}
+		}
+	}
+	return nil
+}
+
+// goneItems deletes the outputs of the items of fan-out stages whose input
+// no longer exists — the items plan says a run would remove — and records
+// them removed in the stage's item journal, as a run does.
+func (cl *cleaner) goneItems(ctx context.Context) error {
+	plans, err := runner.Plan(ctx, cl.p, runner.PlanOptions{})
+	if err != nil {
+		return err
+	}
+	for _, sp := range plans {
+		if sp.Items == nil || sp.Items.Remove == 0 {
+			continue
+		}
+		jn, err := runstate.OpenJournal(cl.layout.ItemJournal(sp.Name))
+		if err != nil {
+			return err
+		}
+		var removed []*runstate.ItemRecord
+		for _, it := range sp.Items.Items {
+			if it.Action != "remove" {
+				continue
+			}
+			rec := jn.Get(it.Item)
+			if rec == nil {
+				continue
+			}
+			var outputs []string
+			for _, o := range rec.Outputs {
+				outputs = append(outputs, o.Path)
+			}
+			if err := cl.removeOutputs("", outputs, "item "+it.Item+" of stage "+sp.Name+" is gone (its input no longer exists)"); err != nil {
+				_ = jn.Close()
+				return err
+			}
+			removed = append(removed, &runstate.ItemRecord{Item: it.Item, Removed: true})
+		}
+		if !cl.dry && len(removed) > 0 {
+			if err := jn.Append(removed...); err != nil {
+				_ = jn.Close()
+				return err
+			}
+			if err := jn.Sync(); err != nil {
+				_ = jn.Close()
+				return err
+			}
+		}
+		if err := jn.Close(); err != nil {
+			return err
 		}
 	}
 	return nil
