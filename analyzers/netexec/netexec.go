@@ -270,12 +270,12 @@ func (c *checker) call(fn *ssa.Function, s *summary, ins ssa.CallInstruction) {
 	if callee == nil {
 		return
 	}
-	pos := c.callPos(ins.Pos())
 	q := values.Qualified(callee)
 	if l, ok := launchers[q]; ok {
 		if l.name < 0 || l.name >= len(common.Args) {
 			return
 		}
+		pos := c.callPos(ins.Pos())
 		var argvs [][]string
 		switch {
 		case l.argv >= 0 && l.argv < len(common.Args) && isElem0(common.Args[l.name], common.Args[l.argv]):
@@ -309,6 +309,7 @@ func (c *checker) call(fn *ssa.Function, s *summary, ins ssa.CallInstruction) {
 	if cs == nil || cs.empty() {
 		return
 	}
+	pos := c.callPos(ins.Pos())
 	name := shortName(callee)
 	var argvs [][]string
 	for _, t := range cs.templates {

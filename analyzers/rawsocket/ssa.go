@@ -93,16 +93,17 @@ func (st *ssaState) call(fn *ssa.Function, s *summary, ins ssa.CallInstruction) 
 	if callee == nil {
 		return
 	}
-	pos := st.callPos(ins.Pos())
 	if callee.Pkg != nil && contains(SyscallPackages, callee.Pkg.Pkg.Path()) && contains(syscallFuncs, callee.Name()) &&
 		callee.Signature.Recv() == nil && len(common.Args) > 0 {
+		pos := st.callPos(ins.Pos())
 		st.trap(fn, s, pos, callee.Pkg.Pkg, common.Args[0], fmt.Sprintf("raw system call %s.%s", callee.Pkg.Pkg.Name(), callee.Name()))
 		return
 	}
 	cs := st.calleeSummary(callee)
-	if cs == nil {
+	if cs == nil || len(cs.chain) == 0 && len(cs.traps) == 0 {
 		return
 	}
+	pos := st.callPos(ins.Pos())
 	name := shortSSA(callee)
 	for _, i := range cs.traps {
 		if i < len(common.Args) {
