@@ -78,3 +78,33 @@ func TestGitHook(t *testing.T) {
 	r = runHook()
 	assert.Equal(t, 0, r.code, r.stdout)
 }
+
+// TestGitHookTrimpath: the hook lints a new temporary directory each time,
+// so it must build with -trimpath for the build cache to be reused.
+func TestGitHookTrimpath(t *testing.T) {
+	for _, tool := range []string{"git", "sh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip(tool + " is not installed")
+		}
+	}
+	hook, err := filepath.Abs(filepath.Join("..", "..", "hooks", "pre-commit"))
+	require.NoError(t, err)
+	repo := t.TempDir()
+	fake := filepath.Join(t.TempDir(), "fake-netlint")
+	require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\necho \"GOFLAGS=$GOFLAGS\"\n"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module example.com/t\n\ngo 1.22\n"), 0o644))
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	for env, want := range map[string]string{"": "GOFLAGS=-trimpath\n", "-mod=mod": "GOFLAGS=-mod=mod -trimpath\n", "-trimpath": "GOFLAGS=-trimpath\n"} {
+		cmd := exec.Command("sh", hook)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "NETLINT="+fake, "GOFLAGS="+env)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		assert.Equal(t, want, string(out), "GOFLAGS=%q", env)
+	}
+}
