@@ -137,15 +137,24 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 	if len(roots) == 0 {
 		return nil, &Error{Op: "load", Err: fmt.Errorf("%s matched no packages", strings.Join(patterns, " "))}
 	}
-	var loadErrs []error
+	// A package that does not compile is an error, but it must not hide
+	// the findings of the others: they are analysed and returned with it.
+	var (
+		loadErrs []error
+		good     []*packages.Package
+	)
 	for _, p := range roots {
 		for _, e := range p.Errors {
 			loadErrs = append(loadErrs, e)
 		}
+		if len(p.Errors) == 0 && !p.IllTyped {
+			good = append(good, p)
+		}
 	}
-	if len(loadErrs) > 0 {
+	if len(good) == 0 {
 		return nil, &Error{Op: "load", Err: errors.Join(loadErrs...)}
 	}
+	roots = good
 
 	if opts.Transitive {
 		start = time.Now()
@@ -183,10 +192,13 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 			}
 		}
 	}
+	sortFindings(findings)
 	if len(failures) > 0 {
 		return findings, &Error{Op: "analyze", Err: errors.Join(failures...)}
 	}
-	sortFindings(findings)
+	if len(loadErrs) > 0 {
+		return findings, &Error{Op: "load", Err: fmt.Errorf("%w (the packages that load were analysed: %d finding(s) reported)", errors.Join(loadErrs...), len(findings))}
+	}
 	return findings, nil
 }
 

@@ -165,3 +165,24 @@ func TestConfigPath(t *testing.T) {
 	assert.Equal(t, filepath.Join(demoDir(t), suite.ConfigName), suite.ConfigPath(filepath.Join(demoDir(t), "cmd", "proc")))
 	assert.Empty(t, suite.ConfigPath(t.TempDir()))
 }
+
+// TestBrokenPackage: a package that does not compile is an error, but the
+// findings of the packages that do are still returned.
+func TestBrokenPackage(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	write("go.mod", "module example.com/broken\n\ngo 1.22\n")
+	write("bad/bad.go", "package bad\n\nfunc F() { undefined() }\n")
+	write("good/good.go", "package good\n\nimport \"os/exec\"\n\nvar C = exec.Command(\"curl\")\n")
+	fs, err := suite.Run(context.Background(), suite.Options{Dir: dir, Patterns: []string{"./..."}})
+	var e *suite.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "load", e.Op)
+	assert.Contains(t, e.Error(), "undefined")
+	require.Len(t, fs, 1)
+	assert.Equal(t, "good/good.go:5:9", fs[0].Pos)
+	assert.Contains(t, fs[0].Message, `runs network tool "curl"`)
+}

@@ -180,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *timing {
 		fmt.Fprintf(stderr, "netlint: %-8s %v\n", "total", time.Since(start).Round(time.Millisecond))
 	}
-	if err != nil {
+	if err != nil && len(findings) == 0 {
 		return err
 	}
 	if *jsonOut {
@@ -198,6 +198,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, f := range findings {
 			fmt.Fprintln(stdout, f.String())
 		}
+	}
+	if err != nil {
+		return err // a package that does not load: exit 1, with the others' findings printed
 	}
 	if len(findings) > 0 {
 		return &findingsError{count: len(findings), json: *jsonOut}

@@ -77,7 +77,7 @@ func TestBinary(t *testing.T) {
 				chains = append(chains, f.Pos)
 			}
 		}
-		assert.Equal(t, []string{"app/app.go:7:2", "chain/b/b.go:4:8", "chain/c/c.go:4:8", "cmd/proc/main.go:4:8"}, chains)
+		assert.Equal(t, []string{"app/app.go:7:2", "chain/b/b.go:4:8", "chain/c/c.go:4:8", "cmd/proc/main.go:4:8", "testonly/testonly_test.go:6:2"}, chains)
 	})
 	t.Run("clean package", func(t *testing.T) {
 		r := runIn(t, dir, bin, "-transitive", "./clean", "./excepted", "./cmd/cleanproc")
