@@ -1,25 +1,37 @@
 // Package netexec defines the netexec analyzer: it reports starting a
-// well-known network program whose name is a constant (a literal or a named
-// constant), at the call. Covered launchers: os/exec.Command,
-// exec.CommandContext, exec.LookPath, an exec.Cmd literal with a constant
-// Path, os.StartProcess, syscall.Exec/ForkExec/StartProcess and
-// golang.org/x/sys/unix.Exec.
+// network program, judged by the values that reach the launcher on the SSA
+// form of the package (constants through variables, concatenation,
+// fmt.Sprintf, strings.Join, slices, append, "args...", closures and helper
+// functions), at the call. Covered launchers: os/exec.Command,
+// exec.CommandContext, exec.LookPath, golang.org/x/sys/execabs, exec.Cmd's
+// Path and Args (literal or assigned), os.StartProcess,
+// syscall.Exec/ForkExec/StartProcess and golang.org/x/sys/unix.Exec, also
+// when kept in a variable.
 //
-// Three lists decide (see NetworkTools, Subcommands, Wrappers):
+// The lists decide (see NetworkTools, Subcommands, Openers, Interpreters,
+// Wrappers, Shells):
 //
 //   - programs that exist to talk to the network (curl, wget, nc, ssh, scp,
-//     rsync, ftp, aws, gcloud, kubectl, ...) are reported whatever their
+//     rsync, ftp, aws, kubectl, browsers, ...) are reported whatever their
 //     arguments;
-//   - programs that are mostly local but have networking subcommands (git
-//     clone/fetch/pull/push, go get, docker pull, pip install, npm install,
-//     apt-get install, ...) are reported when their first constant
-//     non-flag argument is such a subcommand;
-//   - shells and wrappers (sh -c, bash, cmd /c, powershell, env, sudo,
-//     busybox, xargs, timeout, ...) are looked through: every word of their
-//     constant arguments is checked against the two lists above (and, for
-//     PowerShell, Invoke-WebRequest and friends).
+//   - mostly-local programs with networking subcommands (git clone/fetch,
+//     go get/mod tidy/run pkg@version, docker run/pull, openssl s_client,
+//     pip install, ...) when their first non-flag arguments name one;
+//   - URL openers (xdg-open, open, start) when given a URL;
+//   - interpreters (python -c, perl -e, node -e, ruby -e, php -r, ...)
+//     whose code uses network modules, URLs or runs a network program;
+//   - shells (sh -c, cmd /c, powershell -Command/-EncodedCommand) whose
+//     script, split into simple commands, runs one in command position
+//     (so "echo $HOST" and "test -x /usr/bin/nc" are not reported), or uses
+//     /dev/tcp; wrappers (env, sudo, timeout, xargs, busybox, ...) are looked
+//     through.
 //
-// Names built at run time cannot be judged statically and are not reported;
-// the sandbox still has no network. Suppress a finding with
+// A function whose parameters reach a launcher exports a Launches fact with
+// argv templates, so each call of it, in any package, is judged with its
+// arguments; a function that runs a network program exports the chain, and
+// calls from other packages are reported with it. A program, script or code
+// netlint cannot resolve is an "unresolved command" finding (config
+// "unresolved": "ignore" or -unresolved=ignore turns these off; an "exec"
+// exception for "?" allows them). Suppress a finding with
 // "//netlint:allow <reason>" or an "exec" exception naming the program.
 package netexec

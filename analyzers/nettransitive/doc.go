@@ -9,6 +9,10 @@
 // holding its shortest chain to a forbidden package, and importers extend it
 // by one step, so each package is looked at once.
 //
+// An import of net, crypto/tls, net/textproto or net/http used only for
+// types, constants and parsing helpers (netpolicy.DataSymbols) is not an
+// edge; a chain that starts in a _test.go file says so.
+//
 // Rules: standard library packages are judged by the deny list alone (their
 // internal use of net, such as crypto/x509's net.IP fields, is not followed);
 // an import suppressed with "//netlint:allow <reason>" or by an "import"
