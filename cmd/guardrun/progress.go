@@ -47,10 +47,24 @@ func notice(w io.Writer, msg string) {
 	fmt.Fprintln(w, msg)
 }
 
-// clearLive erases the live block for good (before guardrun exits).
+// clearLive erases the live block for good before guardrun aborts (a
+// second Ctrl-C). It does not wait long for a printer busy writing (a
+// terminal paused with ^S): aborting comes first.
 func clearLive() {
-	if p := livePrinter.Load(); p != nil {
-		p.close()
+	p := livePrinter.Load()
+	if p == nil {
+		return
+	}
+	for deadline := time.Now().Add(100 * time.Millisecond); ; time.Sleep(5 * time.Millisecond) {
+		if p.mu.TryLock() {
+			p.clear()
+			p.frozen = true
+			p.mu.Unlock()
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
 	}
 }
 
@@ -173,7 +187,9 @@ func (p *printer) draw(force bool) {
 		b.WriteString(p.liveLine(name, p.running[name], now, nameWidth, width))
 		p.drawn++
 	}
-	_, _ = p.w.Write(b.Bytes())
+	if b.Len() > 0 {
+		_, _ = p.w.Write(b.Bytes())
+	}
 }
 
 // fit cuts s to width-1 columns (a full last column would wrap on some
