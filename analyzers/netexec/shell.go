@@ -58,8 +58,8 @@ func ShellCommands(script string, posix bool) [][]string {
 		case c == '"':
 			inWord = true
 			for i++; i < len(rs) && rs[i] != '"'; i++ {
-				if rs[i] == '\\' && posix && i+1 < len(rs) {
-					i++
+				if rs[i] == '\\' && posix && i+1 < len(rs) && strings.ContainsRune("\"\\$`", rs[i+1]) {
+					i++ // inside double quotes a backslash escapes only " \ $ `
 				}
 				word.WriteRune(rs[i])
 			}
