@@ -150,7 +150,7 @@ func TestItemInputsKnownByJournal(t *testing.T) {
 	jn, err := runstate.OpenJournal(filepath.Join(dir, "state", "items_cp.jsonl"))
 	require.NoError(t, err)
 	for _, id := range []string{"x.txt", "y.txt"} {
-		require.NotNil(t, jn.Items[id].Inputs[0].ID, "%s: an input an hour old is recorded with its identity", id)
+		require.NotNil(t, jn.Get(id).Inputs[0].ID, "%s: an input an hour old is recorded with its identity", id)
 	}
 	require.NoError(t, jn.Close())
 
@@ -179,8 +179,8 @@ func TestItemInputsKnownByJournal(t *testing.T) {
 	assert.Equal(t, "x2\ny1\nz1\n", readFile(t, filepath.Join(dir, "out/all.txt")))
 	jn, err = runstate.OpenJournal(filepath.Join(dir, "state", "items_cp.jsonl"))
 	require.NoError(t, err)
-	assert.Nil(t, jn.Items["z.txt"].Inputs[0].ID, "a hash begun within the racy window of the mtime is not tied to the identity")
-	assert.NotNil(t, jn.Items["x.txt"].Inputs[0].ID)
+	assert.Nil(t, jn.Get("z.txt").Inputs[0].ID, "a hash begun within the racy window of the mtime is not tied to the identity")
+	assert.NotNil(t, jn.Get("x.txt").Inputs[0].ID)
 	require.NoError(t, jn.Close())
 
 	// Its mtime back in the past: same bytes, so nothing runs, and the
@@ -192,6 +192,6 @@ func TestItemInputsKnownByJournal(t *testing.T) {
 	assert.Equal(t, runstate.StageSkipped, runLine(t, res.State, "cp").Status)
 	jn, err = runstate.OpenJournal(filepath.Join(dir, "state", "items_cp.jsonl"))
 	require.NoError(t, err)
-	assert.NotNil(t, jn.Items["z.txt"].Inputs[0].ID, "a skipped item's record gains its inputs' identity")
+	assert.NotNil(t, jn.Get("z.txt").Inputs[0].ID, "a skipped item's record gains its inputs' identity")
 	require.NoError(t, jn.Close())
 }

@@ -118,7 +118,7 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 				case err != nil && len(rs) == 0:
 					errs[n] = fmt.Errorf("item %s: %w", j.item, err)
 				case err == nil:
-					rec, exact := jn.Items[j.item], true
+					rec, exact := jn.Get(j.item), true
 					rs = append(rs, decideItem(p, st, jn, rec, base, itemKey(base.hash, j, ids), ids, cache, stat, forced, &exact)...)
 					if len(rs) == 0 && exact {
 						for _, o := range rec.Outputs {

@@ -159,7 +159,7 @@ func TestBatchTamperedAfterCommit(t *testing.T) {
 	assert.Equal(t, "tamper with me\n", got["work/up/t.txt"])
 	jn := journal(t, dir, "up")
 	for _, id := range []string{"a.txt", "t.txt", "z.txt"} {
-		rec := jn.Items[id]
+		rec := jn.Get(id)
 		require.NotNil(t, rec, id)
 		for _, o := range rec.Outputs {
 			b, err := os.ReadFile(filepath.Join(dir, o.Path))

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -185,10 +184,9 @@ func journal(t *testing.T, dir, stage string) *runstate.Journal {
 func journalItems(t *testing.T, dir, stage string) []string {
 	t.Helper()
 	var ids []string
-	for id := range journal(t, dir, stage).Items {
-		ids = append(ids, id)
+	for _, rec := range journal(t, dir, stage).Missing(nil) {
+		ids = append(ids, rec.Item)
 	}
-	sort.Strings(ids)
 	return ids
 }
 

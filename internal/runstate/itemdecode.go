@@ -22,6 +22,20 @@ type itemDecoder struct {
 	b      []byte
 	i      int
 	intern map[string]string
+	// scanning: check the line's shape and keep nothing (scan).
+	scanning bool
+	id       hashcache.FileID // where a scan reads identities into
+}
+
+// scan checks that line is a canonical item line and returns its item id
+// and whether it records a removal, allocating only the id; ok is false
+// when the line is not canonical (encoding/json decides then).
+func (d *itemDecoder) scan(line []byte) (id string, removed bool, ok bool) {
+	var rec ItemRecord
+	d.scanning = true
+	ok = d.fast(line, &rec)
+	d.scanning = false
+	return rec.Item, rec.Removed, ok
 }
 
 // decode fills rec from line, reporting whether line is a valid record.
@@ -41,7 +55,11 @@ func (d *itemDecoder) fast(line []byte, rec *ItemRecord) bool {
 	}
 	d.b, d.i = line, len(`{"item":`)
 	var ok bool
-	if rec.Item, ok = d.str(false); !ok || rec.Item == "" {
+	scanning := d.scanning
+	d.scanning = false // the id is kept
+	rec.Item, ok = d.str(false)
+	d.scanning = scanning
+	if !ok || rec.Item == "" {
 		return false
 	}
 	if d.field("key") {
@@ -125,6 +143,9 @@ func (d *itemDecoder) str(intern bool) (string, bool) {
 				return "", false
 			}
 			d.i = j + 1
+			if d.scanning {
+				return "", true
+			}
 			if intern {
 				if s, ok := d.intern[string(raw)]; ok {
 					return s, true
@@ -222,7 +243,10 @@ func (d *itemDecoder) inputRecords() ([]InputRecord, bool) {
 		}
 		in := InputRecord{Path: r.Path, Size: r.Size, SHA256: r.SHA256}
 		if d.field("id") {
-			in.ID = new(hashcache.FileID)
+			in.ID = &d.id
+			if !d.scanning {
+				in.ID = new(hashcache.FileID)
+			}
 			if !d.fileID(in.ID) {
 				return nil, false
 			}
@@ -230,7 +254,9 @@ func (d *itemDecoder) inputRecords() ([]InputRecord, bool) {
 		if !d.lit("}") {
 			return nil, false
 		}
-		out = append(out, in)
+		if !d.scanning {
+			out = append(out, in)
+		}
 		if d.lit("]") {
 			return out, true
 		}
@@ -293,7 +319,9 @@ func (d *itemDecoder) markerOutputs() ([]MarkerOutput, bool) {
 		if !d.lit("{") || !d.outputRecord(&o.OutputRecord) || !d.field("id") || !d.fileID(&o.ID) || !d.lit("}") {
 			return nil, false
 		}
-		out = append(out, o)
+		if !d.scanning {
+			out = append(out, o)
+		}
 		if d.lit("]") {
 			return out, true
 		}

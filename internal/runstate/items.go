@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync"
 
@@ -70,26 +69,43 @@ func (l Layout) ItemJournal(stage string) string {
 }
 
 // Journal is an item journal replayed into memory, open for appends.
+//
+// It holds where each live item's last line is, not the decoded records:
+// at 100,000 items the records were most of guardrun's memory, and each
+// is needed once (the item's decision). Get reads and decodes the line
+// then, through a small cache of file chunks, so that the items of a
+// compacted journal (sorted, as items are decided) cost one read per
+// chunk, not one per item.
 type Journal struct {
 	path string
-	// Items are the live items (not removed), by id.
-	Items map[string]*ItemRecord
 	// Bases are the stage-wide parts recorded, by Base.
 	Bases map[string]json.RawMessage
 
-	mu    sync.Mutex
-	f     *os.File
-	good  int64 // length of the file up to its last complete line
-	lines int   // lines in the file
-	w     *bufio.Writer
-	dirty bool
+	mu     sync.Mutex
+	at     map[string]lineRef // live items (not removed): their last line
+	rd     *os.File           // read handle from OpenJournal (nil: no file then)
+	f      *os.File           // append handle, opened on the first Append
+	w      *bufio.Writer
+	good   int64 // length of the file up to its last complete line
+	end    int64 // where the next appended line starts (buffered included)
+	lines  int   // lines in the file
+	dirty  bool
+	chunks chunkCache
+}
+
+// lineRef is where a line is: its offset and length (without '\n').
+type lineRef struct {
+	off int64
+	n   int32
 }
 
 // OpenJournal replays the journal at path (none yet is an empty journal).
 // A line that does not parse ends the replay there: it is the torn tail of
-// an append, cut off before the next one.
+// an append, cut off before the next one. Replay checks every line whole
+// but keeps only its item id and place; Get decodes a line again when its
+// item is decided.
 func OpenJournal(path string) (*Journal, error) {
-	j := &Journal{path: path, Items: map[string]*ItemRecord{}, Bases: map[string]json.RawMessage{}}
+	j := &Journal{path: path, at: map[string]lineRef{}, Bases: map[string]json.RawMessage{}}
 	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return j, nil
@@ -97,75 +113,71 @@ func OpenJournal(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening item journal: %w", err)
 	}
-	defer f.Close()
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = f.Close()
 		return nil, fmt.Errorf("item journal %s is not a regular file", path)
 	}
-	// Lines are read a batch at a time (the journal of 100,000 items is
-	// tens of MB: never all of it in memory at once), decoded in parallel,
-	// then applied in order.
-	br := bufio.NewReaderSize(f, 1<<20)
-	const batchLines = 8192
-	workers := runtime.NumCPU()
-	decs := make([]itemDecoder, workers)
+	j.rd = f
+	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 1<<20)
+	var d itemDecoder
 	for {
-		var lines [][]byte
-		eof := false
-		for len(lines) < batchLines {
-			line, err := br.ReadBytes('\n')
-			if err == io.EOF {
-				eof = true // a last line without '\n' is torn: dropped
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("reading item journal: %w", err)
-			}
-			lines = append(lines, line[:len(line)-1])
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull { // a line over 1 MiB: read it whole
+			head := append([]byte(nil), line...)
+			var rest []byte
+			rest, err = br.ReadBytes('\n')
+			line = append(head, rest...)
 		}
-		recs := make([]ItemRecord, len(lines))
-		bad := make([]bool, len(lines))
-		var wg sync.WaitGroup
-		for w := 0; w < min(workers, 1+len(lines)/256); w++ {
-			wg.Add(1)
-			go func(w, step int) {
-				defer wg.Done()
-				d := &decs[w]
-				for i := w; i < len(lines); i += step {
-					bad[i] = !d.decode(lines[i], &recs[i])
-				}
-			}(w, min(workers, 1+len(lines)/256))
+		if err == io.EOF {
+			break // a last line without '\n' is torn: dropped
 		}
-		wg.Wait()
-		for i := range recs {
-			if bad[i] {
-				return j, nil // a torn line: what follows it was never acknowledged
-			}
-			j.apply(&recs[i])
-			j.good += int64(len(lines[i]) + 1)
-			j.lines++
+		if err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("reading item journal: %w", err)
 		}
-		if eof {
-			return j, nil
+		line = line[:len(line)-1]
+		if !j.replay(&d, line) {
+			break // a torn line: what follows it was never acknowledged
 		}
+		j.good += int64(len(line) + 1)
+		j.lines++
 	}
+	j.end = j.good
+	return j, nil
 }
 
-func (j *Journal) apply(rec *ItemRecord) {
-	switch {
-	case rec.Item == "" && rec.Base != "":
-		j.Bases[rec.Base] = rec.Parts
-	case rec.Item == "":
-	case rec.Removed:
-		delete(j.Items, rec.Item)
-	default:
-		j.Items[rec.Item] = rec
+// replay applies one line at offset j.good; false when it is not a line
+// of the journal.
+func (j *Journal) replay(d *itemDecoder, line []byte) bool {
+	id, removed, ok := d.scan(line)
+	if !ok {
+		var rec ItemRecord
+		if json.Unmarshal(line, &rec) != nil {
+			return false
+		}
+		if rec.Item == "" {
+			if rec.Base != "" {
+				j.Bases[rec.Base] = rec.Parts
+			}
+			return true
+		}
+		id, removed = rec.Item, rec.Removed
 	}
+	if removed {
+		delete(j.at, id)
+	} else {
+		j.at[id] = lineRef{off: j.good, n: int32(len(line))}
+	}
+	return true
 }
 
 // Append records recs (buffered; Sync makes them durable) and applies them.
 func (j *Journal) Append(recs ...*ItemRecord) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.at == nil { // appended to after Close
+		j.at, j.Bases = map[string]lineRef{}, map[string]json.RawMessage{}
+	}
 	if j.f == nil {
 		f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
 		if err != nil {
@@ -181,6 +193,8 @@ func (j *Journal) Append(recs ...*ItemRecord) error {
 			return fmt.Errorf("repairing item journal: %w", err)
 		}
 		j.f, j.w = f, bufio.NewWriterSize(f, 64<<10)
+		j.end = j.good
+		j.chunks.reset() // what was read past good is gone
 	}
 	for _, rec := range recs {
 		b, err := json.Marshal(rec)
@@ -191,8 +205,17 @@ func (j *Journal) Append(recs ...*ItemRecord) error {
 		if err := j.w.WriteByte('\n'); err != nil {
 			return fmt.Errorf("appending to item journal: %w", err)
 		}
+		switch {
+		case rec.Item == "" && rec.Base != "":
+			j.Bases[rec.Base] = rec.Parts
+		case rec.Item == "":
+		case rec.Removed:
+			delete(j.at, rec.Item)
+		default:
+			j.at[rec.Item] = lineRef{off: j.end, n: int32(len(b))}
+		}
+		j.end += int64(len(b) + 1)
 		j.lines++
-		j.apply(rec)
 	}
 	j.dirty = true
 	return nil
@@ -216,9 +239,7 @@ func (j *Journal) syncLocked() error {
 		return fmt.Errorf("syncing item journal: %w", err)
 	}
 	j.dirty = false
-	if off, err := j.f.Seek(0, io.SeekCurrent); err == nil {
-		j.good = off
-	}
+	j.good = j.end
 	return nil
 }
 
@@ -228,26 +249,48 @@ func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	err := j.syncLocked()
-	if j.f != nil {
-		err = errors.Join(err, j.f.Close())
-		j.f, j.w = nil, nil
-	}
-	if live := len(j.Items) + len(j.Bases); err == nil && j.lines > live+live/4+64 {
+	if live := len(j.at) + len(j.Bases); err == nil && j.lines > live+live/4+64 {
 		err = j.compactLocked()
 	}
+	for _, f := range []*os.File{j.f, j.rd} {
+		if f != nil {
+			err = errors.Join(err, f.Close())
+		}
+	}
+	// A closed journal is not read again; what it held is released for
+	// the stages that follow (a fan-in).
+	j.f, j.w, j.rd = nil, nil, nil
+	j.at, j.Bases = nil, nil
+	j.chunks.reset()
 	return err
 }
 
-// compactLocked rewrites the journal with the live items and the parts
-// they use, in item order.
+// compactLocked rewrites the journal with the live items (their lines as
+// they are) and the parts they use, in item order.
 func (j *Journal) compactLocked() error {
-	used := map[string]bool{}
-	ids := make([]string, 0, len(j.Items))
-	for id, rec := range j.Items {
+	d := &itemDecoder{}
+	ids := make([]string, 0, len(j.at))
+	for id := range j.at {
 		ids = append(ids, id)
-		used[rec.Base] = true
 	}
 	sort.Strings(ids)
+	var items bytes.Buffer
+	used := map[string]bool{}
+	at := make(map[string]lineRef, len(ids))
+	for _, id := range ids {
+		line, err := j.readLocked(j.at[id])
+		if err != nil {
+			return fmt.Errorf("compacting item journal: %w", err)
+		}
+		var rec ItemRecord
+		if !d.decode(line, &rec) {
+			continue // damaged: not live, its item runs again
+		}
+		used[rec.Base] = true
+		at[id] = lineRef{off: int64(items.Len()), n: int32(len(line))}
+		items.Write(line)
+		items.WriteByte('\n')
+	}
 	var buf bytes.Buffer
 	lines := 0
 	bases := make([]string, 0, len(used))
@@ -265,41 +308,88 @@ func (j *Journal) compactLocked() error {
 		keep[b] = j.Bases[b]
 		lines++
 	}
-	for _, id := range ids {
-		line, err := json.Marshal(j.Items[id])
-		if err != nil {
-			return err
-		}
-		buf.Write(line)
-		buf.WriteByte('\n')
-		lines++
-	}
+	head := int64(buf.Len())
+	buf.Write(items.Bytes())
+	lines += len(at)
 	if err := atomicfile.WriteFile(j.path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("compacting item journal: %w", err)
 	}
-	j.Bases, j.lines, j.good = keep, lines, int64(buf.Len())
+	for id, ref := range at {
+		ref.off += head
+		at[id] = ref
+	}
+	j.Bases, j.at, j.lines, j.good, j.end = keep, at, lines, int64(buf.Len()), int64(buf.Len())
 	return nil
 }
 
-// Get returns the live record of item id (nil when none), safe to call
-// while other goroutines append.
+// readLocked returns a copy of the line at ref, from the file (flushing
+// appends still buffered first).
+func (j *Journal) readLocked(ref lineRef) ([]byte, error) {
+	if j.w != nil && j.w.Buffered() > 0 && ref.off+int64(ref.n) > j.end-int64(j.w.Buffered()) {
+		if err := j.w.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	f := j.f
+	if f == nil {
+		f = j.rd
+	}
+	if f == nil {
+		return nil, errors.New("item journal has no file")
+	}
+	return j.chunks.read(f, ref.off, int(ref.n))
+}
+
+// Get returns the live record of item id (nil when none, or when its line
+// cannot be read or decoded: the item then runs again), safe to call while
+// other goroutines append.
 func (j *Journal) Get(id string) *ItemRecord {
 	j.mu.Lock()
+	ref, ok := j.at[id]
+	var line []byte
+	var err error
+	if ok {
+		line, err = j.readLocked(ref)
+	}
+	j.mu.Unlock()
+	if !ok || err != nil {
+		return nil
+	}
+	var d itemDecoder
+	rec := new(ItemRecord)
+	if !d.decode(line, rec) || rec.Item != id || rec.Removed {
+		return nil
+	}
+	return rec
+}
+
+// Len is the number of live items.
+func (j *Journal) Len() int {
+	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.Items[id]
+	return len(j.at)
 }
 
 // Missing returns the live items that are not in keep, sorted.
 func (j *Journal) Missing(keep map[string]bool) []*ItemRecord {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []*ItemRecord
-	for id, rec := range j.Items {
+	var ids []string
+	for id := range j.at {
 		if !keep[id] {
-			out = append(out, rec)
+			ids = append(ids, id)
 		}
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Item < out[b].Item })
+	j.mu.Unlock()
+	sort.Strings(ids)
+	out := make([]*ItemRecord, 0, len(ids))
+	for _, id := range ids {
+		if rec := j.Get(id); rec != nil {
+			out = append(out, rec)
+		} else {
+			// Unreadable: what it named is unknown, so only the id is left.
+			out = append(out, &ItemRecord{Item: id})
+		}
+	}
 	return out
 }
 
@@ -309,4 +399,62 @@ func (j *Journal) HasBase(base string) bool {
 	defer j.mu.Unlock()
 	_, ok := j.Bases[base]
 	return ok
+}
+
+// chunkCache keeps the last few chunks of the journal file read by Get:
+// items are decided in order, and a compacted journal lists them in order,
+// so consecutive Gets read consecutive lines.
+type chunkCache struct {
+	chunks [4]chunk
+	next   int
+}
+
+type chunk struct {
+	off  int64
+	data []byte // what the file held at [off, off+len(data)) when read
+}
+
+const chunkSize = 256 << 10
+
+func (c *chunkCache) reset() { *c = chunkCache{} }
+
+// read returns a copy of n bytes at off of f.
+func (c *chunkCache) read(f *os.File, off int64, n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		at := off + int64(len(out))
+		ch, err := c.get(f, at-at%chunkSize, at)
+		if err != nil {
+			return nil, err
+		}
+		part := ch.data[at-ch.off:]
+		out = append(out, part[:min(len(part), n-len(out))]...)
+	}
+	return out, nil
+}
+
+// get returns the chunk at start, holding the byte at need.
+func (c *chunkCache) get(f *os.File, start, need int64) (*chunk, error) {
+	for i := range c.chunks {
+		ch := &c.chunks[i]
+		if ch.data != nil && ch.off == start && need < ch.off+int64(len(ch.data)) {
+			return ch, nil
+		}
+	}
+	ch := &c.chunks[c.next]
+	c.next = (c.next + 1) % len(c.chunks)
+	if cap(ch.data) < chunkSize {
+		ch.data = make([]byte, chunkSize)
+	}
+	n, err := f.ReadAt(ch.data[:chunkSize], start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		ch.data = nil
+		return nil, err
+	}
+	ch.off, ch.data = start, ch.data[:n]
+	if need >= start+int64(n) {
+		ch.data = nil
+		return nil, io.ErrUnexpectedEOF
+	}
+	return ch, nil
 }

@@ -1,6 +1,7 @@
 package runstate
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ func TestJournalReplaysAppendsAndRemovals(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "items_up.jsonl")
 	j, err := OpenJournal(path)
 	require.NoError(t, err)
-	assert.Empty(t, j.Items)
+	assert.Zero(t, j.Len())
 	require.NoError(t, j.Append(&ItemRecord{Base: "b1", Parts: []byte(`{"p":1}`)},
 		&ItemRecord{Item: "a", Key: "k1", Base: "b1"},
 		&ItemRecord{Item: "b", Key: "k2", Base: "b1"}))
@@ -24,7 +25,7 @@ func TestJournalReplaysAppendsAndRemovals(t *testing.T) {
 
 	j, err = OpenJournal(path)
 	require.NoError(t, err)
-	require.Len(t, j.Items, 1)
+	require.Equal(t, 1, j.Len())
 	assert.Equal(t, "k3", j.Get("a").Key, "the last line of an item wins")
 	assert.Nil(t, j.Get("b"), "a removed item is not live")
 	assert.True(t, j.HasBase("b1"))
@@ -78,7 +79,7 @@ func TestJournalCompacts(t *testing.T) {
 		"only the live items and the parts they use remain")
 	j, err = OpenJournal(path)
 	require.NoError(t, err)
-	assert.Len(t, j.Items, 2)
+	assert.Equal(t, 2, j.Len())
 }
 
 // A symlink planted in the journal's place is not followed.
@@ -107,8 +108,103 @@ func TestJournalParallelReplay(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
 	j, err := OpenJournal(path)
 	require.NoError(t, err)
-	assert.Len(t, j.Items, 1000)
+	assert.Equal(t, 1000, j.Len())
 	assert.Equal(t, "k2999", j.Get("i999").Key, "later lines win")
 	assert.Equal(t, "k2000", j.Get("i0").Key)
 	assert.Nil(t, j.Get("late"), "nothing after a bad line is applied")
+}
+
+// The journal keeps where lines are, not what they say: every record
+// reads back whole, whether it crosses a chunk of the read cache, is over
+// a MiB long, was appended and not yet flushed, or the journal was
+// compacted meanwhile; a line damaged past its item id ends the replay.
+func TestJournalReadsLinesBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items_up.jsonl")
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	want := map[string]string{}
+	for i := range 3000 {
+		id := fmt.Sprintf("i%04d", i)
+		key := strings.Repeat(string(rune('a'+i%26)), 64+i%300) // lines of varied length cross chunk edges
+		want[id] = key
+		require.NoError(t, j.Append(&ItemRecord{Item: id, Key: key, Inputs: []InputRecord{{Path: "in/" + id, SHA256: key[:64]}}}))
+		if i%1000 == 999 {
+			require.NoError(t, j.Sync())
+		}
+	}
+	long := strings.Repeat("L", 3<<20)
+	want["long"] = long
+	require.NoError(t, j.Append(&ItemRecord{Item: "long", Key: long}))
+	require.Equal(t, long, j.Get("long").Key, "an appended line is read back before it is flushed")
+	require.NoError(t, j.Close())
+
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	require.Equal(t, len(want), j.Len())
+	for _, id := range []string{"i2999", "i0000", "long", "i1500", "i1501", "i0001"} { // out of order too
+		require.Equal(t, want[id], j.Get(id).Key, id)
+	}
+	for id, key := range want {
+		require.Equal(t, key, j.Get(id).Key, id)
+	}
+	// Superseded lines until it compacts at Close; then read again.
+	for range 5 {
+		for i := range 1000 {
+			id := fmt.Sprintf("i%04d", i)
+			want[id] = want[id] + "x"
+			require.NoError(t, j.Append(&ItemRecord{Item: id, Key: want[id]}))
+		}
+	}
+	require.NoError(t, j.Close())
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	for id, key := range want {
+		require.Equal(t, key, j.Get(id).Key, id)
+	}
+	require.NoError(t, j.Close())
+
+	// Damaged after the id: replay stops there.
+	good := `{"item":"a","key":"k1"}` + "\n"
+	require.NoError(t, os.WriteFile(path, []byte(good+`{"item":"b","key":"k2","inputs":[{"path":`+"\x00\x00"+`}]}`+"\n"+`{"item":"c","key":"k3"}`+"\n"), 0o644))
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	assert.Equal(t, "k1", j.Get("a").Key)
+	assert.Nil(t, j.Get("b"), "a damaged line is no record: its item runs again")
+	assert.Equal(t, 1, j.Len())
+	assert.Nil(t, j.Get("c"), "nothing after a line that does not parse is applied")
+}
+
+// A marker's head reads the same whether its parts come last (as written
+// now) or before its outputs (as markers were written before); the parts
+// are decoded only by DecodeMarker.
+func TestMarkerHeadEitherOrder(t *testing.T) {
+	dir := t.TempDir()
+	m := &Marker{Version: 1, Stage: "s", Key: "k1", Parts: json.RawMessage(`{"inputs":[1,2,3]}`),
+		Outputs: []MarkerOutput{{OutputRecord: OutputRecord{Path: "o/a", Size: 1, SHA256: "h"}}}, Counters: &MarkerCounters{BytesIn: 7}}
+	require.NoError(t, WriteMarker(dir, m))
+	b, err := os.ReadFile(MarkerFile(dir, "s"))
+	require.NoError(t, err)
+	require.Greater(t, strings.Index(string(b), `"parts"`), strings.Index(string(b), `"outputs"`), "parts are written last")
+	newer, err := ReadMarkerHead(dir, "s")
+	require.NoError(t, err)
+
+	old := `{"version":1,"stage":"s","key":"k1","parts":{"inputs":[1,2,3]},"outputs":[{"path":"o/a","size":1,"sha256":"h","id":{"size":0,"mtimeNs":0}}],"counters":{"bytesIn":7,"bytesOut":0,"linesIn":0,"linesOut":0}}`
+	require.NoError(t, os.WriteFile(MarkerFile(dir, "s"), []byte(old), 0o644))
+	older, err := ReadMarkerHead(dir, "s")
+	require.NoError(t, err)
+	assert.Equal(t, newer.Key, older.Key)
+	assert.Equal(t, newer.Outputs, older.Outputs)
+	assert.Equal(t, newer.Counters, older.Counters)
+	full, err := older.DecodeMarker()
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"inputs":[1,2,3]}`, string(full.Parts))
+
+	for _, bad := range []string{`[]`, `{"key":"k"}`, `{"key":`} {
+		require.NoError(t, os.WriteFile(MarkerFile(dir, "s"), []byte(bad), 0o644))
+		_, err := ReadMarkerHead(dir, "s")
+		assert.Error(t, err, bad)
+	}
+	none, err := ReadMarkerHead(t.TempDir(), "s")
+	assert.NoError(t, err)
+	assert.Nil(t, none)
 }

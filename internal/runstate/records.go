@@ -280,11 +280,13 @@ type Marker struct {
 	Version     int             `json:"version"`
 	Stage       string          `json:"stage"`
 	Key         string          `json:"key"`
-	Parts       json.RawMessage `json:"parts"`
 	Outputs     []MarkerOutput  `json:"outputs"`
 	RunID       string          `json:"runId"`
 	CompletedAt time.Time       `json:"completedAt"`
 	Counters    *MarkerCounters `json:"counters,omitempty"`
+	// Parts come last: they are the bulk of a marker (every input of a
+	// fan-in), and a skip decision reads the head of the file only.
+	Parts json.RawMessage `json:"parts"`
 }
 
 // MarkerOutput records an output with the identity it was promoted with.
@@ -308,8 +310,7 @@ type MarkerHead struct {
 	Key      string          `json:"key"`
 	Outputs  []MarkerOutput  `json:"outputs"`
 	Counters *MarkerCounters `json:"counters,omitempty"`
-	// Raw is the whole file, for DecodeMarker.
-	Raw []byte `json:"-"`
+	path     string          // for DecodeMarker
 }
 
 // MaxFailedItems is how many failed items a record names at most.

@@ -96,29 +96,80 @@ func (l Layout) ReadMetrics(runID string) (*metrics.Run, error) {
 	return metrics.ReadJSON(l.MetricsJSON(runID))
 }
 
-// ReadMarkerHead reads the marker of stage in outDir without decoding its
-// key parts; (nil, nil) when there is none.
+// ReadMarkerHead reads the marker of stage in outDir up to its key parts,
+// which are neither decoded nor kept; (nil, nil) when there is none. A
+// marker lists its parts last (a fan-in's are every input it read), so
+// the head is usually all that is read of the file.
 func ReadMarkerHead(outDir, stage string) (*MarkerHead, error) {
 	path := MarkerFile(outDir, stage)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var h MarkerHead
-	if err := json.Unmarshal(b, &h); err != nil {
+	defer f.Close()
+	h := &MarkerHead{path: path}
+	if err := readHead(json.NewDecoder(bufio.NewReaderSize(f, 64<<10)), h); err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", path, err)
 	}
-	h.Raw = b
-	return &h, nil
+	return h, nil
+}
+
+// readHead decodes a marker's key, outputs and counters, stopping at its
+// parts once the key and outputs are known.
+func readHead(d *json.Decoder, h *MarkerHead) error {
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("not a JSON object: %v", errOr(err, "no '{'"))
+	}
+	var haveKey, haveOutputs bool
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case "key":
+			err, haveKey = d.Decode(&h.Key), true
+		case "outputs":
+			err, haveOutputs = d.Decode(&h.Outputs), true
+		case "counters":
+			err = d.Decode(&h.Counters)
+		case "parts":
+			if haveKey && haveOutputs {
+				return nil
+			}
+			fallthrough
+		default:
+			var skip json.RawMessage
+			err = d.Decode(&skip)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !haveKey || !haveOutputs {
+		return errors.New("no key or no outputs")
+	}
+	return nil
+}
+
+func errOr(err error, s string) any {
+	if err != nil {
+		return err
+	}
+	return s
 }
 
 // DecodeMarker decodes the whole marker a head was read from.
 func (h *MarkerHead) DecodeMarker() (*Marker, error) {
+	b, err := os.ReadFile(h.path)
+	if err != nil {
+		return nil, err
+	}
 	var m Marker
-	if err := json.Unmarshal(h.Raw, &m); err != nil {
+	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
