@@ -1,10 +1,12 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,6 +164,24 @@ func TestItemInputsKnownByJournal(t *testing.T) {
 	for _, n := range []string{"in/x.txt", "in/y.txt", "o/x.txt", "o/y.txt"} {
 		assert.NotContains(t, cache, filepath.Join(dir, n), "the stat cache keeps no entry the items' journal holds")
 	}
+	// plan decides as the run does: by the journal's identities, with no
+	// input looked up in the stat cache (which no longer holds them) or
+	// hashed.
+	var mu sync.Mutex
+	var summed []string
+	onSumFile = func(rel string) {
+		if strings.HasPrefix(rel, "in/") || strings.HasPrefix(rel, "o/") {
+			mu.Lock()
+			summed = append(summed, rel)
+			mu.Unlock()
+		}
+	}
+	plans, err := Plan(context.Background(), load(t, dir), PlanOptions{})
+	onSumFile = nil
+	require.NoError(t, err)
+	assert.Equal(t, "skip", plans[0].Action)
+	assert.Equal(t, "skip", plans[1].Action)
+	assert.Empty(t, summed, "plan of a no-op looks up no item input and no fan-in input")
 
 	// Same size, same mtime, other bytes: the ctime differs.
 	x := filepath.Join(dir, "in/x.txt")

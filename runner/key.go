@@ -258,14 +258,21 @@ func trustedID(f *inputFile, id hashcache.FileID, t0 time.Time) *hashcache.FileI
 	return nil
 }
 
+// onSumFile, when set (by tests), is called with every input sumFile has
+// to look up in the stat cache or hash.
+var onSumFile func(rel string)
+
 // sumFile hashes f through the stat cache, with the stat expandInputs
 // made when there is one.
 func sumFile(ctx context.Context, cache *hashcache.Cache, f *inputFile) (string, hashcache.FileID, error) {
-	if f.fi != nil {
-		return cache.SumStatContext(ctx, f.Abs, f.fi)
-	}
 	if f.id != nil && f.sum != "" {
 		return f.sum, *f.id, nil
+	}
+	if onSumFile != nil {
+		onSumFile(f.Rel)
+	}
+	if f.fi != nil {
+		return cache.SumStatContext(ctx, f.Abs, f.fi)
 	}
 	return cache.SumContext(ctx, f.Abs)
 }

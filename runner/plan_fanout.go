@@ -111,14 +111,20 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 				}
 				files, err := expandPaths(p, j.inputs, known, stat)
 				var ids []InputID
+				rec := jn.Get(j.item)
 				if err == nil {
-					ids, _, err = hashInputs(ctx, cache, files)
+					// As the run does (prepItem): inputs the journal knows by
+					// identity are not hashed again.
+					var ok bool
+					if ids, _, ok = journalInputs(rec, files); !ok {
+						ids, _, err = hashInputs(ctx, cache, files)
+					}
 				}
 				switch {
 				case err != nil && len(rs) == 0:
 					errs[n] = fmt.Errorf("item %s: %w", j.item, err)
 				case err == nil:
-					rec, exact := jn.Get(j.item), true
+					exact := true
 					rs = append(rs, decideItem(p, st, jn, rec, base, itemKey(base.hash, j, ids), ids, cache, stat, forced, &exact)...)
 					if len(rs) == 0 && exact {
 						for _, o := range rec.Outputs {
