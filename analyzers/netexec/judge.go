@@ -77,8 +77,12 @@ func judge(argv []string, lookOnly bool, depth int) Verdict {
 	}
 	v := Verdict{}
 	switch {
-	case base == "go" && goRunRemote(args):
-		return network(base, "go run pkg@version")
+	case base == "go" && goRemote(args) != "":
+		return network(base, goRemote(args))
+	case containerHost(base, args) != "":
+		return network(base, containerHost(base, args))
+	case base == "command" && commandQuery(args):
+		return Verdict{} // command -v curl: is it installed?
 	case Subcommands[base] != nil || base == "npx":
 		if sub, ok := matchSub(Subcommands[base], args); ok {
 			return network(base, strings.TrimSpace(base+" "+sub))
@@ -134,21 +138,93 @@ func isPython(base string) bool { return pythonRE.MatchString(base) }
 
 var urlRE = regexp.MustCompile(`(?i)\b(https?|ftps?|wss?|sftp|scp|ssh|git|rsync|tftp|telnet)://`)
 
-// goRunRemote: "go run example.com/tool@v1.2.3" downloads the tool.
-func goRunRemote(args []string) bool {
-	run := false
+// goRemote returns what a go command that is local only in its other
+// forms fetches: "go run|install example.com/tool@v1.2.3" downloads the
+// tool, "go list -m -u|-versions|-retracted" and "go list -m pkg@version"
+// ask the module proxy. It returns "" otherwise (go run ./cmd, go install
+// ., go list ./... build from what is there).
+func goRemote(args []string) string {
+	sub := ""
 	for _, a := range args {
+		if !values.Clean(a) {
+			continue
+		}
 		if strings.HasPrefix(a, "-") {
-			continue
-		}
-		if !run {
-			if a != "run" {
-				return false
+			if sub == "list" {
+				switch strings.SplitN(a, "=", 2)[0] {
+				case "-u", "--u", "-versions", "--versions", "-retracted", "--retracted":
+					return "go list -m " + strings.SplitN(a, "=", 2)[0]
+				}
 			}
-			run = true
 			continue
 		}
-		if strings.Contains(a, "@") && !strings.HasPrefix(a, "@") {
+		if sub == "" {
+			switch a {
+			case "run", "install", "list":
+				sub = a
+				continue
+			}
+			return ""
+		}
+		if i := strings.LastIndexByte(a, '@'); i > 0 && i < len(a)-1 {
+			if sub == "list" {
+				return "go list -m pkg@version"
+			}
+			return "go " + sub + " pkg@version"
+		}
+	}
+	return ""
+}
+
+var remoteDaemonRE = regexp.MustCompile(`(?i)^(tcp|ssh|https?)://`)
+
+// containerHost: docker -H tcp://host, podman --url ssh://host, podman
+// --remote drive a container engine on another machine, whatever the
+// subcommand.
+func containerHost(base string, args []string) string {
+	switch base {
+	case "docker", "podman", "nerdctl", "docker-compose", "podman-compose", "buildah":
+	default:
+		return ""
+	}
+	// global flags only: they come before the subcommand (a word right
+	// after a flag may be its value)
+	prevFlag := false
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") || a == "--" {
+			if prevFlag && a != "--" {
+				prevFlag = false
+				continue
+			}
+			return ""
+		}
+		prevFlag = !strings.Contains(a, "=")
+		name, val, hasVal := strings.Cut(a, "=")
+		switch name {
+		case "-H", "--host", "--url", "--connection", "-c":
+			if !hasVal && i+1 < len(args) {
+				val = args[i+1]
+			}
+			if remoteDaemonRE.MatchString(val) {
+				return base + " " + name + " " + val
+			}
+		case "--remote", "-r":
+			if base == "podman" {
+				return base + " " + name
+			}
+		}
+	}
+	return ""
+}
+
+// commandQuery: "command -v curl" and "command -V curl" say whether (and
+// where) a program is installed; they run nothing.
+func commandQuery(args []string) bool {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return false
+		}
+		if strings.ContainsAny(a[1:], "vV") {
 			return true
 		}
 	}
@@ -343,15 +419,19 @@ func judgePowerShell(script string, depth int) Verdict {
 	return judgeScript(script, false, depth)
 }
 
-var devNetRE = regexp.MustCompile(`/dev/(tcp|udp)/`)
+// devNetRE: bash opens /dev/tcp/host/port and /dev/udp/host/port only in a
+// redirection (exec 3<>/dev/tcp/h/80, cat </dev/udp/h/53, >&/dev/tcp/...);
+// a path assigned to a variable is taken as meant for one. A mention in an
+// argument (echo see /dev/tcp/host/port) opens nothing.
+var devNetRE = regexp.MustCompile(`(?:[<>][&|>]?[ \t]*|=)["']?(/dev/(?:tcp|udp)/)`)
 
 // judgeScript judges every simple command of a shell script.
 func judgeScript(script string, posix bool, depth int) Verdict {
 	if values.HasParam(script) && strings.Trim(script, " \t") == strings.Trim(values.ParamMark(firstParam(script)), " ") {
 		return Verdict{Outcome: Depends}
 	}
-	if m := devNetRE.FindString(script); m != "" {
-		return Verdict{Outcome: Network, Tool: "/dev/" + m[5:8], What: fmt.Sprintf("opens a network connection through %s", m)}
+	if m := devNetRE.FindStringSubmatch(script); m != nil {
+		return Verdict{Outcome: Network, Tool: m[1][:8], What: fmt.Sprintf("opens a network connection through %s", m[1])}
 	}
 	if strings.Trim(script, " \t") == values.Unknown {
 		return unresolved("runs a script netlint cannot resolve")
@@ -408,6 +488,11 @@ func judgeInterpreter(base string, args []string, depth int) Verdict {
 				}
 			}
 		}
+		if mod := moduleFlag(base, args, i); mod != "" {
+			if v := judgeModule(base, mod); v.Outcome == Network {
+				return v
+			}
+		}
 		for _, f := range flags {
 			code := ""
 			switch {
@@ -427,18 +512,61 @@ func judgeInterpreter(base string, args []string, depth int) Verdict {
 	return Verdict{}
 }
 
+// moduleFlag returns the module args[i] loads (perl -MLWP::Simple, ruby
+// -rsocket, ruby -r net/http, node --require=https), or "".
+func moduleFlag(base string, args []string, i int) string {
+	a := args[i]
+	for _, f := range ModuleFlags[base] {
+		switch {
+		case a == f && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(f, "--") && strings.HasPrefix(a, f+"="):
+			return a[len(f)+1:]
+		case !strings.HasPrefix(f, "--") && len(a) > len(f) && strings.HasPrefix(a, f):
+			return strings.TrimLeft(a[len(f):], "-") // perl -M-strict
+		}
+	}
+	return ""
+}
+
+// judgeModule judges a module loaded by a flag as the statement that loads
+// it in the language's code.
+func judgeModule(base, mod string) Verdict {
+	if !values.Clean(mod) {
+		return Verdict{}
+	}
+	var code string
+	switch base {
+	case "perl":
+		code = "use " + strings.SplitN(mod, "=", 2)[0] + ";"
+	case "ruby":
+		code = "require '" + mod + "'"
+	default:
+		code = "require('" + mod + "')"
+	}
+	v := judgeCode(base, code, maxNesting)
+	if v.Outcome == Network {
+		v.What = fmt.Sprintf("loads a network module (%s)", mod)
+	}
+	return v
+}
+
 // codeRE are the network modules, classes and calls of interpreted code.
 var codeRE = map[string]*regexp.Regexp{
 	"python": regexp.MustCompile(`\b(urllib[23]?|http\.client|httplib|socket|socketserver|requests|httpx|aiohttp|ftplib|smtplib|poplib|imaplib|telnetlib|xmlrpc|paramiko|http\.server|webbrowser|pip)\b`),
 	"perl":   regexp.MustCompile(`IO::Socket|LWP|HTTP::Tiny|Net::|\bSocket\b|\bsocket\s*\(|WWW::|Mojo::UserAgent`),
 	"ruby":   regexp.MustCompile(`net/http|open-uri|\bsocket\b|TCPSocket|UDPSocket|Net::HTTP|URI\.open|httparty|faraday|rest-client`),
-	"node":   regexp.MustCompile(`require\(\s*['"](node:)?(https?|net|dgram|tls|http2)['"]|from\s+['"](node:)?(https?|net|dgram|tls|http2)['"]|\bfetch\s*\(|axios|XMLHttpRequest|WebSocket|undici|\b(https?|net|dgram|tls)\.(get|request|connect|createConnection|createServer|createSocket)\b`),
+	"node":   regexp.MustCompile(`require\(\s*['"](node:)?(https?|net|dgram|tls|http2)['"]|import\(\s*['"](node:)?(https?|net|dgram|tls|http2)['"]|from\s+['"](node:)?(https?|net|dgram|tls|http2)['"]|\bfetch\s*\(|axios|XMLHttpRequest|WebSocket|undici|\b(https?|net|dgram|tls)\.(get|request|connect|createConnection|createServer|createSocket)\b`),
 	"php":    regexp.MustCompile(`fsockopen|curl_|stream_socket_client|socket_create|file_get_contents|fopen\s*\(\s*['"][a-z]+://`),
+	"lua":    regexp.MustCompile(`require\s*\(?\s*['"](socket|ssl|http|resty\.http|luacurl|cURL|lcurl)\b`),
+	"r":      regexp.MustCompile(`download\.file|\burl\s*\(|socketConnection|make\.socket|\bhttr2?\b|RCurl|curl::|install\.packages|readLines\s*\(\s*['"]https?`),
 	"awk":    regexp.MustCompile(`/inet[46]?/(tcp|udp)/`),
 	"any":    regexp.MustCompile(`(?i)\b(https?|ftps?|wss?)://`),
 }
 
-var quotedRE = regexp.MustCompile(`'([^'\\]*)'|"([^"\\]*)"`)
+// quotedRE: the strings of interpreted code, and its backquotes (perl,
+// ruby and php run them as shell commands).
+var quotedRE = regexp.MustCompile("'([^'\\\\]*)'|\"([^\"\\\\]*)\"|`([^`]*)`")
 
 func judgeCode(base, code string, depth int) Verdict {
 	if values.HasParam(code) && strings.TrimSpace(code) == values.ParamMark(firstParam(code)) {
@@ -455,6 +583,10 @@ func judgeCode(base, code string, depth int) Verdict {
 		lang = "node"
 	case base == "gawk":
 		lang = "awk"
+	case base == "luajit":
+		lang = "lua"
+	case base == "rscript":
+		lang = "r"
 	}
 	for _, re := range []*regexp.Regexp{codeRE[lang], codeRE["any"]} {
 		if re == nil {
@@ -467,7 +599,7 @@ func judgeCode(base, code string, depth int) Verdict {
 	// Programs named in the code's strings: os.system("curl ..."),
 	// subprocess.run(["nc", ...]), `wget ...`.
 	for _, m := range quotedRE.FindAllStringSubmatch(code, -1) {
-		s := m[1] + m[2]
+		s := m[1] + m[2] + m[3]
 		if v := judgeScript(s, true, depth+1); v.Outcome == Network {
 			return v
 		}

@@ -7,16 +7,23 @@ var NetworkTools = []string{
 	"bitsadmin",
 	// raw connections and remote shells
 	"nc", "ncat", "netcat", "socat", "telnet", "ssh", "scp", "sftp", "rsync", "mosh", "sshpass",
-	"autossh", "smbclient",
+	"autossh", "smbclient", "gnutls-cli", "websocat", "wscat", "grpcurl",
+	// zsh's network builtins (after zmodload zsh/net/tcp, zsh/zftp)
+	"ztcp", "zftp",
 	// diagnostics that send packets or query DNS
 	"ping", "ping6", "traceroute", "tracert", "tracepath", "mtr", "dig", "nslookup", "host",
-	"whois", "nmap", "drill",
+	"whois", "nmap", "drill", "iperf", "iperf3", "hping3", "fping", "arping",
 	// cloud, cluster and hosting CLIs
 	"aws", "gcloud", "gsutil", "bq", "az", "kubectl", "helm", "oc", "doctl", "s3cmd", "rclone",
 	"gh", "ngrok", "tailscale", "openvpn", "wg", "flyctl", "heroku", "terraform", "vault", "consul",
+	// container registry clients: every command talks to a registry
+	"crane", "oras", "regctl",
 	// browsers and URL openers that always mean a web page
 	"sensible-browser", "x-www-browser", "www-browser", "firefox", "chromium", "chromium-browser",
-	"google-chrome", "chrome", "msedge", "lynx", "w3m", "links", "elinks",
+	"google-chrome", "google-chrome-stable", "google-chrome-beta", "chrome", "chrome-headless-shell",
+	"headless_shell", "msedge", "microsoft-edge", "microsoft-edge-stable", "brave", "brave-browser",
+	"opera", "vivaldi", "epiphany", "midori", "falkon", "qutebrowser", "iexplore", "safari", "surf",
+	"lynx", "w3m", "links", "links2", "elinks",
 }
 
 // Subcommands lists mostly-local programs and their subcommands that reach
@@ -24,36 +31,45 @@ var NetworkTools = []string{
 var Subcommands = map[string][]string{
 	"git": {"clone", "fetch", "pull", "push", "ls-remote", "submodule update", "submodule add",
 		"remote update", "remote show", "remote prune", "remote set-head", "lfs", "archive --remote"},
-	// "go run pkg@version" is matched in code (run is local otherwise)
-	"go":      {"get", "install", "mod download", "mod tidy", "mod vendor", "mod graph", "work sync"},
-	"docker":  {"pull", "push", "login", "search", "run", "build", "create", "compose", "buildx", "image pull", "plugin install"},
-	"podman":  {"pull", "push", "login", "search", "run", "build", "create", "compose", "image pull"},
-	"nerdctl": {"pull", "push", "login", "run", "build", "compose"},
-	"openssl": {"s_client", "s_server", "s_time", "ocsp"},
-	"pip":     {"install", "download"},
-	"pip3":    {"install", "download"},
-	"uv":      {"pip", "add", "sync", "tool"},
-	"npm":     {"install", "i", "ci", "add", "publish", "update"},
-	"npx":     {},
-	"pnpm":    {"install", "i", "add", "publish", "update"},
-	"yarn":    {"install", "add", "publish", "upgrade"},
-	"cargo":   {"install", "fetch", "publish", "update"},
-	"gem":     {"install", "fetch", "update"},
-	"apt":     {"install", "update", "upgrade", "download"},
-	"apt-get": {"install", "update", "upgrade", "download"},
-	"yum":     {"install", "update", "upgrade"},
-	"dnf":     {"install", "update", "upgrade", "download"},
-	"apk":     {"add", "update", "upgrade", "fetch"},
-	"brew":    {"install", "update", "upgrade", "fetch"},
-	"choco":   {"install", "upgrade"},
-	"winget":  {"install", "upgrade"},
+	// "go run|install pkg@version" and "go list -m -u|-versions|pkg@version"
+	// are matched in code (run, install and list are local otherwise)
+	"go":             {"get", "mod download", "mod tidy", "mod vendor", "mod graph", "work sync"},
+	"docker":         {"pull", "push", "login", "search", "run", "build", "create", "compose", "buildx", "image pull", "image push", "plugin install", "trust inspect", "manifest inspect", "manifest push"},
+	"podman":         {"pull", "push", "login", "search", "run", "build", "create", "compose", "image pull", "image push", "manifest push"},
+	"podman-remote":  {},
+	"docker-compose": {"up", "pull", "push", "build", "run", "create"},
+	"podman-compose": {"up", "pull", "push", "build", "run", "create"},
+	"nerdctl":        {"pull", "push", "login", "run", "build", "compose"},
+	"buildah":        {"pull", "push", "bud", "build", "build-using-dockerfile", "from", "login"},
+	"skopeo":         {"copy", "inspect", "sync", "login", "list-tags", "delete"},
+	"ctr":            {"pull", "push", "images pull", "image pull", "content fetch", "i pull"},
+	"hg":             {"clone", "pull", "push", "incoming", "outgoing", "in", "out"},
+	"svn":            {"checkout", "co", "update", "up", "export", "import", "commit", "ci", "switch", "ls", "list", "log", "cat"},
+	"openssl":        {"s_client", "s_server", "s_time", "ocsp"},
+	"pip":            {"install", "download"},
+	"pip3":           {"install", "download"},
+	"uv":             {"pip", "add", "sync", "tool"},
+	"npm":            {"install", "i", "ci", "add", "publish", "update"},
+	"npx":            {},
+	"pnpm":           {"install", "i", "add", "publish", "update"},
+	"yarn":           {"install", "add", "publish", "upgrade"},
+	"cargo":          {"install", "fetch", "publish", "update"},
+	"gem":            {"install", "fetch", "update"},
+	"apt":            {"install", "update", "upgrade", "download"},
+	"apt-get":        {"install", "update", "upgrade", "download"},
+	"yum":            {"install", "update", "upgrade"},
+	"dnf":            {"install", "update", "upgrade", "download"},
+	"apk":            {"add", "update", "upgrade", "fetch"},
+	"brew":           {"install", "update", "upgrade", "fetch"},
+	"choco":          {"install", "upgrade"},
+	"winget":         {"install", "upgrade"},
 }
 
 // Wrappers are shells and programs that run another program named in their
 // arguments; their constant arguments are searched for network tools.
 var Wrappers = []string{
 	"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "csh", "tcsh", "cmd", "powershell", "pwsh",
-	"busybox", "env", "sudo", "doas", "nice", "nohup", "timeout", "stdbuf", "xargs", "time",
+	"busybox", "toybox", "env", "sudo", "doas", "nice", "nohup", "timeout", "stdbuf", "xargs", "time",
 	"setsid", "ionice", "chroot", "unshare", "nsenter", "firejail", "watch", "exec", "command",
 	"start", "mksh", "strace", "ltrace", "flock", "taskset", "chrt", "runuser", "su", "script",
 }
@@ -64,7 +80,10 @@ var Shells = []string{"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "csh", 
 
 // Openers open what they are given, a web page when it is a URL: reported
 // when an argument has a network URL scheme.
-var Openers = []string{"xdg-open", "open", "gio", "gnome-open", "kde-open", "explorer", "start", "rundll32", "cygstart", "wslview"}
+var Openers = []string{"xdg-open", "open", "gio", "gnome-open", "kde-open", "kde-open5", "kioclient", "kioclient5",
+	"kfmclient", "exo-open", "explorer", "start", "rundll32", "cygstart", "wslview",
+	// PowerShell's: Start-Process https://... opens the browser
+	"start-process", "saps", "invoke-item", "ii"}
 
 // Interpreters run code given on their command line (python3 -c, perl -e,
 // node -e, ...); the code is searched for network modules, URLs and network
@@ -72,8 +91,17 @@ var Openers = []string{"xdg-open", "open", "gio", "gnome-open", "kde-open", "exp
 var Interpreters = map[string][]string{
 	"python": {"-c"}, "python2": {"-c"}, "python3": {"-c"}, "py": {"-c"}, "pypy": {"-c"}, "pypy3": {"-c"},
 	"perl": {"-e", "-E"}, "ruby": {"-e"}, "node": {"-e", "--eval", "-p", "--print"}, "nodejs": {"-e", "--eval", "-p", "--print"},
-	"bun": {"-e", "--eval", "-p", "--print"}, "deno": {"eval"}, "php": {"-r"}, "lua": {"-e"}, "rscript": {"-e"},
+	"bun": {"-e", "--eval", "-p", "--print"}, "deno": {"eval"}, "php": {"-r"}, "lua": {"-e"}, "luajit": {"-e"},
+	"rscript": {"-e"}, "r": {"-e"},
 	"osascript": {"-e"}, "awk": {}, "gawk": {}, // awk: the program is the first operand
+}
+
+// ModuleFlags are the flags of an interpreter that load a module before the
+// code runs (perl -MLWP::Simple, ruby -rsocket, node -r https): the module is
+// judged like a use of it in the code.
+var ModuleFlags = map[string][]string{
+	"perl": {"-M", "-m"}, "ruby": {"-r", "--require"},
+	"node": {"-r", "--require", "--import"}, "nodejs": {"-r", "--require", "--import"}, "bun": {"-r", "--preload"},
 }
 
 // PythonNetModules are run with "python -m" and reach the network (pip only

@@ -104,7 +104,7 @@ func oneLiners() { // want oneLiners:`python3 runs code that reaches the network
 	_ = exec.Command("python", "-c", "import socket; socket.create_connection(('h', 80))")                                                                // want `python runs code that reaches the network \(socket\)`
 	_ = exec.Command("python3", "-m", "http.server", "8000")                                                                                              // want `runs "python3 -m http.server"`
 	_ = exec.Command("python3", "-m", "pip", "install", "requests")                                                                                       // want `runs "python3 -m pip install"`
-	_ = exec.Command("perl", "-MIO::Socket::INET", "-e", "IO::Socket::INET->new('h:80')")                                                                 // want `perl runs code that reaches the network`
+	_ = exec.Command("perl", "-MIO::Socket::INET", "-e", "IO::Socket::INET->new('h:80')")                                                                 // want `perl loads a network module \(IO::Socket::INET\)`
 	_ = exec.Command("node", "-e", "require('https').get('https://x')")                                                                                   // want `node runs code that reaches the network`
 	_ = exec.Command("ruby", "-e", "require 'net/http'; Net::HTTP.get('x', '/')")                                                                         // want `ruby runs code that reaches the network`
 	_ = exec.Command("php", "-r", "echo file_get_contents('http://x');")                                                                                  // want `php runs code that reaches the network`
@@ -116,7 +116,7 @@ func oneLiners() { // want oneLiners:`python3 runs code that reaches the network
 	_ = exec.Command("timeout", "10", "ping", "-c1", "h")                                                                                                 // want `timeout runs network tool "ping"`
 	_ = exec.Command("podman", "build", ".")                                                                                                              // want `runs "podman build"`
 	_ = exec.Command("go", "run", "golang.org/x/tools/cmd/stringer@latest")                                                                               // want `runs "go run pkg@version"`
-	_ = exec.Command("go", "install", "example.com/tool@v1.2.3")                                                                                          // want `runs "go install"`
+	_ = exec.Command("go", "install", "example.com/tool@v1.2.3")                                                                                          // want `runs "go install pkg@version"`
 	_ = exec.Command("go", "mod", "tidy")                                                                                                                 // want `runs "go mod tidy"`
 	_ = exec.Command("openssl", "s_client", "-connect", "example.com:443")                                                                                // want `runs "openssl s_client"`
 	_ = exec.Command("xdg-open", "https://example.com")                                                                                                   // want `opens the URL "https://example.com"`
@@ -134,4 +134,46 @@ func unresolved(ctx context.Context) {
 	_ = exec.Command("python3", "-c", os.Getenv("CODE"))        // want `unresolved command: python3 runs code netlint cannot resolve`
 	_ = exec.Command("sh", "-c", "ls; "+os.Getenv("CMD")+" -x") // want `unresolved command: sh runs a program netlint cannot resolve`
 	_ = exec.Command(os.Getenv("TOOL"))                         //netlint:allow the operator's own tool, run inside the sandbox
+}
+
+// The exec lists of issue 13, item 4, in forms the one-liners above do not
+// cover: interpreter module flags, backquotes and dynamic imports; remote
+// container engines and the registry tools; go module fetches that are
+// local in their other forms; TLS servers; browsers and openers by other
+// names.
+func lists() { // want lists:`perl loads a network module \(LWP::Simple\): evasion.lists -> exec.Command`
+	_ = exec.Command("perl", "-MLWP::Simple", "-e", "getprint $ARGV[0]", "https://example.com")       // want `perl loads a network module \(LWP::Simple\)`
+	_ = exec.Command("perl", "-e", "print `curl -s -o /dev/null x`")                                  // want `perl runs network tool "curl"`
+	_ = exec.Command("ruby", "-rsocket", "-e", "TCPSocket.new('h', 80)")                              // want `ruby loads a network module \(socket\)`
+	_ = exec.Command("ruby", "-ropen-uri", "-e", "puts URI.open(ARGV[0]).read", "u")                  // want `ruby loads a network module \(open-uri\)`
+	_ = exec.Command("node", "-r", "https", "-e", "1")                                                // want `node loads a network module \(https\)`
+	_ = exec.Command("node", "-e", "import('node:https').then(m => m.get(process.argv[1]))")          // want `node runs code that reaches the network`
+	_ = exec.Command("node", "-e", "require('child_process').execSync('wget -q x')")                  // want `node runs network tool "wget"`
+	_ = exec.Command("python3", "-Ic", "import socket; socket.socket().connect(('h', 1))")            // want `python3 runs code that reaches the network \(socket\)`
+	_ = exec.Command("python3", "-m", "pip", "download", "requests")                                  // want `runs "python3 -m pip download"`
+	_ = exec.Command("lua", "-e", "local http = require('socket.http'); print(http.request(arg[1]))") // want `lua runs code that reaches the network`
+	_ = exec.Command("Rscript", "-e", "download.file(commandArgs(TRUE)[1], 'f')")                     // want `rscript runs code that reaches the network \(download.file\)`
+	_ = exec.Command("bash", "-c", "echo ping > /dev/tcp/10.0.0.1/9")                                 // want `bash opens a network connection through /dev/tcp/`
+	_ = exec.Command("zsh", "-c", "zmodload zsh/net/tcp; ztcp h 80")                                  // want `zsh runs network tool "ztcp"`
+	_ = exec.Command("docker", "compose", "up", "-d")                                                 // want `runs "docker compose"`
+	_ = exec.Command("docker", "-H", "tcp://build-host:2375", "ps")                                   // want `runs "docker -H tcp://build-host:2375"`
+	_ = exec.Command("docker-compose", "pull")                                                        // want `runs "docker-compose pull"`
+	_ = exec.Command("podman", "pull", "alpine")                                                      // want `runs "podman pull"`
+	_ = exec.Command("podman", "--remote", "ps")                                                      // want `runs "podman --remote"`
+	_ = exec.Command("buildah", "bud", ".")                                                           // want `runs "buildah bud"`
+	_ = exec.Command("skopeo", "copy", "docker://alpine", "dir:alpine")                               // want `runs "skopeo copy"`
+	_ = exec.Command("go", "get", "-u", "./...")                                                      // want `runs "go get"`
+	_ = exec.Command("go", "mod", "download", "-json")                                                // want `runs "go mod download"`
+	_ = exec.Command("go", "install", "-v", "example.com/x/cmd/y@v1.0.0")                             // want `runs "go install pkg@version"`
+	_ = exec.Command("go", "list", "-m", "-u", "all")                                                 // want `runs "go list -m -u"`
+	_ = exec.Command("go", "list", "-m", "example.com/x@latest")                                      // want `runs "go list -m pkg@version"`
+	_ = exec.Command("openssl", "s_server", "-accept", "4433")                                        // want `runs "openssl s_server"`
+	_ = exec.Command("sh", "-c", "echo | openssl s_client -connect example.com:443 2>/dev/null")      // want `sh runs "openssl s_client"`
+	_ = exec.Command("google-chrome-stable", "--headless", "--dump-dom", "https://example.com")       // want `runs network tool "google-chrome-stable"`
+	_ = exec.Command("sensible-browser", "index.html")                                                // want `runs network tool "sensible-browser"`
+	_ = exec.Command("cmd", "/c", "start https://example.com")                                        // want `cmd opens the URL "https://example.com"`
+	_ = exec.Command("powershell", "-Command", "Start-Process https://example.com")                   // want `powershell opens the URL "https://example.com"`
+	_ = exec.Command("open", "https://example.com")                                                   // want `opens the URL "https://example.com"`
+	_ = exec.Command("python3", "-m", "webbrowser", "https://example.com")                            // want `runs "python3 -m webbrowser"`
+	_ = exec.Command("toybox", "wget", "x")                                                           // want `toybox runs network tool "wget"`
 }
