@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,9 +62,59 @@ type InputID struct {
 
 // Key returns the hex SHA-256 of the canonical encoding.
 func (k *KeyParts) Key() string {
-	b, _ := json.Marshal(k)
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	h := sha256.New()
+	k.encode(h)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// encode writes the canonical encoding, json.Marshal's bytes exactly.
+// Inputs (the last field) are streamed one by one: a fan-in over 100,000
+// files does not build its whole encoding in memory.
+func (k *KeyParts) encode(w io.Writer) {
+	if len(k.Inputs) == 0 {
+		b, _ := json.Marshal(k)
+		w.Write(b)
+		return
+	}
+	head := *k
+	head.Inputs = nil
+	b, _ := json.Marshal(&head)
+	w.Write(b[:len(b)-len("null}")])
+	buf := make([]byte, 0, 256)
+	buf = append(buf, '[')
+	for i := range k.Inputs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		in := &k.Inputs[i]
+		buf = append(buf, `{"path":`...)
+		buf = appendJSONString(buf, in.Path)
+		buf = append(buf, `,"size":`...)
+		buf = strconv.AppendInt(buf, in.Size, 10)
+		buf = append(buf, `,"sha256":`...)
+		buf = appendJSONString(buf, in.SHA256)
+		buf = append(buf, '}')
+		if len(buf) > 32<<10 {
+			w.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	buf = append(buf, "]}"...)
+	w.Write(buf)
+}
+
+// appendJSONString appends s as json.Marshal encodes it: printable ASCII
+// other than " \ < > & as is, anything else through json.Marshal.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
 
 // canonicalJSON re-encodes a JSON value with sorted object keys and no
