@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -90,23 +91,31 @@ func SyncDir(dir string) error {
 // Sweep removes leftover temporary files of this package in dir (not
 // recursive) and returns their names.
 func Sweep(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
+	d, err := os.Open(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sweeping %s: %w", dir, err)
 	}
+	// Names only: an output dir of a fan-out stage holds thousands of
+	// files, and this runs at every start.
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("sweeping %s: %w", dir, err)
+	}
 	var removed []string
-	for _, e := range ents {
-		if IsTemp(e.Name()) {
-			p := filepath.Join(dir, e.Name())
+	for _, name := range names {
+		if IsTemp(name) {
+			p := filepath.Join(dir, name)
 			if err := os.RemoveAll(p); err != nil {
 				return removed, fmt.Errorf("sweeping %s: %w", p, err)
 			}
 			removed = append(removed, p)
 		}
 	}
+	sort.Strings(removed)
 	return removed, nil
 }
 
