@@ -278,7 +278,7 @@ func (j *Journal) compactLocked() error {
 	used := map[string]bool{}
 	at := make(map[string]lineRef, len(ids))
 	for _, id := range ids {
-		line, err := j.readLocked(j.at[id])
+		line, err := j.readLocked(j.at[id], nil)
 		if err != nil {
 			return fmt.Errorf("compacting item journal: %w", err)
 		}
@@ -324,7 +324,7 @@ func (j *Journal) compactLocked() error {
 
 // readLocked returns a copy of the line at ref, from the file (flushing
 // appends still buffered first).
-func (j *Journal) readLocked(ref lineRef) ([]byte, error) {
+func (j *Journal) readLocked(ref lineRef, buf []byte) ([]byte, error) {
 	if j.w != nil && j.w.Buffered() > 0 && ref.off+int64(ref.n) > j.end-int64(j.w.Buffered()) {
 		if err := j.w.Flush(); err != nil {
 			return nil, err
@@ -337,24 +337,31 @@ func (j *Journal) readLocked(ref lineRef) ([]byte, error) {
 	if f == nil {
 		return nil, errors.New("item journal has no file")
 	}
-	return j.chunks.read(f, ref.off, int(ref.n))
+	return j.chunks.read(f, ref.off, int(ref.n), buf[:0])
 }
+
+// lineBufs are Get's line buffers: the decoder copies what it keeps, so a
+// line's bytes are garbage once decoded (at 100,000 items, 68 MB of it).
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Get returns the live record of item id (nil when none, or when its line
 // cannot be read or decoded: the item then runs again), safe to call while
 // other goroutines append.
 func (j *Journal) Get(id string) *ItemRecord {
+	bp := lineBufs.Get().(*[]byte)
+	defer lineBufs.Put(bp)
 	j.mu.Lock()
 	ref, ok := j.at[id]
 	var line []byte
 	var err error
 	if ok {
-		line, err = j.readLocked(ref)
+		line, err = j.readLocked(ref, *bp)
 	}
 	j.mu.Unlock()
 	if !ok || err != nil {
 		return nil
 	}
+	*bp = line
 	var d itemDecoder
 	rec := new(ItemRecord)
 	if !d.decode(line, rec) || rec.Item != id || rec.Removed {
@@ -418,9 +425,10 @@ const chunkSize = 256 << 10
 
 func (c *chunkCache) reset() { *c = chunkCache{} }
 
-// read returns a copy of n bytes at off of f.
-func (c *chunkCache) read(f *os.File, off int64, n int) ([]byte, error) {
-	out := make([]byte, 0, n)
+// read appends a copy of n bytes at off of f to out.
+func (c *chunkCache) read(f *os.File, off int64, n int, out []byte) ([]byte, error) {
+	n += len(out)
+	off -= int64(len(out))
 	for len(out) < n {
 		at := off + int64(len(out))
 		ch, err := c.get(f, at-at%chunkSize, at)
