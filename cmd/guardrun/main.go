@@ -13,6 +13,7 @@ import (
 
 	"github.com/guardrun/guardrun/analyzers/lint"
 	"github.com/guardrun/guardrun/audit"
+	"github.com/guardrun/guardrun/internal/memlimit"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/policy"
 	"github.com/guardrun/guardrun/preflight"
@@ -24,6 +25,9 @@ func main() {
 	ctx, stop := signalContext()
 	defer stop()
 	stopProfile := startProfile()
+	// A soft heap limit that follows the live heap (internal/memlimit):
+	// large fan-outs stay near what they hold, small runs are unaffected.
+	memlimit.Start(memlimit.Floor)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stopProfile()
 	code := exitCode(err)
