@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 )
 
@@ -26,6 +27,16 @@ func Parse(s string) (Peer, error) {
 	host, port, _ := net.SplitHostPort(net.JoinHostPort(ip.String(), "80"))
 	_, _ = host, port
 	return Peer{IP: ip.To4(), Mask: n.Mask, Addr: &net.TCPAddr{IP: ip, Port: 80}}, nil
+}
+
+// Prefix parses with net/netip (allowed: values only) and converts to net.
+func Prefix(s string) (netip.Prefix, net.IP, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, nil, err
+	}
+	ap := netip.AddrPortFrom(p.Addr(), 443)
+	return p, net.IP(ap.Addr().AsSlice()).Mask(net.CIDRMask(p.Bits(), 32)), nil
 }
 
 // MinTLS is a setting passed to a program that does the connecting.
