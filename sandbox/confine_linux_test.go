@@ -44,8 +44,11 @@ func confinedWorkspace(t *testing.T) (ws, staging string) {
 }
 
 // TestConfinementDoors runs a hostile shell through the sandbox: every
-// write outside its staging dir and /tmp, every way to lift its limits,
-// and every look at the host must fail; its own dir and /tmp must work.
+// write outside its staging dir and /tmp, every way to lift its limits
+// (its own cgroup's memory limit, its parent's cgroup.procs, a child
+// cgroup: v1 or v2 files, whichever this host has; cgroup-files proves
+// the paths exist), and every look at the host must fail; its own dir and
+// /tmp must work.
 func TestConfinementDoors(t *testing.T) {
 	requireRoot(t)
 	s := enforcing(t)
@@ -69,9 +72,15 @@ t staging "echo ok > $STAGING/ok"
 t tmp 'echo ok > /tmp/ok && test "$TMPDIR" = /tmp'
 t dev-null 'echo x > /dev/null'
 t root 'test "$(id -u)" = 0'
-CG=$(grep -E ':memory:' /proc/self/cgroup | cut -d: -f3)
-t cgroup-limit "echo 9223372036854771712 > /sys/fs/cgroup/memory$CG/memory.limit_in_bytes"
-t cgroup-migrate "echo \$\$ > /sys/fs/cgroup/memory$(dirname $CG)/cgroup.procs"
+if grep -q ':memory:' /proc/self/cgroup; then
+  CGDIR=/sys/fs/cgroup/memory$(grep -E ':memory:' /proc/self/cgroup | cut -d: -f3) LIMIT=memory.limit_in_bytes
+else
+  CGDIR=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup) LIMIT=memory.max
+fi
+t cgroup-files "test -f $CGDIR/$LIMIT && test -f $(dirname $CGDIR)/cgroup.procs"
+t cgroup-limit "echo 9223372036854771712 > $CGDIR/$LIMIT"
+t cgroup-migrate "echo \$\$ > $(dirname $CGDIR)/cgroup.procs"
+t cgroup-mkdir "mkdir $CGDIR/escape"
 t sysctl 'cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern'
 t host-proc "test -e /proc/$GUARDRUN_PID"
 t own-pid1 'grep -qx sh /proc/1/comm'
@@ -107,7 +116,7 @@ t chmod-staging-parent "chmod 777 $WS/out/a"
 		"etc": "closed", "other-output": "closed", "other-marker": "closed", "new-in-outdir": "closed",
 		"state": "closed", "spec": "closed", "key-readable": "open", "host-tmp": "closed",
 		"staging": "open", "tmp": "open", "dev-null": "open", "root": "closed",
-		"cgroup-limit": "closed", "cgroup-migrate": "closed", "sysctl": "closed", "host-proc": "closed",
+		"cgroup-files": "open", "cgroup-limit": "closed", "cgroup-migrate": "closed", "cgroup-mkdir": "closed", "sysctl": "closed", "host-proc": "closed",
 		"host-device": "closed", "mknod": "closed", "chmod-staging-parent": "closed",
 		"unix-path": "closed", "unix-abstract": "closed", "vsock": "closed", "io_uring": "closed",
 		"socketpair": "open", "setuid-root": "closed", "mount": "closed",

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -30,10 +31,16 @@ var (
 	helperErr  error
 )
 
-// helper builds testdata/helper (a hostile processor) once.
+// helper builds testdata/helper (a hostile processor) once, or uses the
+// prebuilt one named by GUARDRUN_SANDBOX_HELPER (the VM tests of vmtest/,
+// where there is no Go toolchain).
 func helper(t *testing.T) string {
 	t.Helper()
 	helperOnce.Do(func() {
+		if p := os.Getenv("GUARDRUN_SANDBOX_HELPER"); p != "" {
+			helperPath = p
+			return
+		}
 		dir, err := os.MkdirTemp("", "sandbox-helper")
 		if err != nil {
 			helperErr = err
@@ -110,16 +117,53 @@ func waitProcs(t *testing.T, dirs []string, n int) {
 	}
 }
 
+// cgroupBases are the directories attempt cgroups are created in: one per
+// controller on cgroup v1, guardrun's own group on v2.
 func cgroupBases(t *testing.T) []string {
-	d, ok := probeHost().cg.(*v1Driver)
-	if !ok {
-		t.Skip("cgroup v1 host expected")
+	switch d := probeHost().cg.(type) {
+	case *v1Driver:
+		var out []string
+		for n, s := range d.subs {
+			out = append(out, v1Dir(s, d.base[n]))
+		}
+		return out
+	case *v2Driver:
+		return []string{filepath.Join(d.mount, d.parent)}
 	}
-	var out []string
-	for n, s := range d.subs {
-		out = append(out, v1Dir(s, d.base[n]))
+	t.Skip("no cgroups on this host")
+	return nil
+}
+
+// cgroupV2 reports whether this host's cgroups are unified (v2).
+func cgroupV2() bool {
+	_, ok := probeHost().cg.(*v2Driver)
+	return ok
+}
+
+// attemptCgroupDir is the directory of controller ctrl ("cpu", "memory")
+// of the cgroup process pid is in, from /proc/<pid>/cgroup.
+func attemptCgroupDir(t *testing.T, pid int, ctrl string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		switch d := probeHost().cg.(type) {
+		case *v1Driver:
+			if f[1] == ctrl || strings.HasPrefix(f[1], ctrl+",") {
+				return v1Dir(d.subs[cgroup1.Name(ctrl)], f[2])
+			}
+		case *v2Driver:
+			if f[0] == "0" {
+				return filepath.Join(d.mount, f[2])
+			}
+		}
 	}
-	return out
+	t.Fatalf("no %s cgroup for pid %d in %s", ctrl, pid, b)
+	return ""
 }
 
 func TestNetworkIsolation(t *testing.T) {
@@ -207,11 +251,17 @@ func TestMemoryHogKilled(t *testing.T) {
 	assert.Equal(t, 0, res.ExitCode, out)
 	assert.Greater(t, res.PeakMemoryBytes, int64(8<<20))
 
-	// A shell whose child is killed exits normally (137) but the cgroup's
-	// counter still reports the memory kill.
+	// A shell whose child is killed still reports the memory kill, from
+	// the cgroup's counter: on v1 the shell exits normally (137); on v2
+	// memory.oom.group = 1 makes the kernel kill the shell with its child.
 	res, out = runIn(t, context.Background(), s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", h + " hog 300; echo status $?"}, Limits: Limits{MemoryBytes: limit}, Visible: []string{h}})
 	assert.True(t, res.OOMKilled, out)
-	assert.Contains(t, out, "status 137")
+	if cgroupV2() {
+		assert.Equal(t, "killed", res.Signal, "the whole group is killed (memory.oom.group): %s", out)
+		assert.NotContains(t, out, "status")
+	} else {
+		assert.Contains(t, out, "status 137")
+	}
 }
 
 func TestForkStormCapped(t *testing.T) {
@@ -250,19 +300,16 @@ func lastLine(s string) string {
 func TestCPUQuota(t *testing.T) {
 	s := enforcing(t)
 	// Other work on this shared host must not starve the spinners below
-	// their quota: raise the attempt's cpu.shares (a weight, not a cap), so
-	// only cpu.cfs_quota_us decides how much they get.
+	// their quota: raise the attempt's cpu.shares / cpu.weight (a weight,
+	// not a cap), so only the quota (cpu.cfs_quota_us / cpu.max) decides
+	// how much they get.
 	s.afterFork = func(pid int) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-		require.NoError(t, err)
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.SplitN(line, ":", 3)
-			if len(f) == 3 && (f[1] == "cpu" || strings.HasPrefix(f[1], "cpu,")) {
-				d := probeHost().cg.(*v1Driver)
-				dir := v1Dir(d.subs["cpu"], f[2])
-				require.NoError(t, os.WriteFile(filepath.Join(dir, "cpu.shares"), []byte("262144"), 0))
-			}
+		dir := attemptCgroupDir(t, pid, "cpu")
+		file, weight := "cpu.shares", "262144"
+		if cgroupV2() {
+			file, weight = "cpu.weight", "10000"
 		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(weight), 0))
 	}
 	spin := `(while :; do :; done) & (while :; do :; done) & wait`
 	// Control: without a quota, two spinners get (nearly) two CPUs.
@@ -294,6 +341,15 @@ func TestInCgroupFromFirstInstruction(t *testing.T) {
 			seen := 0
 			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 				f := strings.SplitN(line, ":", 3)
+				if cgroupV2() {
+					// One unified line, 0::<group>: clone3 into the cgroup.
+					if f[0] == "0" {
+						seen++
+						assert.Contains(t, f[2], cgroupPrefix, line)
+						assert.True(t, strings.HasSuffix(f[2], "-first"), line)
+					}
+					continue
+				}
 				for _, c := range strings.Split(f[1], ",") {
 					switch c {
 					case "memory", "pids", "cpu", "cpuacct":
@@ -303,7 +359,11 @@ func TestInCgroupFromFirstInstruction(t *testing.T) {
 					}
 				}
 			}
-			assert.Equal(t, 4, seen, out)
+			want := 4 // memory, pids, cpu, cpuacct
+			if cgroupV2() {
+				want = 1
+			}
+			assert.Equal(t, want, seen, out)
 		})
 	}
 }
@@ -324,7 +384,8 @@ func TestNoCgroupLeftBehind(t *testing.T) {
 			assert.True(t, r.TimedOut)
 			assert.Equal(t, "killed", r.Signal)
 		}},
-		{"kill", []string{"sh", "-c", "sleep 100 & sleep 100"}, 0, true, func(t *testing.T, r Result) {
+		// "& wait": the shell stays (busybox sh execs a last command).
+		{"kill", []string{"sh", "-c", "sleep 100 & sleep 100 & wait"}, 0, true, func(t *testing.T, r Result) {
 			assert.True(t, r.Killed)
 			assert.False(t, r.TimedOut)
 		}},
@@ -470,9 +531,13 @@ func TestReportThisHost(t *testing.T) {
 	assert.Equal(t, "mount namespace (host read-only) + landlock", r.Filesystem)
 	assert.Equal(t, "unprivileged uid per attempt", r.User)
 	assert.Equal(t, "seccomp", r.Syscalls)
-	assert.Equal(t, "cgroup v1", r.Memory)
-	assert.Equal(t, "cgroup v1", r.CPU)
-	assert.Equal(t, "cgroup v1", r.Pids)
+	cg := "cgroup v1"
+	if cgroupV2() {
+		cg = "cgroup v2"
+	}
+	assert.Equal(t, cg, r.Memory)
+	assert.Equal(t, cg, r.CPU)
+	assert.Equal(t, cg, r.Pids)
 	assert.Equal(t, "pidns+cgroup", r.Tree)
 	p := Probe()
 	assert.Equal(t, r.Network, p.Network)
