@@ -134,7 +134,7 @@ func v2Resources(l Limits, ctrls []string, major, minor int64, io bool) *cgroup2
 		quota := max(int64(l.CPUs*float64(period)), 1000)
 		r.CPU = &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)}
 	}
-	if l.MemoryBytes > 0 && slices.Contains(ctrls, "memory") {
+	if l.MemoryBytes > 0 && slices.Contains(ctrls, "memory") && !brokenV2MemoryMax {
 		m := l.MemoryBytes
 		group := true
 		r.Memory = &cgroup2.Memory{Max: &m, OOMGroup: &group}
