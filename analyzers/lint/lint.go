@@ -9,9 +9,23 @@ type Finding struct {
 	Pos      string `json:"pos"`
 	Analyzer string `json:"analyzer"`
 	Message  string `json:"message"`
+	// Severity is "warning" for a finding that does not fail the run (an
+	// unresolved program or trap under "unresolved": "warn"), else empty.
+	Severity string `json:"severity,omitempty"`
 }
 
-func (f Finding) String() string { return f.Pos + ": " + f.Message + " (" + f.Analyzer + ")" }
+// Warning is the Severity of a finding that does not fail the run.
+const Warning = "warning"
+
+// IsWarning reports whether f is only a warning.
+func (f Finding) IsWarning() bool { return f.Severity == Warning }
+
+func (f Finding) String() string {
+	if f.IsWarning() {
+		return f.Pos + ": warning: " + f.Message + " (" + f.Analyzer + ")"
+	}
+	return f.Pos + ": " + f.Message + " (" + f.Analyzer + ")"
+}
 
 // Error is a failure to lint (as opposed to findings): an invalid config, a
 // package that does not load or type-check, or an analyzer failure. Which

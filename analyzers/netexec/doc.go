@@ -31,7 +31,9 @@
 // arguments; a function that runs a network program exports the chain, and
 // calls from other packages are reported with it. A program, script or code
 // netlint cannot resolve is an "unresolved command" finding (config
-// "unresolved": "ignore" or -unresolved=ignore turns these off; an "exec"
-// exception for "?" allows them). Suppress a finding with
+// "unresolved": "warn" or -unresolved=warn makes it a warning, of
+// diagnostic category "warning", that the netlint driver prints without
+// failing; "ignore" turns these off; an "exec" exception for "?" allows
+// them). Suppress a finding with
 // "//netlint:allow <reason>" or an "exec" exception naming the program.
 package netexec

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/guardrun/guardrun/analyzers/internal/netpolicy"
 	"github.com/guardrun/guardrun/analyzers/internal/values"
 )
 
@@ -23,7 +24,7 @@ const (
 
 // UnresolvedSubject is the "exec" subject of an exception that covers
 // unresolved programs and scripts.
-const UnresolvedSubject = "?"
+const UnresolvedSubject = netpolicy.UnresolvedSubject
 
 // Verdict is the outcome of judging one command line.
 type Verdict struct {

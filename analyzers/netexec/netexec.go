@@ -442,7 +442,11 @@ func (c *checker) report(pos token.Pos, v Verdict, msg string) bool {
 		return true
 	}
 	c.reported[pos] = true
-	c.pass.Report(analysis.Diagnostic{Pos: pos, Category: "netexec", Message: msg})
+	category := "netexec"
+	if v.Outcome == Unresolved {
+		category = c.pol.UnresolvedCategory(category)
+	}
+	c.pass.Report(analysis.Diagnostic{Pos: pos, Category: category, Message: msg})
 	return true
 }
 

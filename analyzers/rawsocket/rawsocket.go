@@ -175,7 +175,11 @@ func (c *checker) report(f finding) bool {
 	if _, ok := c.pol.Except(c.pass.Pkg.Path(), file, netpolicy.KindCall, f.subject); ok {
 		return false
 	}
-	c.pass.Report(analysis.Diagnostic{Pos: f.pos, End: f.end, Category: "rawsocket", Message: f.msg})
+	category := "rawsocket"
+	if f.subject == netpolicy.UnresolvedSubject {
+		category = c.pol.UnresolvedCategory(category)
+	}
+	c.pass.Report(analysis.Diagnostic{Pos: f.pos, End: f.end, Category: category, Message: f.msg})
 	return true
 }
 

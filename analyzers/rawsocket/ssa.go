@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/guardrun/guardrun/analyzers/internal/netpolicy"
 	"github.com/guardrun/guardrun/analyzers/internal/values"
 	"golang.org/x/tools/go/analysis/passes/buildssa"
 	"golang.org/x/tools/go/ast/astutil"
@@ -147,7 +148,7 @@ func (st *ssaState) trap(fn *ssa.Function, s *summary, pos token.Pos, pkg *types
 			}
 		default:
 			if st.c.pol.ReportUnresolved() {
-				st.c.report(finding{pos, pos, "?",
+				st.c.report(finding{pos, pos, netpolicy.UnresolvedSubject,
 					fmt.Sprintf("unresolved trap: %s with a trap number netlint cannot resolve; use a constant, or allow it with //netlint:allow <reason>", what)})
 			}
 			return

@@ -57,8 +57,19 @@ type Error = lint.Error
 // the way guardrun needs before building a go processor: the default lists
 // plus the .netlint.json found from dir up to its module root, test files
 // excluded. Findings are not an error; the caller turns them into exit 3.
+// Warnings (see Finding.Severity) are left out: they must not fail a run.
 func VetPackage(ctx context.Context, dir string, transitive bool) ([]Finding, error) {
-	return Run(ctx, Options{Dir: dir, Patterns: []string{"."}, Transitive: transitive})
+	fs, err := Run(ctx, Options{Dir: dir, Patterns: []string{"."}, Transitive: transitive})
+	out := fs[:0:0]
+	for _, f := range fs {
+		if !f.IsWarning() {
+			out = append(out, f)
+		}
+	}
+	if fs != nil && out == nil {
+		out = []Finding{}
+	}
+	return out, err
 }
 
 // Run loads the packages of opts and returns the findings of the netlint
@@ -185,6 +196,9 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 				Pos:      relPos(act.Package.Fset.Position(d.Pos), dir),
 				Analyzer: act.Analyzer.Name,
 				Message:  d.Message,
+			}
+			if d.Category == netpolicy.WarningCategory {
+				f.Severity = lint.Warning
 			}
 			if !seen[f] {
 				seen[f] = true

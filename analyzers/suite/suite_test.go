@@ -186,3 +186,24 @@ func TestBrokenPackage(t *testing.T) {
 	assert.Equal(t, "good/good.go:5:9", fs[0].Pos)
 	assert.Contains(t, fs[0].Message, `runs network tool "curl"`)
 }
+
+// TestUnresolvedWarn: Run returns unresolved programs as warnings under
+// "unresolved": "warn"; VetPackage, whose findings fail a guardrun run,
+// leaves them out.
+func TestUnresolvedWarn(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	write("go.mod", "module example.com/warn\n\ngo 1.22\n")
+	write(".netlint.json", `{"unresolved": "warn"}`)
+	write("main.go", "package main\n\nimport (\n\t\"os\"\n\t\"os/exec\"\n)\n\nfunc main() { _ = exec.Command(os.Getenv(\"TOOL\")).Run() }\n")
+	fs, err := suite.Run(context.Background(), suite.Options{Dir: dir})
+	require.NoError(t, err)
+	require.Len(t, fs, 1)
+	assert.True(t, fs[0].IsWarning())
+	assert.Equal(t, "main.go:8:19: warning: unresolved command: runs a program netlint cannot resolve (\"…\"); use a constant, or allow it with //netlint:allow <reason> (netexec)", fs[0].String())
+	fs, err = suite.VetPackage(context.Background(), dir, true)
+	require.NoError(t, err)
+	assert.Empty(t, fs)
+}

@@ -28,13 +28,17 @@ const (
 // findingsError: the linted code has findings (exit 3). They are on stdout
 // already; the error is the summary line for stderr.
 type findingsError struct {
-	count int
+	count    int // findings that are not warnings
+	warnings int
 	// json: the JSON document on stdout says it all; nothing goes to
 	// stderr.
 	json bool
 }
 
 func (e *findingsError) Error() string {
+	if e.warnings > 0 {
+		return fmt.Sprintf("netlint: %d finding(s) and %d warning(s); suppress one only with //netlint:allow <reason>", e.count, e.warnings)
+	}
 	return fmt.Sprintf("netlint: %d finding(s); suppress one only with //netlint:allow <reason>", e.count)
 }
 
@@ -202,8 +206,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err // a package that does not load: exit 1, with the others' findings printed
 	}
-	if len(findings) > 0 {
-		return &findingsError{count: len(findings), json: *jsonOut}
+	warnings := 0
+	for _, f := range findings {
+		if f.IsWarning() {
+			warnings++
+		}
+	}
+	if n := len(findings) - warnings; n > 0 {
+		return &findingsError{count: n, warnings: warnings, json: *jsonOut}
+	}
+	if warnings > 0 && !*jsonOut {
+		fmt.Fprintf(stderr, "netlint: %d warning(s) (unresolved programs or traps, \"unresolved\": \"warn\"): not failing\n", warnings)
 	}
 	return nil
 }

@@ -111,6 +111,49 @@ func TestBinary(t *testing.T) {
 		assert.Equal(t, exitError, r.code, r.stdout)
 		assert.Contains(t, r.stderr, "nosuchpackage")
 	})
+	t.Run("unresolved warn", func(t *testing.T) {
+		// An unresolved program and an unresolved trap under "unresolved":
+		// "warn" are printed as warnings and exit 0; a real finding next to
+		// them still exits 3; -unresolved=report makes them findings again.
+		mod := t.TempDir()
+		write := func(name, body string) {
+			require.NoError(t, os.WriteFile(filepath.Join(mod, name), []byte(body), 0o644))
+		}
+		write("go.mod", "module example.com/w\n\ngo 1.22\n")
+		write(".netlint.json", `{"unresolved": "warn"}`)
+		write("main.go", "package main\n\nimport (\n\t\"os\"\n\t\"os/exec\"\n\t\"strconv\"\n\t\"syscall\"\n)\n\n"+
+			"func main() {\n\t_ = exec.Command(os.Getenv(\"TOOL\")).Run()\n"+
+			"\ttrap, _ := strconv.Atoi(os.Getenv(\"TRAP\"))\n\t_, _, _ = syscall.Syscall(uintptr(trap), 0, 0, 0)\n}\n")
+		r := runIn(t, mod, bin, "./...")
+		assert.Equal(t, exitClean, r.code, r.stdout+r.stderr)
+		assert.Contains(t, r.stdout, "main.go:11:6: warning: unresolved command: runs a program netlint cannot resolve")
+		assert.Contains(t, r.stdout, "main.go:13:12: warning: unresolved trap: raw system call syscall.Syscall")
+		assert.Contains(t, r.stderr, "netlint: 2 warning(s)")
+
+		r = runIn(t, mod, bin, "-json", "./...")
+		assert.Equal(t, exitClean, r.code, r.stderr)
+		var doc struct{ Findings []suite.Finding }
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc))
+		require.Len(t, doc.Findings, 2)
+		for _, f := range doc.Findings {
+			assert.Equal(t, "warning", f.Severity, f.String())
+		}
+
+		r = runIn(t, mod, bin, "-unresolved=report", "./...")
+		assert.Equal(t, exitFindings, r.code)
+		assert.NotContains(t, r.stdout, "warning:")
+
+		write("fetch.go", "package main\n\nimport \"os/exec\"\n\nfunc fetch() { _ = exec.Command(\"curl\", \"x\").Run() }\n")
+		r = runIn(t, mod, bin, "./...")
+		assert.Equal(t, exitFindings, r.code, r.stdout)
+		assert.Contains(t, r.stderr, "netlint: 1 finding(s) and 2 warning(s)")
+
+		// go vet has no severities: a warning is a diagnostic, and fails.
+		require.NoError(t, os.Remove(filepath.Join(mod, "fetch.go")))
+		r = runIn(t, mod, "go", "vet", "-vettool="+bin, "./...")
+		assert.NotEqual(t, 0, r.code)
+		assert.Contains(t, r.stderr, "unresolved command")
+	})
 	t.Run("go vet", func(t *testing.T) {
 		r := runIn(t, dir, "go", "vet", "-vettool="+bin, "./...")
 		assert.NotEqual(t, 0, r.code)

@@ -32,7 +32,8 @@ type Config struct {
 	// Exceptions exempt findings in given packages, each with a reason.
 	Exceptions []Exception `json:"exceptions,omitempty"`
 	// Unresolved is what to do with a program, script or trap number
-	// netlint cannot resolve: "report" (the default) or "ignore".
+	// netlint cannot resolve: "report" (the default: a finding), "warn" (a
+	// warning, which does not fail the standalone driver) or "ignore".
 	Unresolved string `json:"unresolved,omitempty"`
 }
 

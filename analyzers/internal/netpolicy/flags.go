@@ -44,7 +44,7 @@ var (
 	flagDeny   listFlag
 	flagAllow  listFlag
 	flagConfig stringFlag
-	// flagUnresolved: "report" or "ignore" ("" keeps the config's).
+	// flagUnresolved: "report", "warn" or "ignore" ("" keeps the config's).
 	flagUnresolved stringFlag
 )
 
@@ -75,7 +75,7 @@ func (s *stringFlag) Set(v string) error {
 func RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&flagDeny, "deny", "comma-separated import path patterns to add to the deny list (pkg or pkg/...); repeatable")
 	fs.Var(&flagAllow, "allow", "comma-separated import path patterns to add to the allow list (pkg or pkg/...); repeatable")
-	fs.Var(&flagUnresolved, "unresolved", "what to do with a program, script or syscall trap netlint cannot resolve: report (default) or ignore")
+	fs.Var(&flagUnresolved, "unresolved", "what to do with a program, script or syscall trap netlint cannot resolve: report (default; a finding), warn (printed, does not fail) or ignore")
 	fs.Var(&flagConfig, "config", "netlint config file (default: $"+ConfigEnv+", else "+ConfigName+" found from the working directory up to the module root; \"none\" disables)")
 }
 

@@ -127,12 +127,32 @@ func (p *Policy) clone() *Policy {
 // trap number they cannot resolve.
 const (
 	UnresolvedReport = "report" // a finding (the default)
+	UnresolvedWarn   = "warn"   // a warning: reported, but it does not fail the run
 	UnresolvedIgnore = "ignore" // nothing
 )
 
+// UnresolvedSubject is the subject ("exec" or "call" of an exception) of a
+// program, script or trap number that cannot be resolved.
+const UnresolvedSubject = "?"
+
+// WarningCategory is the analysis.Diagnostic category of a finding that is
+// only a warning (an unresolved program or trap under "unresolved": "warn").
+// Drivers print it and do not fail on it; go vet, which has no severities,
+// fails on it like on any diagnostic.
+const WarningCategory = "warning"
+
 // ReportUnresolved reports whether unresolved programs and trap numbers are
-// findings.
+// reported at all (as findings or as warnings).
 func (p *Policy) ReportUnresolved() bool { return p.unresolved != UnresolvedIgnore }
+
+// UnresolvedCategory is the diagnostic category of an unresolved program or
+// trap: WarningCategory under "warn", else the analyzer's own name.
+func (p *Policy) UnresolvedCategory(analyzer string) string {
+	if p.unresolved == UnresolvedWarn {
+		return WarningCategory
+	}
+	return analyzer
+}
 
 // WithUnresolved returns a copy of p with the given severity for unresolved
 // values ("" keeps p's).
@@ -140,9 +160,9 @@ func (p *Policy) WithUnresolved(v, source string) (*Policy, error) {
 	switch v {
 	case "":
 		return p, nil
-	case UnresolvedReport, UnresolvedIgnore:
+	case UnresolvedReport, UnresolvedWarn, UnresolvedIgnore:
 	default:
-		return nil, fmt.Errorf("unresolved (%s): %q is neither %q nor %q", source, v, UnresolvedReport, UnresolvedIgnore)
+		return nil, fmt.Errorf("unresolved (%s): %q is not %q, %q or %q", source, v, UnresolvedReport, UnresolvedWarn, UnresolvedIgnore)
 	}
 	q := p.clone()
 	q.unresolved = v
