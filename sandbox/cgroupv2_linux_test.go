@@ -134,7 +134,9 @@ func TestV2AttemptFiles(t *testing.T) {
 func TestV2Resources(t *testing.T) {
 	r := v2Resources(Limits{CPUs: 2, MemoryBytes: 1 << 30, Pids: 10, ReadBps: 5}, []string{"cpu", "memory"}, 8, 0, true)
 	assert.Equal(t, "200000 100000", string(r.CPU.Max))
-	assert.Equal(t, int64(1<<30), *r.Memory.Max)
+	if assert.NotNil(t, r.Memory, "memory.max") {
+		assert.Equal(t, int64(1<<30), *r.Memory.Max)
+	}
 	assert.Nil(t, r.Pids, "pids controller not available")
 	assert.Nil(t, r.IO, "io controller not available")
 	r = v2Resources(Limits{CPUs: 0.001}, []string{"cpu"}, 0, 0, false)
