@@ -8,7 +8,8 @@
 // With a soft limit the collector runs earlier instead, for a few percent
 // of CPU. A fixed limit is a cliff (a heap that outgrows it collects all
 // the time, three to four times slower), so the limit is recomputed after
-// every collection as max(floor, live × Headroom): a small run never
-// collects more often than by default, a huge one keeps Headroom of slack.
+// every collection as max(floor, heap × Headroom), the heap read just after
+// the collection: a small run never collects more often than by default, a
+// huge one keeps Headroom of slack.
 // GOMEMLIMIT or GOGC in the environment turn this off: the user decides.
 package memlimit
