@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README). Installs what the tests need, then: gofmt, go vet
 # (linux, windows, darwin), netlint on this repository, go test -race with
-# coverage (unit + end-to-end through the real binary), cross-compiles, and
+# coverage (unit + end-to-end through the real binary), cross-compiles, the
+# VM stage (vmtest/run.sh: the sandbox on cgroup v2 kernels in QEMU), and
 # checks that the tree is left exactly as it was found.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -80,6 +81,19 @@ grep -v -E '/(processors/(flaky|slowcopy)|internal/testutil)/' "$profile" > "$co
 total=$(go tool cover -func="$covdir/product.out" | awk '/^total:/ {sub("%","",$3); print $3}')
 echo "total coverage: ${total}%"
 awk -v t="$total" -v m="$MIN_COVERAGE" 'BEGIN { exit !(t+0 >= m+0) }' || { echo "coverage ${total}% is under ${MIN_COVERAGE}%"; exit 1; }
+
+step "VM stage: the sandbox on cgroup v2 and an older kernel (vmtest/run.sh, QEMU; budget ${VMTEST_BUDGET:-300} s)"
+# Debian's cloud kernels 6.12 and 6.1 in QEMU (software emulation), the
+# sandbox and vmtest tests inside. It skips, saying why, only where QEMU
+# cannot be had; over its budget it fails.
+vm_start=$(date +%s)
+set +e
+timeout --kill-after=10 "${VMTEST_BUDGET:-300}" ./vmtest/run.sh
+vm=$?
+set -e
+echo "VM stage: $(($(date +%s) - vm_start)) s"
+if [ "$vm" = 124 ] || [ "$vm" = 137 ]; then echo "the VM stage went over its budget of ${VMTEST_BUDGET:-300} s"; exit 1; fi
+if [ "$vm" -ne 0 ]; then echo "VM stage failed"; exit "$vm"; fi
 
 step "the tree is as it was"
 after=$(git status --porcelain --untracked-files=all 2>/dev/null || true)

@@ -108,6 +108,7 @@ done
 # --- initramfs -----------------------------------------------------------
 work=$(mktemp -d /tmp/guardrun-vmtest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 143' TERM INT # run_tests.sh's budget: clean up on the way out
 root=$work/root
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,vm/bin}
 say "building static binaries and test binaries${TAGS:+ (-tags $TAGS)}"
