@@ -61,7 +61,11 @@ func (se *stageExec) attempt(ctx context.Context, a *runstate.Attempt) (string, 
 	saved := cp.saved
 	a.EndLineOffset, a.EndByteOffset = cp.last.LineOffset, cp.last.ByteOffset
 	timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
-	o := se.classify(ctx, a, res, werr, timedOut, cp.err)
+	failErr := cp.err
+	if failErr == nil && cp.itemFailed != "" {
+		failErr = errors.New(cp.itemFailed)
+	}
+	o := se.classify(ctx, a, res, werr, timedOut, failErr)
 	if o != runstate.OutcomeSucceeded {
 		a.OutputTail = logs.outputTail()
 	}
@@ -129,7 +133,8 @@ func (se *stageExec) start(actx context.Context, a *runstate.Attempt, pipeW *os.
 
 // classify records in a how the attempt's process ended and returns the
 // outcome. timedOut says the attempt's deadline killed it; protoErr is a
-// progress protocol error that ended it.
+// progress protocol error that ended it, or the "failed" report of an item
+// run alone.
 func (se *stageExec) classify(ctx context.Context, a *runstate.Attempt, res sandbox.Result, werr error, timedOut bool, protoErr error) string {
 	st := se.st
 	setOutcome := func(o string, code int, msg string) string {

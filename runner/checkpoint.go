@@ -132,6 +132,10 @@ type checkpointer struct {
 	kill func()      // ends the attempt (a protocol error)
 	last report
 	err  error
+	// itemFailed is the error of a batch-protocol "failed" report of an
+	// item run alone (a batch of one): the attempt fails with it whatever
+	// the exit code.
+	itemFailed string
 	// saved is the last checkpoint persisted by this attempt.
 	saved *runstate.Progress
 
@@ -169,6 +173,21 @@ const auditCheckpointEvery = 5 * time.Second
 // one is a protocol error that fails the attempt.
 const MaxProgressLine = 64 << 10
 
+// readItemReport notes a "failed" report of the item run alone.
+func (cp *checkpointer) readItemReport(line []byte) {
+	if cp.itemFailed != "" || !bytes.Contains(line, []byte(`"item"`)) {
+		return
+	}
+	var rep batchReport
+	if json.Unmarshal(line, &rep) != nil || rep.Status != "failed" || rep.Item != cp.se.item {
+		return
+	}
+	cp.itemFailed = "item reported failed"
+	if rep.Error != "" {
+		cp.itemFailed += ": " + rep.Error
+	}
+}
+
 // fail ends the attempt with a protocol error (the first one is kept).
 func (cp *checkpointer) fail(err error) {
 	if cp.err == nil {
@@ -196,8 +215,16 @@ func (cp *checkpointer) read(rd io.Reader) {
 		if len(line) == 0 && err != nil {
 			break
 		}
-		if cp.err != nil || se.batch != nil {
-			continue // draining after a protocol error; a batch of one is not checkpointed
+		if cp.err != nil {
+			continue // draining after a protocol error
+		}
+		if se.batch != nil {
+			// An item run alone is not checkpointed, but the batch
+			// protocol still holds: a "failed" report fails it, even when
+			// the process then exits 0 (as a batch processor that reports
+			// a bad item and goes on does).
+			cp.readItemReport(line)
+			continue
 		}
 		if len(strings.TrimSpace(string(line))) == 0 {
 			continue

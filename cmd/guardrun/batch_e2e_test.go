@@ -89,6 +89,31 @@ func TestBatchIncremental(t *testing.T) {
 	assert.Equal(t, []string{"a.txt", "b.txt", "c.txt", "d.txt", "f.txt", "g.txt", "h.txt"}, journalItems(t, dir, "up"))
 }
 
+// TestBatchReportedFailureFailsTheItemAlone: a processor that reports an
+// item failed and carries on, exiting 0 (as the README's Python example
+// does), fails that item when it runs alone too: its output is not
+// committed and the item is not in the journal, whatever the exit code.
+func TestBatchReportedFailureFailsTheItemAlone(t *testing.T) {
+	dir := workspace(t, map[string]string{"pipeline.json": batchSpec("bin/batchy", 10),
+		"in/a.txt": "a\n", "in/soft.txt": "this one will softfail\n", "in/c.txt": "c\n"})
+	doc := runFan(t, dir, 1, "--run-id", "s1", "--jobs", "1")
+	assert.Equal(t, "failed total=3 ran=2 skipped=0 failed=1", outcome(doc.Run)["up"], doc.Error)
+	for _, s := range doc.Run.Stages {
+		if s.Name == "up" {
+			require.NotNil(t, s.Items)
+			require.Len(t, s.Items.FailedItems, 1)
+			assert.Equal(t, "soft.txt", s.Items.FailedItems[0].Item)
+			assert.Contains(t, s.Items.FailedItems[0].Error, "item reported failed: this input says softfail")
+		}
+	}
+	assert.Equal(t, map[string]int{"a.txt": 1, "soft.txt": 2, "c.txt": 1}, doings(t, dir), "the batch, then soft.txt alone")
+	assert.Equal(t, []string{"a.txt", "c.txt"}, journalItems(t, dir, "up"))
+	assert.NoFileExists(t, filepath.Join(dir, "work", "up", "soft.txt"), "a failed item's output is not committed")
+	// Nothing changed: the next run tries the failed item again, alone.
+	doc = runFan(t, dir, 1, "--run-id", "s2", "--jobs", "1")
+	assert.Equal(t, "failed total=3 ran=0 skipped=2 failed=1", outcome(doc.Run)["up"], doc.Error)
+}
+
 // TestBatchFailures: in one batch, an item the processor reports failed
 // and an item on which the process crashes run alone afterwards (the
 // first fails for good, exit 3; the second then succeeds), the items
@@ -107,7 +132,7 @@ func TestBatchFailures(t *testing.T) {
 			require.NotNil(t, s.Items)
 			require.Len(t, s.Items.FailedItems, 1)
 			assert.Equal(t, "bad.txt", s.Items.FailedItems[0].Item)
-			assert.Contains(t, s.Items.FailedItems[0].Error, "exit code 3")
+			assert.Contains(t, s.Items.FailedItems[0].Error, "item reported failed: this input says fail", "the report says why (it also exited 3)")
 			assert.Equal(t, []string{"doing bad.txt", "batchy: this input says fail"}, s.Items.FailedItems[0].OutputTail)
 			assert.Equal(t, s.Items.FailedItems[0].OutputTail, s.OutputTail, "the stage's tail is its first failed item's")
 			// the batch, bad alone, crash alone, the batch of d and e

@@ -4,6 +4,9 @@
 // the item done; what an input says changes that:
 //
 //   - "fail": the item fails (reported failed; alone, exit 3);
+//   - "softfail": the item is reported failed and the process goes on and
+//     exits 0, alone too (what a processor that reports a bad item and
+//     carries on does);
 //   - "crash": in a batch of more than one item, the process exits 2 at
 //     once, reporting nothing more (alone it copies as usual);
 //   - "wait": it first waits for the file "release" in the working dir;
@@ -34,6 +37,12 @@ func main() {
 			if err == nil {
 				continue
 			}
+			if errors.Is(err, errSoft) && e.Batched() {
+				if rerr := e.Failed(it.ID, err); rerr != nil {
+					return rerr
+				}
+				continue
+			}
 			if first == nil {
 				first = err
 			}
@@ -51,6 +60,8 @@ func main() {
 	})
 }
 
+var errSoft = errors.New("this input says softfail")
+
 func do(e *sdk.Env, it sdk.Item, batch bool) error {
 	fmt.Fprintf(os.Stderr, "doing %s\n", it.ID)
 	var data []byte
@@ -62,6 +73,8 @@ func do(e *sdk.Env, it sdk.Item, batch bool) error {
 		data = append(data, b...)
 	}
 	switch {
+	case bytes.Contains(data, []byte("softfail")):
+		return errSoft
 	case bytes.Contains(data, []byte("fail")):
 		return errors.New("this input says fail")
 	case bytes.Contains(data, []byte("crash")) && batch:
