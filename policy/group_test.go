@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,8 +30,28 @@ func TestGroupHundredIdenticalFindings(t *testing.T) {
 	err := (&Result{Violations: vs}).Err(false)
 	require.Error(t, err)
 	assert.Equal(t, "policy refused the pipeline: 100 denied, 1 warnings\n  deny [GR001] 100 stages (stage_0001, stage_0002, stage_0003, ...): "+msg+
-		"\n  warn [GR102] stage_0007: idempotency is disabled", err.Error())
+		"\n  warn [GR102] stage_0007: idempotency is disabled", err.Error(), "no hint: the message names nothing to allow")
 	assert.Len(t, err.(*ViolationError).Result.Violations, 101, "the result keeps every violation")
+}
+
+// A denial that names a path to allow ends the error with the policy file
+// that would allow it, once per path.
+func TestRefusalSaysHowToAllow(t *testing.T) {
+	msg := func(p string) string {
+		return fmt.Sprintf(`processor.exec[0] "python3" resolves to %q, outside the workspace "/ws"; copy it into the workspace, or allow %q in data.guardrun.config.allowed_outside_paths`, p, p)
+	}
+	vs := []Violation{
+		{Rule: "GR001", Stage: "a", Message: msg("/usr/bin/python3.11"), Severity: SeverityDeny},
+		{Rule: "GR001", Stage: "b", Message: msg("/usr/bin/python3.11"), Severity: SeverityDeny},
+		{Rule: "GR001", Stage: "c", Message: msg(`/opt/we"ird`), Severity: SeverityDeny},
+		{Rule: "GR900", Stage: "d", Message: msg("/only/a/warning"), Severity: SeverityWarn},
+	}
+	err := (&Result{Violations: vs}).Err(false)
+	require.Error(t, err)
+	assert.True(t, strings.HasSuffix(err.Error(), "\n  to allow them: a directory with a .rego file holding\n      package guardrun.config\n"+
+		`      allowed_outside_paths contains "/usr/bin/python3.11"`+"\n"+
+		`      allowed_outside_paths contains "/opt/we\"ird"`+"\n"+
+		`    and --policy DIR on check, plan and run (README, "Policy")`), err.Error())
 }
 
 func TestGroupViolations(t *testing.T) {

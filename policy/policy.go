@@ -9,8 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/guardrun/guardrun/internal/execpath"
 	"github.com/guardrun/guardrun/pipeline"
@@ -144,7 +147,46 @@ func (e *ViolationError) Error() string {
 		b.WriteString("\n  ")
 		b.WriteString(line)
 	}
+	if paths := allowHints(e.Result.Violations); len(paths) > 0 {
+		// Most newcomers meet the policy here: say how to allow, in full.
+		b.WriteString("\n  to allow them: a directory with a .rego file holding\n      package guardrun.config\n")
+		for _, p := range paths {
+			fmt.Fprintf(&b, "      allowed_outside_paths contains %q\n", p)
+		}
+		b.WriteString("    and --policy DIR on check, plan and run (README, \"Policy\")")
+	}
 	return b.String()
+}
+
+// allowMsg is how a denial names the path it would take to allow it
+// (compiled on first use: start-up compiles no regexp).
+var allowMsg = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`allow ("(?:[^"\\]|\\.)*") in data\.guardrun\.config\.allowed_outside_paths`)
+})
+
+// allowHints are the distinct paths (at most 5) denied findings would have
+// allowed_outside_paths allow, in the order first met.
+func allowHints(vs []Violation) []string {
+	var paths []string
+	seen := map[string]bool{}
+	for _, v := range vs {
+		if v.Severity != SeverityDeny {
+			continue
+		}
+		m := allowMsg().FindStringSubmatch(v.Message)
+		if m == nil {
+			continue
+		}
+		p, err := strconv.Unquote(m[1])
+		if err != nil || seen[p] {
+			continue
+		}
+		seen[p] = true
+		if paths = append(paths, p); len(paths) == 5 {
+			break
+		}
+	}
+	return paths
 }
 
 // Error is a policy that cannot be loaded, compiled or evaluated: a user
