@@ -21,7 +21,8 @@ import (
 //
 // The no-internal-processes rule: a non-root cgroup can hand controllers
 // to its children only while it has no processes of its own. When guardrun's
-// own cgroup G is not the root and its controllers are not yet delegated to
+// own cgroup G is not the root (also when it reads as "/" inside a cgroup
+// namespace) and its controllers are not yet delegated to
 // children, setup moves guardrun (only guardrun, nobody else) into the leaf
 // G/guardrun-<pid>-<start>-self and enables the controllers in
 // G/cgroup.subtree_control; attempt cgroups are then G/guardrun-....
@@ -80,7 +81,12 @@ func newV2Driver(mount, own string, selfPid int) (*v2Driver, error) {
 			missing = append(missing, c)
 		}
 	}
-	if len(missing) > 0 && own != "/" {
+	// Only the root cgroup may both hold processes and hand controllers to
+	// children. In a cgroup namespace (a container) guardrun's group reads
+	// as "/" without being the root; cgroup.type exists on every cgroup
+	// but the root.
+	root := own == "/" && !exists(filepath.Join(dir, "cgroup.type"))
+	if len(missing) > 0 && !root {
 		// Controllers can be enabled only in a cgroup without processes:
 		// move guardrun into a leaf of its own, if it is alone.
 		procs, err := readPidsFile(filepath.Join(dir, "cgroup.procs"))
@@ -118,6 +124,11 @@ func newV2Driver(mount, own string, selfPid int) (*v2Driver, error) {
 }
 
 func path2join(a, b string) string { return filepath.Join("/", a, b) }
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
 
 func (d *v2Driver) version() string { return "cgroup v2" }
 

@@ -52,18 +52,27 @@ func TestV2DriverSetup(t *testing.T) {
 		name      string
 		group     string
 		procs     []int
+		nsRoot    bool // "/" of a cgroup namespace: has cgroup.type, unlike the real root
 		wantLeaf  bool
 		wantErr   string
 		wantCtrls string // written to the group's cgroup.subtree_control
 	}{
-		{"alone in its group: moves itself to a leaf", "/user.slice/run.scope", []int{self}, true, "", "+cpu +memory +pids +io"},
-		{"empty delegated group", "/user.slice/run.scope", nil, false, "", "+cpu +memory +pids +io"},
-		{"root group", "/", []int{self, 1, 2}, false, "", "+cpu +memory +pids +io"},
-		{"shares its group", "/user.slice/session.scope", []int{self, 77}, false, "other processes", ""},
+		{"alone in its group: moves itself to a leaf", "/user.slice/run.scope", []int{self}, false, true, "", "+cpu +memory +pids +io"},
+		{"empty delegated group", "/user.slice/run.scope", nil, false, false, "", "+cpu +memory +pids +io"},
+		{"root group", "/", []int{self, 1, 2}, false, false, "", "+cpu +memory +pids +io"},
+		{"shares its group", "/user.slice/session.scope", []int{self, 77}, false, false, "other processes", ""},
+		// A container's cgroup namespace: 0::/ but not the root cgroup,
+		// so the kernel refuses controllers while guardrun is in it
+		// (EBUSY, seen in the VM: TestV2CgroupNamespaceRoot).
+		{"alone at a cgroup namespace's root: moves itself to a leaf", "/", []int{self}, true, true, "", "+cpu +memory +pids +io"},
+		{"shares a cgroup namespace's root", "/", []int{self, 1}, true, false, "other processes", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := fakeCgroup2(t, tt.group, tt.procs...)
+			if tt.nsRoot {
+				require.NoError(t, os.WriteFile(filepath.Join(root, "cgroup.type"), []byte("domain\n"), 0o644))
+			}
 			d, err := newV2Driver(root, tt.group, self)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
