@@ -25,6 +25,9 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	if p := os.Getenv("VMTEST_CGROUPNS_EXEC"); p != "" {
+		cgroupnsExec(p) // TestV2CgroupNamespaceRoot's container; does not return
+	}
 	if runtime.GOOS != "linux" || os.Getuid() != 0 {
 		os.Exit(m.Run()) // every test skips, saying why
 	}
@@ -566,38 +569,12 @@ func TestV2DelegatedCgroup(t *testing.T) {
 	if cgroupVersion() != 2 {
 		t.Skip("cgroup v2 only (this host is cgroup v1)")
 	}
-	base := cgroupBases(t)[0]
-	if !strings.Contains(" "+readFile(filepath.Join(base, "cgroup.subtree_control"))+" ", " memory ") {
-		t.Skipf("%s does not hand the memory controller to its children", base)
-	}
-	newGroup := func(name string) (string, int) {
-		g := filepath.Join(base, fmt.Sprintf("vmtest-%d-%s", os.Getpid(), name))
-		require.NoError(t, os.Mkdir(g, 0o755))
-		fd, err := unix.Open(g, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		require.NoError(t, err)
-		t.Cleanup(func() {
-			unix.Close(fd)
-			ents, _ := os.ReadDir(g)
-			for _, e := range ents {
-				if e.IsDir() {
-					_ = unix.Rmdir(filepath.Join(g, e.Name()))
-				}
-			}
-			_ = unix.Rmdir(g)
-		})
-		return g, fd
-	}
-	into := func(cmd *exec.Cmd, fd int) *exec.Cmd {
-		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
-		return cmd
-	}
-
 	dir, sh := workspace(t, map[string]string{})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "pipeline.json"), []byte(spec(
 		stage(sh, "hog", "exec ./helper hog 300", `, "resources": {"memoryMB": 64}`),
 		stage(sh, "ok", `echo ok > "$PIPELINE_OUTPUT_DIR/ok"`, `, "resources": {"memoryMB": 64, "pids": 8, "cpus": 0.5}`),
 	)), 0o644))
-	g, fd := newGroup("alone")
+	g, fd := newGroup(t, "alone")
 	r := wait(t, into(command(dir, "run", "--policy", "policy", "--run-id", "d1"), fd))
 	assert.Equal(t, 1, r.code, r.stderr)
 	_, a := stageOf(t, dir, "hog")
@@ -607,6 +584,53 @@ func TestV2DelegatedCgroup(t *testing.T) {
 	for _, c := range []string{"cpu", "memory", "pids"} {
 		assert.Contains(t, strings.Fields(readFile(filepath.Join(g, "cgroup.subtree_control"))), c)
 	}
+	onlySelfLeaf(t, g, r.pid)
+
+	g2, fd2 := newGroup(t, "shared")
+	other := into(exec.Command("sleep", "60"), fd2)
+	require.NoError(t, other.Start())
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+	r = wait(t, into(command(dir, "run", "--policy", "policy", "--run-id", "d2"), fd2))
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "start guardrun in a cgroup of its own", "%s holds another process", g2)
+}
+
+// newGroup makes a fresh cgroup below this process's (v2, whose
+// subtree_control must hand memory to children) and opens it for
+// clone-into-cgroup; it is removed, with guardrun's empty leaf, at cleanup.
+func newGroup(t *testing.T, name string) (string, int) {
+	t.Helper()
+	base := cgroupBases(t)[0]
+	if !strings.Contains(" "+readFile(filepath.Join(base, "cgroup.subtree_control"))+" ", " memory ") {
+		t.Skipf("%s does not hand the memory controller to its children", base)
+	}
+	g := filepath.Join(base, fmt.Sprintf("vmtest-%d-%s", os.Getpid(), name))
+	require.NoError(t, os.Mkdir(g, 0o755))
+	fd, err := unix.Open(g, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		unix.Close(fd)
+		ents, _ := os.ReadDir(g)
+		for _, e := range ents {
+			if e.IsDir() {
+				_ = unix.Rmdir(filepath.Join(g, e.Name()))
+			}
+		}
+		_ = unix.Rmdir(g)
+	})
+	return g, fd
+}
+
+// into starts cmd inside the cgroup opened as fd (clone3 CLONE_INTO_CGROUP).
+func into(cmd *exec.Cmd, fd int) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	return cmd
+}
+
+// onlySelfLeaf asserts that guardrun (pid) left nothing in g but its own
+// empty leaf: every attempt cgroup is gone.
+func onlySelfLeaf(t *testing.T, g string, pid int) {
+	t.Helper()
 	ents, err := os.ReadDir(g)
 	require.NoError(t, err)
 	var children []string
@@ -615,20 +639,76 @@ func TestV2DelegatedCgroup(t *testing.T) {
 			children = append(children, e.Name())
 		}
 	}
-	// guardrun's own leaf (empty now) is all that is left: every attempt
-	// cgroup is gone.
-	self := fmt.Sprintf("guardrun-%d-", r.pid)
 	require.Len(t, children, 1, "left behind in %s: %v", g, children)
-	assert.True(t, strings.HasPrefix(children[0], self) && strings.HasSuffix(children[0], "-self"), children[0])
+	assert.True(t, strings.HasPrefix(children[0], fmt.Sprintf("guardrun-%d-", pid)) && strings.HasSuffix(children[0], "-self"), children[0])
 	assert.Empty(t, procsIn(filepath.Join(g, children[0])))
+}
 
-	g2, fd2 := newGroup("shared")
-	other := into(exec.Command("sleep", "60"), fd2)
-	require.NoError(t, other.Start())
-	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
-	r = wait(t, into(command(dir, "run", "--policy", "policy", "--run-id", "d2"), fd2))
-	assert.NotEqual(t, 0, r.code)
-	assert.Contains(t, r.stderr, "start guardrun in a cgroup of its own", "%s holds another process", g2)
+// cgroupnsExec is the "container" of TestV2CgroupNamespaceRoot: born in
+// its own cgroup, it unshares a cgroup namespace rooted there and a mount
+// namespace, mounts that namespace's cgroup2 view on /sys/fs/cgroup (as a
+// container runtime does), then becomes guardrun (same pid: guardrun is
+// alone in the group, whose /proc/self/cgroup line reads 0::/).
+func cgroupnsExec(guardrun string) {
+	runtime.LockOSThread() // namespaces are per thread until the exec
+	fail := func(what string, err error) {
+		fmt.Fprintf(os.Stderr, "vmtest container: %s: %v\n", what, err)
+		os.Exit(125)
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP | unix.CLONE_NEWNS); err != nil {
+		fail("unshare", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		fail("making mounts private", err)
+	}
+	// The host's view first goes (the same superblock cannot be mounted
+	// on itself), then the namespace's view comes.
+	if err := unix.Unmount("/sys/fs/cgroup", unix.MNT_DETACH); err != nil {
+		fail("unmounting the host's cgroup2", err)
+	}
+	if err := unix.Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, ""); err != nil {
+		fail("mounting cgroup2", err)
+	}
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "VMTEST_CGROUPNS_EXEC=") {
+			env = append(env, e)
+		}
+	}
+	fail("exec", unix.Exec(guardrun, append([]string{guardrun}, os.Args[1:]...), env))
+}
+
+// TestV2CgroupNamespaceRoot (cgroup v2): in a container with a cgroup
+// namespace of its own, guardrun's group reads as 0::/ but is not the root
+// cgroup, so the no-internal-processes rule applies to it: guardrun, alone
+// there, must move itself into a leaf before it can enable the
+// controllers, as it does in any other delegated group.
+func TestV2CgroupNamespaceRoot(t *testing.T) {
+	need(t)
+	if cgroupVersion() != 2 {
+		t.Skip("cgroup v2 only (this host is cgroup v1)")
+	}
+	dir, sh := workspace(t, map[string]string{})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pipeline.json"), []byte(spec(
+		stage(sh, "hog", "exec ./helper hog 300", `, "resources": {"memoryMB": 64}`),
+		stage(sh, "ok", `echo ok > "$PIPELINE_OUTPUT_DIR/ok"`, `, "resources": {"memoryMB": 64, "pids": 8, "cpus": 0.5}`),
+	)), 0o644))
+	g, fd := newGroup(t, "ns")
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := into(exec.Command(self, "run", "--policy", "policy", "--run-id", "ns1"), fd)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "VMTEST_CGROUPNS_EXEC="+filepath.Join(bin, "guardrun"))
+	r := wait(t, cmd)
+	assert.Equal(t, 1, r.code, r.stderr)
+	_, a := stageOf(t, dir, "hog")
+	assert.Equal(t, "oom_kill", a.Outcome, "%+v", a)
+	s, _ := stageOf(t, dir, "ok")
+	assert.Equal(t, "succeeded", s.Status)
+	for _, c := range []string{"cpu", "memory", "pids"} {
+		assert.Contains(t, strings.Fields(readFile(filepath.Join(g, "cgroup.subtree_control"))), c)
+	}
+	onlySelfLeaf(t, g, r.pid)
 }
 
 func readFile(p string) string {
