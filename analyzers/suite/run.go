@@ -9,9 +9,9 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/guardrun/guardrun/analyzers/internal/netpolicy"
@@ -46,6 +46,13 @@ type Options struct {
 	FromFlags bool
 	// Timings, if set, receives the duration of each phase.
 	Timings func(phase string, d time.Duration)
+	// Deps also analyses, for their facts only, the dependencies in
+	// versioned modules (the module cache), so that a call chain through
+	// them (a.F -> dep.G -> syscall.Socket) is reported. Dependencies in
+	// local modules (a directory replace, a go.work module, GOPATH) are
+	// analysed that way always. The standard library, opaque and denied
+	// packages never are. Their own findings are not reported.
+	Deps bool
 }
 
 // Error is a failure to lint (as opposed to findings): an invalid config, a
@@ -121,30 +128,17 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 	}
 
 	start := time.Now()
-	var (
-		wg               sync.WaitGroup
-		roots, graph     []*packages.Package
-		rootErr, grphErr error
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		roots, rootErr = packages.Load(config(packages.LoadSyntax|packages.NeedModule), patterns...)
-	}()
-	if opts.Transitive {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			graph, grphErr = packages.Load(config(packages.NeedName|packages.NeedImports|packages.NeedDeps|
-				packages.NeedModule|packages.NeedFiles), patterns...)
-		}()
+	phase := func(name string, f func()) {
+		t := time.Now()
+		f()
+		timed(name, t)
 	}
-	wg.Wait()
+	l, err := load(ctx, config, patterns, pol, opts.Deps, fset, phase)
 	timed("load", start)
-	if err := errors.Join(rootErr, grphErr); err != nil {
+	if err != nil {
 		return nil, &Error{Op: "load", Err: err}
 	}
-	roots = dropTestMains(roots)
+	graph, roots, requested := l.graph, l.source, l.requested
 	if len(roots) == 0 {
 		return nil, &Error{Op: "load", Err: fmt.Errorf("%s matched no packages", strings.Join(patterns, " "))}
 	}
@@ -155,6 +149,9 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 		good     []*packages.Package
 	)
 	for _, p := range roots {
+		if !requested[p.ID] && (len(p.Errors) > 0 || p.IllTyped) {
+			continue // a dependency analysed for its facts: its importers say it
+		}
 		for _, e := range p.Errors {
 			loadErrs = append(loadErrs, e)
 		}
@@ -162,14 +159,14 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 			good = append(good, p)
 		}
 	}
-	if len(good) == 0 {
+	if !slices.ContainsFunc(good, func(p *packages.Package) bool { return requested[p.ID] }) {
 		return nil, &Error{Op: "load", Err: errors.Join(loadErrs...)}
 	}
 	roots = good
 
 	if opts.Transitive {
 		start = time.Now()
-		if err := stitch(roots, dropTestMains(graph), fset); err != nil {
+		if err := stitch(roots, graph, fset); err != nil {
 			return nil, &Error{Op: "load", Err: err}
 		}
 		timed("graph", start)
@@ -187,6 +184,9 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 		seen     = map[Finding]bool{}
 	)
 	for _, act := range res.Roots {
+		if !requested[act.Package.ID] {
+			continue // analysed for its facts only
+		}
 		if act.Err != nil {
 			failures = append(failures, fmt.Errorf("%s: %w", act, act.Err))
 			continue
@@ -290,10 +290,7 @@ func stitch(roots, graph []*packages.Package, fset *token.FileSet) error {
 		return n
 	}
 	for _, g := range graph {
-		if _, ok := byID[g.ID]; !ok {
-			continue // a root of the graph load that is not linted (cannot happen with equal patterns)
-		}
-		visit(g)
+		visit(g) // a requested package that did not compile is a light node
 	}
 	for _, r := range roots {
 		if _, ok := nodes[r.ID]; !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,4 +207,21 @@ func TestUnresolvedWarn(t *testing.T) {
 	fs, err = suite.VetPackage(context.Background(), dir, true)
 	require.NoError(t, err)
 	assert.Empty(t, fs)
+}
+
+// TestNoCompileOfLintedPackages: the linted packages are read from source
+// and never compiled ("go list -export" is asked only for the standard
+// library and versioned modules), so an edit costs no recompile of the
+// module, and code that type-checks but would not compile still lints: a
+// body-less function is a compile error, not a type error.
+func TestNoCompileOfLintedPackages(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/nocompile\n\ngo 1.22\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.go"), []byte("package a\n\nimport \"os/exec\"\n\nfunc stub() int\n\nvar C = exec.Command(\"curl\")\n"), 0o644))
+	out, err := exec.Command("go", "build", "-C", dir, ".").CombinedOutput()
+	require.Error(t, err, "the package must not compile")
+	assert.Contains(t, string(out), "missing function body")
+	fs, err := suite.Run(context.Background(), suite.Options{Dir: dir, Transitive: true})
+	require.NoError(t, err)
+	assert.Equal(t, "a.go:7:9: runs network tool \"curl\" (netexec)\n", render(fs))
 }

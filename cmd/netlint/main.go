@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -145,6 +146,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tags       = fs.String("tags", "", "comma-separated build tags")
 		dir        = fs.String("C", "", "run as if started in `dir`")
 		timing     = fs.Bool("timing", false, "print the duration of each phase on stderr")
+		cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
+		deps       = fs.Bool("deps", false, "also analyse dependencies in versioned modules from source, for call chains through them (slower; those in local modules always are)")
 	)
 	suite.RegisterFlags(fs)
 	fs.Usage = func() {
@@ -163,6 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Transitive: *transitive,
 		Tests:      *tests,
 		FromFlags:  true,
+		Deps:       *deps,
 	}
 	if *tags != "" {
 		opts.BuildFlags = []string{"-tags=" + *tags}
@@ -178,6 +182,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return &usageError{err: err}
 		}
 		opts.Dir = ""
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return &usageError{err: err}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	findings, err := suite.Run(ctx, opts)
