@@ -281,12 +281,14 @@ func TestForkStormCapped(t *testing.T) {
 	assert.Less(t, time.Since(start), 20*time.Second)
 	assert.Empty(t, ourCgroups(t))
 
-	// A shell fork bomb is contained too and killed on timeout. The shell
-	// then spins on a builtin: a command it had to fork (sleep) could fail
-	// under the cap and let it exit before the timeout.
+	// A shell fork bomb is contained too and killed on timeout. The bomb
+	// goes off in a subshell, forked before the cap is reached; the shell
+	// then spins on a builtin: a fork of its own (sleep, the bomb itself)
+	// could fail under the cap and end it before the timeout (busybox sh
+	// exits when it cannot fork).
 	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	res, out = runIn(t, ctx, s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", `b() { b | b & }; b; while :; do :; done`}, Limits: Limits{Pids: pids}})
+	res, out = runIn(t, ctx, s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", `(b() { b | b & }; b); while :; do :; done`}, Limits: Limits{Pids: pids}})
 	assert.True(t, res.TimedOut)
 	assert.True(t, res.Killed)
 	assert.Empty(t, ourCgroups(t))

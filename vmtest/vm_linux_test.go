@@ -350,7 +350,9 @@ func TestForkStormCappedAtPids(t *testing.T) {
 	dir, sh := workspace(t, map[string]string{})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "pipeline.json"), []byte(spec(
 		stage(sh, "storm", `./helper fork 200 > "$PIPELINE_OUTPUT_DIR/started"`, `, "resources": {"pids": 20}, "outputs": ["started"]`),
-		stage(sh, "bomb", `f(){ f | f & }; f; while :; do :; done`, `, "resources": {"pids": 32}, "timeoutSeconds": 3`),
+		// The bomb in a subshell: busybox sh exits when a fork of its own
+		// fails, and the stage must hit its timeout, not end first.
+		stage(sh, "bomb", `(f(){ f | f & }; f); while :; do :; done`, `, "resources": {"pids": 32}, "timeoutSeconds": 3`),
 	)), 0o644))
 	start := time.Now()
 	r := guardrun(t, dir, "run", "--policy", "policy", "--run-id", "f1")
@@ -392,7 +394,8 @@ func TestCPUQuotaFromMetrics(t *testing.T) {
 	}
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "pipeline.json"), []byte(spec(
-		stage(sh, "quota", fmt.Sprintf(spin, 4), `, "resources": {"cpus": 0.5}`),
+		// 6 s: the attempt's start-up, in wallSeconds too, stays small.
+		stage(sh, "quota", fmt.Sprintf(spin, 6), `, "resources": {"cpus": 0.5}`),
 	)), 0o644))
 	r = guardrun(t, dir, "run", "--policy", "policy", "--run-id", "c1")
 	require.Equal(t, 0, r.code, r.stderr)
