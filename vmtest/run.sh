@@ -33,17 +33,38 @@ skip() { echo "VM stage SKIPPED: $*"; exit 0; }
 [ "$(uname -s)/$(uname -m)" = Linux/x86_64 ] || skip "needs Linux on x86_64 (this is $(uname -s)/$(uname -m))"
 
 # --- QEMU ------------------------------------------------------------------
+install_qemu=""
 if ! command -v qemu-system-x86_64 >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing qemu-system-x86 (apt)"
-    apt_q() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null; }
-    apt_q || { apt-get update -qq && apt_q; } || skip "qemu-system-x86 could not be installed with apt"
-  else
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null ||
     skip "no qemu-system-x86_64, and no apt-get as root to install qemu-system-x86"
-  fi
+  install_qemu=1
 fi
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not found after installing qemu-system-x86"
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || skip "no apt-get/dpkg-deb to download Debian's kernels"
+
+# --- binaries (built while apt works) ------------------------------------
+work=$(mktemp -d /tmp/guardrun-vmtest.XXXXXX)
+build=""
+trap '[ -z "$build" ] || kill "$build" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 143' TERM INT # run_tests.sh's budget: clean up on the way out
+root=$work/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,vm/bin}
+(
+  set -e
+  export CGO_ENABLED=0
+  gb=(-ldflags=-s\ -w ${TAGS:+-tags $TAGS})
+  go build "${gb[@]}" -o "$root/vm/bin/" ./cmd/guardrun ./cmd/guardrun-guard
+  go build "${gb[@]}" -o "$root/vm/bin/helper" ./sandbox/testdata/helper
+  go test -c "${gb[@]}" -o "$root/vm/sandbox.test" ./sandbox
+  go test -c "${gb[@]}" -o "$root/vm/vmtest.test" ./vmtest
+) > "$work/build.log" 2>&1 &
+build=$!
+
+if [ -n "$install_qemu" ]; then
+  say "installing qemu-system-x86 (apt)"
+  apt_q() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null; }
+  apt_q || { apt-get update -qq && apt_q; } || skip "qemu-system-x86 could not be installed with apt"
+  command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not found after installing qemu-system-x86"
+fi
 
 # --- Debian packages: a private apt state in $CACHE ------------------------
 # The host's own Debian mirror (from its apt sources), with the suites the
@@ -106,18 +127,9 @@ done
 [ ${#kernels[@]} -gt 0 ] || { echo "FAIL: no kernel could be downloaded for $SUITES"; exit 1; }
 
 # --- initramfs -----------------------------------------------------------
-work=$(mktemp -d /tmp/guardrun-vmtest.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 143' TERM INT # run_tests.sh's budget: clean up on the way out
-root=$work/root
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,vm/bin}
-say "building static binaries and test binaries${TAGS:+ (-tags $TAGS)}"
-export CGO_ENABLED=0
-gb=(-ldflags=-s\ -w ${TAGS:+-tags $TAGS})
-go build "${gb[@]}" -o "$root/vm/bin/" ./cmd/guardrun ./cmd/guardrun-guard
-go build "${gb[@]}" -o "$root/vm/bin/helper" ./sandbox/testdata/helper
-go test -c "${gb[@]}" -o "$root/vm/sandbox.test" ./sandbox
-go test -c "${gb[@]}" -o "$root/vm/vmtest.test" ./vmtest
+wait "$build" || { build=""; echo "FAIL: building the binaries for the VM:"; cat "$work/build.log"; exit 1; }
+build=""
+say "binaries built${TAGS:+ (-tags $TAGS)}"
 ln -s /vm/bin/guardrun "$root/bin/guardrun"
 cp "$BUSYBOX" "$root/bin/busybox" && ln -s busybox "$root/bin/sh"
 # bash, for the sandbox tests' /dev/tcp probe, with its libraries.
