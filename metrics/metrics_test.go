@@ -255,6 +255,33 @@ func TestSkippedStagesAreSummedUp(t *testing.T) {
 	assert.Len(t, fams[Prefix+"stage_status"].GetMetric(), 1, "no per-stage samples for the skipped stages")
 }
 
+// TestSkippedStageReadNothing: a skipped stage listed one by one (files
+// written before Skipped existed) reports 0 bytes and lines in and out in
+// the text format, not the volumes its outputs were recorded with.
+func TestSkippedStageReadNothing(t *testing.T) {
+	r := &Run{RunID: "r", Pipeline: "p", Status: "succeeded", StartedAt: time.Unix(10, 0), EndedAt: time.Unix(12, 0),
+		Stages: []Stage{
+			{Name: "ran", Status: "succeeded", Attempts: 1, BytesIn: 10, BytesOut: 20, LinesIn: 1, LinesOut: 2},
+			{Name: "old", Status: "skipped", Skipped: true, BytesIn: 100, BytesOut: 50, LinesIn: 7, LinesOut: 3},
+		}}
+	r.ComputeTotals()
+	fams := parseProm(t, MarshalProm(r))
+	for _, tc := range []struct {
+		family   string
+		ran, old float64
+	}{
+		{"stage_input_bytes", 10, 0}, {"stage_output_bytes", 20, 0},
+		{"stage_input_lines", 1, 0}, {"stage_output_lines", 2, 0},
+	} {
+		got := map[string]float64{}
+		for _, m := range fams[Prefix+tc.family].GetMetric() {
+			got[labels(m)["stage"]] = m.GetGauge().GetValue()
+		}
+		assert.Equal(t, map[string]float64{"ran": tc.ran, "old": tc.old}, got, tc.family)
+		assert.Contains(t, fams[Prefix+tc.family].GetHelp(), "0 when skipped", tc.family)
+	}
+}
+
 func TestPromFamiliesWithoutSamplesAreLeftOut(t *testing.T) {
 	r := &Run{RunID: "r", Pipeline: "p", Status: "succeeded", StartedAt: time.Unix(10, 0), EndedAt: time.Unix(12, 0),
 		Stages: []Stage{{Name: "a", Status: "succeeded", Attempts: 1}}}

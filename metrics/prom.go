@@ -47,6 +47,17 @@ func MarshalProm(r *Run) []byte {
 	i64 := func(get func(Stage) int64) func(Stage) (string, bool) {
 		return func(s Stage) (string, bool) { return strconv.FormatInt(get(s), 10), true }
 	}
+	// volume is a stage's input or output in this run: a stage skipped as
+	// up to date read and wrote nothing, whatever volumes its outputs
+	// were recorded with (metrics_<id>.json keeps those apart).
+	volume := func(get func(Stage) int64) func(Stage) (string, bool) {
+		return i64(func(s Stage) int64 {
+			if s.Skipped {
+				return 0
+			}
+			return get(s)
+		})
+	}
 	one := func(l []label) []sample { return []sample{{l, "1"}} }
 	// Stages summed up in r.Skipped have no per-stage samples; the run's
 	// count by status includes them.
@@ -123,10 +134,10 @@ func MarshalProm(r *Run) []byte {
 				}
 				return strconv.FormatInt(*s.PeakMemoryBytes, 10), true
 			}),
-		perStage("stage_input_bytes", "Bytes of input the stage read (for a skipped stage: recorded when its outputs were produced).", i64(func(s Stage) int64 { return s.BytesIn })),
-		perStage("stage_output_bytes", "Bytes of output the stage wrote.", i64(func(s Stage) int64 { return s.BytesOut })),
-		perStage("stage_input_lines", "Lines of input the stage read (a count).", i64(func(s Stage) int64 { return s.LinesIn })),
-		perStage("stage_output_lines", "Lines of output the stage wrote (a count).", i64(func(s Stage) int64 { return s.LinesOut })),
+		perStage("stage_input_bytes", "Bytes of input the stage read in this run (0 when skipped as up to date).", volume(func(s Stage) int64 { return s.BytesIn })),
+		perStage("stage_output_bytes", "Bytes of output the stage wrote in this run (0 when skipped as up to date).", volume(func(s Stage) int64 { return s.BytesOut })),
+		perStage("stage_input_lines", "Lines of input the stage read in this run (a count; 0 when skipped as up to date).", volume(func(s Stage) int64 { return s.LinesIn })),
+		perStage("stage_output_lines", "Lines of output the stage wrote in this run (a count; 0 when skipped as up to date).", volume(func(s Stage) int64 { return s.LinesOut })),
 	)
 	// Fan-out stages: item counts by outcome, and the first failed items
 	// (a bounded label set: at most MaxFailedItems per stage).
