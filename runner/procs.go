@@ -16,10 +16,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
 	"github.com/guardrun/guardrun/internal/execpath"
 	"github.com/guardrun/guardrun/internal/hashcache"
+	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/internal/toolenv"
 	"github.com/guardrun/guardrun/pipeline"
 )
@@ -66,6 +68,9 @@ type procs struct {
 	gos     map[string]*goBuildResult // pkg dir -> result
 	once    map[string]*sync.Once     // pkg dir -> build once
 	deps    map[string]depsResult     // codeDeps entry -> its files, hashed
+	// builds are the Go builds this run made, each by the first stage to
+	// need the package (the others waited for it).
+	builds []runstate.ProcessorBuild
 
 	notCodeOnce sync.Once
 	notCode     map[string]bool // workspace dirs whose files are not code (code.go)
@@ -176,9 +181,21 @@ func (ps *procs) versionOnly(st *pipeline.Stage) (string, []InputID, error) {
 // resolve returns the runnable processor of a stage, building it if needed.
 func (ps *procs) resolve(ctx context.Context, st *pipeline.Stage) (*proc, error) {
 	if st.Processor.Kind == "go" {
-		return ps.buildGo(ctx, ps.p.Abs(st.Processor.Go))
+		return ps.buildGo(ctx, ps.p.Abs(st.Processor.Go), st)
 	}
 	return ps.resolveExec(st)
+}
+
+// goBuilds are the Go builds of the run so far, in the order they started.
+func (ps *procs) goBuilds() []runstate.ProcessorBuild {
+	if ps == nil {
+		return nil
+	}
+	ps.mu.Lock()
+	out := slices.Clone(ps.builds)
+	ps.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
+	return out
 }
 
 // resolveExec resolves and hashes an exec stage's program once per
@@ -342,7 +359,7 @@ func findModule(dir string) (root, modPath string, err error) {
 	}
 }
 
-func (ps *procs) buildGo(ctx context.Context, dir string) (*proc, error) {
+func (ps *procs) buildGo(ctx context.Context, dir string, st *pipeline.Stage) (*proc, error) {
 	ps.mu.Lock()
 	o, ok := ps.once[dir]
 	if !ok {
@@ -351,7 +368,7 @@ func (ps *procs) buildGo(ctx context.Context, dir string) (*proc, error) {
 	}
 	ps.mu.Unlock()
 	o.Do(func() {
-		pr, err := ps.buildGoOnce(ctx, dir)
+		pr, err := ps.buildGoOnce(ctx, dir, st)
 		ps.mu.Lock()
 		ps.gos[dir] = &goBuildResult{p: pr, err: err}
 		ps.mu.Unlock()
@@ -362,7 +379,7 @@ func (ps *procs) buildGo(ctx context.Context, dir string) (*proc, error) {
 	return r.p, r.err
 }
 
-func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
+func (ps *procs) buildGoOnce(ctx context.Context, dir string, st *pipeline.Stage) (_ *proc, err error) {
 	src, root, err := ps.goSource(dir)
 	if err != nil {
 		return nil, err
@@ -382,6 +399,17 @@ func (ps *procs) buildGoOnce(ctx context.Context, dir string) (*proc, error) {
 		_ = os.Remove(bin)
 		_ = os.Remove(bin + digestExt)
 	}
+	// From here on the stage waits for a build: a phase of its own in the
+	// run record and the report.
+	start := time.Now().UTC()
+	defer func() {
+		end := time.Now().UTC()
+		b := runstate.ProcessorBuild{Stage: st.Name, Package: st.Processor.Go, StartedAt: start, EndedAt: end,
+			Seconds: end.Sub(start).Seconds(), Failed: err != nil}
+		ps.mu.Lock()
+		ps.builds = append(ps.builds, b)
+		ps.mu.Unlock()
+	}()
 	if ps.vet != nil {
 		if err := ps.vet(ctx, dir, src); err != nil {
 			return nil, &VetError{Dir: dir, Err: err}

@@ -246,6 +246,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 
 	// Final state: what every stage did, metrics, caches.
 	runErr := r.summarize(ctx, rs, results)
+	rs.Builds = r.procs.goBuilds()
 	end := r.now()
 	rs.EndedAt = &end
 	if sb, err := r.sandboxIfStarted(); sb != nil && err == nil {

@@ -66,6 +66,10 @@ type RunState struct {
 	Forced      []string        `json:"forced,omitempty"`
 	Error       string          `json:"error,omitempty"`
 	Audit       *AuditHead      `json:"audit,omitempty"`
+	// Builds are the Go processors the run had to build, in the order the
+	// builds started; absent when every binary was cached (or no
+	// processor is Go).
+	Builds []ProcessorBuild `json:"builds,omitempty"`
 }
 
 // RunStage is a stage's line in run_<id>.json.
@@ -82,6 +86,24 @@ type RunStage struct {
 	Log        string   `json:"log,omitempty"`
 	// Items summarises a fan-out stage's items.
 	Items *ItemCounts `json:"items,omitempty"`
+}
+
+// ProcessorBuild is one build of a Go processor in a run: from the cache
+// miss to the binary cached, the netlint pass of a source changed since
+// preflight and `go build` included. Stage is the stage that needed it
+// first and waited for it (a stage skipped as up to date too: processors
+// are resolved before the skip decision).
+type ProcessorBuild struct {
+	Stage string `json:"stage"`
+	// Package is the processor's package directory as the spec names it
+	// (workspace-relative, cleaned: "processors/upper").
+	Package   string    `json:"package"`
+	StartedAt time.Time `json:"startedAt"`
+	EndedAt   time.Time `json:"endedAt"`
+	Seconds   float64   `json:"seconds"`
+	// Failed: the build (or its netlint pass) failed or was interrupted;
+	// the stage's error says why.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // SkippedStages are the stages a run skipped as up to date, by name in
