@@ -52,6 +52,12 @@ func Build(stateDir, runID string) (*Model, error) {
 		m.Notes = append(m.Notes, fmt.Sprintf("metrics unreadable: %v", err))
 	default:
 		m.Totals = &met.Totals
+		for _, s := range met.Stages {
+			if !s.Skipped { // files written before Skipped existed list skipped stages too
+				m.BytesRead += s.BytesIn
+				m.BytesWritten += s.BytesOut
+			}
+		}
 	}
 
 	recs, note := readAudit(layout.AuditLog(), runID)
@@ -74,10 +80,17 @@ func Build(stateDir, runID string) (*Model, error) {
 	}
 	m.HeadCheck, m.HeadOK = checkHead(rs.Audit, recs)
 
+	// A stage builds at most one processor: the one it runs.
+	builds := map[string]*runstate.ProcessorBuild{}
+	for i := range rs.Builds {
+		b := &rs.Builds[i]
+		builds[b.Stage] = b
+		m.BuildSeconds += b.Seconds
+	}
 	// Skipped stages are listed by name after the others (run_<id>.json
 	// names them apart); runs recorded before list every stage in Stages.
 	for _, rst := range rs.AllStages() {
-		s := Stage{Name: rst.Name, Status: rst.Status, Reasons: rst.Reasons, Error: rst.Error, OutputTail: rst.OutputTail, Log: rst.Log, AttemptCount: rst.Attempts, Items: rst.Items}
+		s := Stage{Name: rst.Name, Status: rst.Status, Reasons: rst.Reasons, Error: rst.Error, OutputTail: rst.OutputTail, Log: rst.Log, AttemptCount: rst.Attempts, Items: rst.Items, Build: builds[rst.Name]}
 		if met != nil {
 			for i := range met.Stages {
 				if met.Stages[i].Name == rst.Name {
@@ -311,7 +324,7 @@ func fromStageState(s *Stage, ss *runstate.StageState) {
 			N: a.Attempt, StartedAt: a.StartedAt.UTC(), EndedAt: a.EndedAt.UTC(), Outcome: a.Outcome, ExitCode: a.ExitCode,
 			Signal: a.Signal, Error: a.Error, DelayMs: a.DelayMs, HasOffsets: true,
 			StartLineOffset: a.StartLineOffset, StartByteOffset: a.StartByteOffset, EndLineOffset: a.EndLineOffset,
-			CPUSeconds: a.CPUSeconds, PeakMemoryBytes: a.PeakMemoryBytes, Notes: a.Notes,
+			CPUSeconds: a.CPUSeconds, PeakMemoryBytes: a.PeakMemoryBytes, Notes: a.Notes, OutputTail: a.OutputTail,
 		})
 	}
 }

@@ -39,6 +39,13 @@ type Model struct {
 	Stages    []Stage
 	// Totals are from metrics_<id>.json; nil when that file is missing.
 	Totals *metrics.Totals
+	// BytesRead and BytesWritten are what the stages that ran in this run
+	// read and wrote (metrics_<id>.json): a stage skipped as up to date
+	// read nothing, whatever volumes its outputs were recorded with, so a
+	// no-op run reads 0 B. Totals, by contrast, include those volumes.
+	BytesRead, BytesWritten int64
+	// BuildSeconds sums the Go processor builds of the run.
+	BuildSeconds float64
 	// Events are this run's audit records in log order.
 	Events []Event
 	// Notes say which inputs were missing or unreadable and what the page
@@ -78,6 +85,10 @@ type Stage struct {
 	Metrics *metrics.Stage
 	// Items summarises a fan-out stage's items (nil for a plain stage).
 	Items *runstate.ItemCounts
+	// Build is the build of the stage's Go processor in this run
+	// (run_<id>.json "builds"; nil when it built none: not Go, cached, or
+	// built by another stage).
+	Build *runstate.ProcessorBuild
 }
 
 // Attempt is one try of a stage.
@@ -98,6 +109,8 @@ type Attempt struct {
 	CPUSeconds      *float64
 	PeakMemoryBytes *int64
 	Notes           []string
+	// OutputTail is a failed attempt's last output lines (stage state only).
+	OutputTail []string
 	// Approx: the times come from audit record times (when the record was
 	// written), not from the stage state.
 	Approx bool

@@ -83,6 +83,9 @@ type attemptView struct {
 	At       string // offset from the run start
 	Duration string
 	Delay    string
+	// Tail: the attempt's last output lines, unless the stage shows the
+	// same lines above the table.
+	Tail []string
 }
 
 func newView(m *Model) *view {
@@ -114,8 +117,12 @@ func newView(m *Model) *view {
 			summaryItem{"Retries", fmt.Sprint(t.Retries), ""},
 			summaryItem{"CPU", cpuTotal(t.CPUSeconds), ""},
 			summaryItem{"Peak memory", memTotal(t.PeakMemoryBytes), ""},
-			summaryItem{"Read", fmtBytes(t.BytesIn), ""},
-			summaryItem{"Written", fmtBytes(t.BytesOut), ""})
+			// This run's volumes: a skipped stage read and wrote nothing.
+			summaryItem{"Read", fmtBytes(m.BytesRead), ""},
+			summaryItem{"Written", fmtBytes(m.BytesWritten), ""})
+	}
+	if m.BuildSeconds > 0 {
+		v.Summary = append(v.Summary, summaryItem{"Go build", fmtSeconds(m.BuildSeconds), ""})
 	}
 	return v
 }
@@ -184,6 +191,9 @@ func newStageView(m *Model, s *Stage, t0 time.Time) stageView {
 	}
 	for _, a := range s.Attempts {
 		av := attemptView{Attempt: a, Class: statusClass(a.Outcome), At: "—", Duration: "—", Delay: "—"}
+		if !slices.Equal(a.OutputTail, s.OutputTail) {
+			av.Tail = a.OutputTail
+		}
 		if a.Outcome == "" {
 			av.Outcome, av.Class = "no end recorded", "open"
 		}

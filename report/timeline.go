@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"time"
+
+	"github.com/guardrun/guardrun/internal/runstate"
 )
 
 // Timeline geometry, in SVG user units (the SVG scales to the page width;
@@ -41,6 +43,8 @@ type tlRow struct {
 	Marker                     *tlMarker
 	Note                       string // shown in the plot when nothing is drawn
 	NoteX                      float64
+	// Build is the Go processor's build before the first attempt.
+	Build *tlSegment
 }
 
 type tlSegment struct {
@@ -88,6 +92,10 @@ func bounds(m *Model) (time.Time, time.Time) {
 		see(s.StartedAt)
 		see(s.EndedAt)
 		see(s.MarkerAt)
+		if b := s.Build; b != nil {
+			see(b.StartedAt.UTC())
+			see(b.EndedAt.UTC())
+		}
 		for _, a := range s.Attempts {
 			see(a.StartedAt)
 			see(a.EndedAt)
@@ -121,6 +129,9 @@ func buildTimeline(m *Model) timelineView {
 		y := tlTop + float64(i)*tlRowH
 		r := tlRow{Y: y, BarY: y + tlBarY, MidY: y + tlBarY + tlBarH/2, TextY: y + 21, SubY: y + 37,
 			Name: s.Name, Status: s.Status, Class: statusClass(s.Status)}
+		if b := s.Build; b != nil && !b.StartedAt.IsZero() && !b.EndedAt.IsZero() {
+			r.Build = buildSegment(b, x)
+		}
 		var prevEnd time.Time
 		for _, a := range s.Attempts {
 			if a.StartedAt.IsZero() {
@@ -157,6 +168,8 @@ func buildTimeline(m *Model) timelineView {
 		}
 		if len(r.Segments) == 0 {
 			switch {
+			case r.Build != nil && s.MarkerAt.IsZero():
+				// The build is what the stage did (a failed build: all it did).
 			case !s.MarkerAt.IsZero():
 				mx := x(s.MarkerAt)
 				mk := &tlMarker{X: mx, TextX: mx + 9, Anchor: "start", Class: statusClass(s.Status)}
@@ -175,6 +188,9 @@ func buildTimeline(m *Model) timelineView {
 				if mx > v.PlotX+v.PlotW*0.7 {
 					mk.TextX, mk.Anchor = mx-9, "end"
 				}
+				if r.Build != nil {
+					clearOfBuild(mk, r.Build, v.PlotX, v.Width)
+				}
 				r.Marker = mk
 			case !s.StartedAt.IsZero():
 				r.Note, r.NoteX = "started, no attempt recorded", x(s.StartedAt)+4
@@ -186,6 +202,57 @@ func buildTimeline(m *Model) timelineView {
 	}
 	v.Height = tlTop + float64(len(m.Stages))*tlRowH + tlBottom
 	return v
+}
+
+// clearOfBuild moves a marker's label off the build bar of its row: to
+// the marker's other side, else before the bar; with no room anywhere the
+// label is left out (the marker's title still says it).
+func clearOfBuild(mk *tlMarker, b *tlSegment, minX, maxX float64) {
+	w := float64(len([]rune(mk.Label))) * 6.5
+	overlaps := func(x float64, anchor string) bool {
+		lo, hi := x, x+w
+		if anchor == "end" {
+			lo, hi = x-w, x
+		}
+		return hi > b.X && lo < b.X+b.W
+	}
+	fits := func(x float64, anchor string) bool {
+		if anchor == "end" {
+			return x-w >= minX
+		}
+		return x+w <= maxX
+	}
+	if !overlaps(mk.TextX, mk.Anchor) {
+		return
+	}
+	for _, c := range []struct {
+		x      float64
+		anchor string
+	}{{mk.X + 9, "start"}, {mk.X - 9, "end"}, {b.X - 6, "end"}} {
+		if fits(c.x, c.anchor) && !overlaps(c.x, c.anchor) {
+			mk.TextX, mk.Anchor = c.x, c.anchor
+			return
+		}
+	}
+	mk.Label = ""
+}
+
+// buildSegment is the bar of a Go processor's build.
+func buildSegment(b *runstate.ProcessorBuild, x func(time.Time) float64) *tlSegment {
+	sx, ex := x(b.StartedAt.UTC()), x(b.EndedAt.UTC())
+	w := max(ex-sx, tlMinBar)
+	d := b.EndedAt.Sub(b.StartedAt)
+	seg := &tlSegment{X: sx, W: round1(w), Class: "build", Title: "Go build of " + b.Package + ": " + fmtDur(d)}
+	label := "build"
+	if b.Failed {
+		seg.Class = "build failed"
+		seg.Title = "Go build of " + b.Package + " failed after " + fmtDur(d)
+		label = "build failed"
+	}
+	if w >= float64(len(label))*6.5+8 {
+		seg.Label, seg.LabelX = label, round1(sx+w/2)
+	}
+	return seg
 }
 
 func notDrawn(status string) string {
