@@ -77,6 +77,29 @@ func New(policy func() (*netpolicy.Policy, error)) *analysis.Analyzer {
 
 func init() { values.SetStd(netpolicy.IsStd) }
 
+// mayLaunch reports whether a use of obj can start a program: a launcher,
+// anything of os/exec or execabs (exec.Cmd, its Path and Args), or a
+// function of another package with a Launches fact.
+func mayLaunch(pass *analysis.Pass, obj types.Object) bool {
+	switch obj.Pkg().Path() {
+	case "os/exec", "golang.org/x/sys/execabs":
+		return true
+	case pass.Pkg.Path():
+		return false // its launches are uses of the others
+	}
+	fn, ok := obj.(*types.Func)
+	if !ok {
+		return false
+	}
+	if _, ok := launchers[obj.Pkg().Path()+"."+fn.Name()]; ok {
+		return true
+	}
+	if o := fn.Origin(); o != fn {
+		fn = o
+	}
+	return pass.ImportObjectFact(fn, new(Launches))
+}
+
 // launcher describes where a launching function takes its program and
 // arguments.
 type launcher struct {
@@ -126,8 +149,11 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 	if err != nil {
 		return nil, err
 	}
-	res, _ := pass.ResultOf[values.SSA].(*buildssa.SSA)
-	if res == nil || values.Skip(pass) {
+	if values.Skip(pass) || !values.UsesAny(pass, func(obj types.Object) bool { return mayLaunch(pass, obj) }) {
+		return nil, nil // nothing here can start a program: no SSA needed
+	}
+	res := pass.ResultOf[values.SSA].(*values.Lazy).Get()
+	if res == nil {
 		return nil, nil
 	}
 	c := &checker{

@@ -13,7 +13,6 @@ import (
 	"github.com/guardrun/guardrun/analyzers/internal/suppress"
 	"github.com/guardrun/guardrun/analyzers/internal/values"
 	"golang.org/x/tools/go/analysis"
-	"golang.org/x/tools/go/analysis/passes/buildssa"
 	"golang.org/x/tools/go/types/typeutil"
 )
 
@@ -140,11 +139,36 @@ func run(pass *analysis.Pass, policy func() (*netpolicy.Policy, error)) (any, er
 	}
 	c := &checker{pass: pass, pol: pol, ix: suppress.New(pass), direct: map[*types.Func]finding{}}
 	c.syntax()
-	res, _ := pass.ResultOf[values.SSA].(*buildssa.SSA)
-	if res != nil && !values.Skip(pass) {
+	if values.Skip(pass) {
+		return nil, nil
+	}
+	// The SSA form is needed to carry a direct finding to the functions
+	// that call it, to resolve Syscall traps, and to follow calls of
+	// functions with a Sockets fact; a package with none of these (most)
+	// costs none.
+	if len(c.direct) == 0 && !values.UsesAny(pass, func(obj types.Object) bool { return needsSSA(pass, obj) }) {
+		return nil, nil
+	}
+	if res := pass.ResultOf[values.SSA].(*values.Lazy).Get(); res != nil {
 		c.ssa(res)
 	}
 	return nil, nil
+}
+
+// needsSSA: a Syscall function of syscall or x/sys (whose trap is
+// resolved on SSA), or a function of another package with a Sockets fact.
+func needsSSA(pass *analysis.Pass, obj types.Object) bool {
+	fn, ok := obj.(*types.Func)
+	if !ok || obj.Pkg() == pass.Pkg {
+		return false
+	}
+	if inSyscallPkg(fn) {
+		return contains(syscallFuncs, fn.Name())
+	}
+	if o := fn.Origin(); o != fn {
+		fn = o
+	}
+	return pass.ImportObjectFact(fn, new(Sockets))
 }
 
 // systemPackage: the standard library and golang.org/x/sys are judged where

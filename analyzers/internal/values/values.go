@@ -11,22 +11,59 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/buildssa"
 	"golang.org/x/tools/go/ssa"
 )
 
-// SSA is buildssa for the packages netlint looks into: it builds nothing
-// (a nil result) for packages without syntax (dependencies known only from
-// export data), the standard library and golang.org/x/sys, whose calls are
-// judged where they are made.
+// SSA is buildssa for the packages netlint looks into, built lazily: its
+// result is a *Lazy whose Get builds the SSA form on first use, so a
+// package in which no analyzer finds anything to follow (most of them: no
+// exec, no Syscall, no call of a function with a fact) costs no SSA. It
+// builds nothing (Get returns nil) for packages without syntax
+// (dependencies known only from export data), the standard library and
+// golang.org/x/sys, whose calls are judged where they are made.
 var SSA = &analysis.Analyzer{
 	Name:       "netssa",
-	Doc:        "build SSA for the netlint analyzers (buildssa, skipping packages without syntax and the standard library)",
+	Doc:        "build SSA for the netlint analyzers (buildssa, lazily, skipping packages without syntax and the standard library)",
 	URL:        "https://github.com/guardrun/guardrun/blob/main/docs/NETLINT.md",
-	Run:        runSSA,
-	ResultType: reflect.TypeOf(new(buildssa.SSA)),
+	Run:        func(pass *analysis.Pass) (any, error) { return &Lazy{pass: pass}, nil },
+	ResultType: reflect.TypeOf(new(Lazy)),
+}
+
+// Lazy is the result of SSA.
+type Lazy struct {
+	pass *analysis.Pass
+	once sync.Once
+	res  *buildssa.SSA
+}
+
+// Get builds the package's SSA form (once; safe for concurrent use) and
+// returns it, or nil for a package netlint leaves alone (see Skip).
+func (l *Lazy) Get() *buildssa.SSA {
+	if l == nil {
+		return nil
+	}
+	l.once.Do(func() { l.res = runSSA(l.pass) })
+	return l.res
+}
+
+// UsesAny reports whether the package refers to an object for which f
+// holds (the type checker's Uses: calls, function values, fields, also in
+// composite literal keys). An analyzer that follows values only from such
+// uses asks this before it asks for the SSA form.
+func UsesAny(pass *analysis.Pass, f func(types.Object) bool) bool {
+	if pass.TypesInfo == nil {
+		return false
+	}
+	for _, obj := range pass.TypesInfo.Uses {
+		if obj != nil && obj.Pkg() != nil && f(obj) {
+			return true
+		}
+	}
+	return false
 }
 
 // Skip reports whether the netlint analyzers leave a package alone: no
@@ -77,9 +114,9 @@ func SetStd(f func(string) bool) { isStd = f }
 // runSSA is buildssa's construction without its ctrlflow requirement:
 // ctrlflow (which only sharpens the CFG after calls that never return)
 // runs on every dependency and fails on those known only from export data.
-func runSSA(pass *analysis.Pass) (any, error) {
+func runSSA(pass *analysis.Pass) *buildssa.SSA {
 	if Skip(pass) {
-		return (*buildssa.SSA)(nil), nil
+		return nil
 	}
 	prog := ssa.NewProgram(pass.Fset, ssa.BuilderMode(0))
 	for _, p := range pass.Pkg.Imports() {
@@ -106,7 +143,7 @@ func runSSA(pass *analysis.Pass) (any, error) {
 			}
 		}
 	}
-	return &buildssa.SSA{Pkg: pkg, SrcFuncs: funcs}, nil
+	return &buildssa.SSA{Pkg: pkg, SrcFuncs: funcs}
 }
 
 // Markers inside resolved strings and argv elements.
