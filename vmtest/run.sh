@@ -2,7 +2,8 @@
 # The VM stage (vmtest/doc.go, docs/SANDBOX.md "Tested on which kernels"):
 # boots Debian cloud kernels in QEMU (software emulation, no KVM needed)
 # with a busybox initramfs holding static guardrun, guardrun-guard, the
-# hostile helper processor and the test binaries of sandbox/ and vmtest/,
+# hostile helper processor (sandbox/testdata/helper), the processors
+# slowcopy and upper, and the test binaries of sandbox/ and vmtest/,
 # on cgroup v2, and fails unless every test passes on every kernel.
 #
 #   vmtest/run.sh                      both kernels (6.12 from bookworm-backports, 6.1 from bookworm)
@@ -54,6 +55,7 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,vm/bin}
   gb=(-ldflags=-s\ -w ${TAGS:+-tags $TAGS})
   go build "${gb[@]}" -o "$root/vm/bin/" ./cmd/guardrun ./cmd/guardrun-guard
   go build "${gb[@]}" -o "$root/vm/bin/helper" ./sandbox/testdata/helper
+  go build "${gb[@]}" -o "$root/vm/bin/" ./processors/slowcopy ./processors/upper
   go test -c "${gb[@]}" -o "$root/vm/sandbox.test" ./sandbox
   go test -c "${gb[@]}" -o "$root/vm/vmtest.test" ./vmtest
 ) > "$work/build.log" 2>&1 &

@@ -21,7 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bin holds guardrun, guardrun-guard and helper (sandbox/testdata/helper).
+// bin holds guardrun, guardrun-guard, helper (sandbox/testdata/helper) and
+// the processors slowcopy and upper.
 var bin string
 
 func TestMain(m *testing.M) {
@@ -43,6 +44,7 @@ func TestMain(m *testing.M) {
 	for _, b := range [][]string{
 		{"build", "-o", dir + "/", "github.com/guardrun/guardrun/cmd/guardrun", "github.com/guardrun/guardrun/cmd/guardrun-guard"},
 		{"build", "-o", filepath.Join(dir, "helper"), "github.com/guardrun/guardrun/sandbox/testdata/helper"},
+		{"build", "-o", dir + "/", "github.com/guardrun/guardrun/processors/slowcopy", "github.com/guardrun/guardrun/processors/upper"},
 	} {
 		cmd := exec.Command("go", b...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -496,6 +498,63 @@ func TestKill9OfGuardrunSweptByTheNextRun(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Empty(t, cgroupsOf(t, pid), "swept by the next run")
 	assert.Empty(t, cgroupsOf(t, r.pid))
+}
+
+// TestProcessorsResumeAfterKill9: the repository's own processors
+// (slowcopy, then upper) checkpoint under the sandbox; kill -9 of guardrun
+// after a checkpoint, and the next run finishes with the same output as
+// an uninterrupted one (no line lost or doubled), sweeps the dead run's
+// cgroups, and the run after that skips everything.
+func TestProcessorsResumeAfterKill9(t *testing.T) {
+	need(t)
+	var in strings.Builder
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&in, "line %d of the input\n", i)
+	}
+	dir, _ := workspace(t, map[string]string{"in.txt": in.String(), "pipeline.json": `{"version": 1, "name": "resume",
+  "defaults": {"resources": {"memoryMB": 256}},
+  "stages": [
+  {"name": "slow", "processor": {"exec": ["bin/slowcopy"]}, "inputs": ["in.txt"], "outputDir": "work", "outputs": ["copy.txt"],
+   "params": {"delayMicrosPerLine": 300}, "checkpoint": {"everyLines": 500, "everySeconds": 0.05}},
+  {"name": "up", "processor": {"exec": ["bin/upper"]}, "inputs": ["work/copy.txt"], "outputDir": "out", "outputs": ["result.txt"]}]}`})
+	for _, p := range []string{"slowcopy", "upper"} {
+		b, err := os.ReadFile(filepath.Join(bin, p))
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", p), b, 0o755))
+	}
+	cmd := command(dir, "run", "--run-id", "r1")
+	require.NoError(t, cmd.Start())
+	waitFor(t, "slowcopy's first checkpoint", 60*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(dir, "state", "progress_slow.json"))
+		return err == nil
+	})
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	require.NoFileExists(t, filepath.Join(dir, "out", "result.txt"), "killed before the end")
+	require.NotEmpty(t, cgroupsOf(t, cmd.Process.Pid), "the killed run's cgroup is left for the next run")
+
+	r := guardrun(t, dir, "run", "--run-id", "r2")
+	require.Equal(t, 0, r.code, r.stderr)
+	got, err := os.ReadFile(filepath.Join(dir, "out", "result.txt"))
+	require.NoError(t, err)
+	assert.True(t, string(got) == strings.ToUpper(in.String()), "the resumed output differs from an uninterrupted run's (%d bytes, want %d)", len(got), in.Len())
+	assert.Empty(t, cgroupsOf(t, cmd.Process.Pid), "swept by the next run")
+	assert.Empty(t, cgroupsOf(t, r.pid))
+
+	r = guardrun(t, dir, "run", "--run-id", "r3")
+	require.Equal(t, 0, r.code, r.stderr)
+	b, err := os.ReadFile(filepath.Join(dir, "state", "metrics_r3.json"))
+	require.NoError(t, err)
+	var m struct {
+		Totals struct {
+			StagesRun     int `json:"stagesRun"`
+			StagesSkipped int `json:"stagesSkipped"`
+		} `json:"totals"`
+	}
+	require.NoError(t, json.Unmarshal(b, &m))
+	assert.Equal(t, 0, m.Totals.StagesRun, "the next run has nothing to redo")
+	assert.Equal(t, 2, m.Totals.StagesSkipped)
 }
 
 // TestHostileProcessorRefused: a processor that tries to raise its own
