@@ -91,7 +91,12 @@ fi
 # download PKG[/SUITE|=VERSION]: fetches the package into $CACHE/deb and
 # prints the path of the .deb.
 download() {
-  local tmp deb
+  local tmp deb v
+  case $1 in *=*) # an exact version already fetched (apt writes : as %3a)
+    v=${1#*=}
+    deb=$(ls "$CACHE/deb/${1%%=*}_${v//:/%3a}_"*.deb 2>/dev/null | head -1)
+    if [ -n "$deb" ]; then echo "$deb"; return; fi ;;
+  esac
   tmp=$(mktemp -d "$CACHE/dl.XXXXXX")
   if ! (cd "$tmp" && apt-get "${APT[@]}" download -qq "$1" >/dev/null 2>"$tmp/err"); then
     cat "$tmp/err" >&2
