@@ -25,6 +25,10 @@ fstype=$(stat -f -c %t /sys/fs/cgroup) # 63677270: CGROUP2_SUPER_MAGIC
 echo "VMTEST CGROUP $fstype, controllers for children: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 echo "VMTEST LSM $(cat /sys/kernel/security/lsm 2>/dev/null)"
 
+# A heartbeat: run.sh takes a console silent for 75 s for a frozen guest,
+# not for a test that hangs (which its -test.timeout ends, with a dump).
+(while sleep 10; do echo "VMTEST alive $(cut -d' ' -f1 /proc/uptime)"; done) &
+
 run() {
   name=$1
   shift
