@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,6 +54,13 @@ type attemptCgroup interface {
 	notes() []string
 	// path is a human-readable location, for errors and tests.
 	paths() []string
+	// recycle readies a drained cgroup, whose counters were read, for the
+	// next attempt (cgpool_linux.go): it fails, and the cgroup must be
+	// removed instead, when a child cgroup exists or more than
+	// maxResidualBytes are still charged to it; else it resets the
+	// per-attempt counters (v1: written to 0; v2: memory.peak reset and
+	// a CPU baseline).
+	recycle() error
 }
 
 // cgroupDriver creates attempt cgroups under guardrun's own cgroup.
@@ -67,6 +75,10 @@ type cgroupDriver interface {
 	// sweep kills and removes cgroups left by guardrun processes that no
 	// longer exist.
 	sweep() error
+	// reusable reports whether an attempt's cgroup can serve a later
+	// attempt with exact per-attempt counters, and if not why; a probe
+	// cgroup (probeCgroups) is where the kernel's files are tried.
+	reusable(probe attemptCgroup) (bool, string)
 }
 
 var cgroupSeq atomic.Uint64
@@ -163,10 +175,26 @@ func readPidsFile(path string) ([]int, error) {
 	return out, nil
 }
 
+// hasChildCgroups reports whether cgroup directory dir has a child
+// directory (cgroupfs counts them in the directory's link count), or
+// cannot be read.
+func hasChildCgroups(dir string) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return true
+	}
+	return st.Nlink != 2
+}
+
 // treePids lists the pids in dir's procsFile and in every cgroup below it.
 func treePids(dir, procsFile string) []int {
 	var out []int
 	self := os.Getpid()
+	if !hasChildCgroups(dir) {
+		// No child cgroup (the usual case): one file to read.
+		pids, _ := readPidsFile(filepath.Join(dir, procsFile))
+		return slices.DeleteFunc(pids, func(p int) bool { return p == self })
+	}
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -297,4 +325,20 @@ func readKeyed(path, key string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// writeCgroupFile writes value to an existing cgroup control file.
+func writeCgroupFile(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }

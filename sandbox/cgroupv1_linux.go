@@ -374,6 +374,52 @@ func (a *v1Attempt) stats() cgStats {
 	return st
 }
 
+func (d *v1Driver) reusable(probe attemptCgroup) (bool, string) {
+	if err := probe.recycle(); err != nil {
+		return false, err.Error()
+	}
+	return true, ""
+}
+
+// recycle: no child cgroup in any hierarchy, thawed, at most
+// maxResidualBytes still charged; then cpuacct.usage,
+// memory.max_usage_in_bytes (which becomes the current usage) and
+// memory.failcnt are written 0. memory.oom_control's oom_kill cannot be
+// reset: a cgroup that counted one is not recycled (cgpool_linux.go).
+func (a *v1Attempt) recycle() error {
+	for _, d := range a.dirs {
+		if hasChildCgroups(d) {
+			return fmt.Errorf("cgroup %s has a child cgroup", d)
+		}
+	}
+	if a.freezerDir != "" {
+		b, err := os.ReadFile(filepath.Join(a.freezerDir, "freezer.state"))
+		if err != nil || strings.TrimSpace(string(b)) != "THAWED" {
+			return fmt.Errorf("cgroup %s is not thawed: %q %v", a.freezerDir, b, err)
+		}
+	}
+	if a.memDir != "" {
+		used, err := readUintFile(filepath.Join(a.memDir, "memory.usage_in_bytes"))
+		if err != nil {
+			return err
+		}
+		if used > maxResidualBytes {
+			return fmt.Errorf("cgroup %s: %d bytes still charged", a.memDir, used)
+		}
+		for _, f := range []string{"memory.max_usage_in_bytes", "memory.failcnt"} {
+			if err := writeCgroupFile(filepath.Join(a.memDir, f), "0"); err != nil {
+				return err
+			}
+		}
+	}
+	if a.cpuacctDir != "" {
+		if err := writeCgroupFile(filepath.Join(a.cpuacctDir, "cpuacct.usage"), "0"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (a *v1Attempt) remove() error {
 	var errs []error
 	for _, d := range a.dirs {

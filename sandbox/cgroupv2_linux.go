@@ -5,6 +5,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -232,6 +233,14 @@ type v2Attempt struct {
 	path   string
 	fdv    int
 	notes_ []string
+	// peak is memory.peak opened read-write once the cgroup was recycled:
+	// Linux 6.12+ resets the peak seen through the descriptor a write
+	// came from, so it is read through the same one.
+	peak *os.File
+	// cpuBase is cpu.stat usage_usec when the attempt began (cpu.stat is
+	// cumulative: a recycled cgroup's earlier attempts are subtracted);
+	// cpuLast the value its stats read.
+	cpuBase, cpuLast uint64
 }
 
 func (a *v2Attempt) fd() int { return a.fdv }
@@ -277,16 +286,69 @@ func (a *v2Attempt) drain(timeout time.Duration) error {
 func (a *v2Attempt) stats() cgStats {
 	var st cgStats
 	if us, ok := readKeyed(filepath.Join(a.path, "cpu.stat"), "usage_usec"); ok {
-		st.cpuSeconds, st.haveCPU = float64(us)/1e6, true
+		a.cpuLast = us
+		st.cpuSeconds, st.haveCPU = float64(us-min(a.cpuBase, us))/1e6, true
 	}
-	if b, err := readUintFile(filepath.Join(a.path, "memory.peak")); err == nil {
+	if a.peak != nil {
+		buf := make([]byte, 32)
+		if n, err := a.peak.ReadAt(buf, 0); n > 0 && (err == nil || errors.Is(err, io.EOF)) {
+			if b, err := strconv.ParseUint(strings.TrimSpace(string(buf[:n])), 10, 64); err == nil {
+				st.peakBytes, st.havePeak = int64(b), true
+			}
+		}
+	} else if b, err := readUintFile(filepath.Join(a.path, "memory.peak")); err == nil {
 		st.peakBytes, st.havePeak = int64(b), true
 	}
 	st.oomKills, st.haveOOM = readKeyed(filepath.Join(a.path, "memory.events"), "oom_kill")
 	return st
 }
 
+func (d *v2Driver) reusable(probe attemptCgroup) (bool, string) {
+	if !d.has("memory") {
+		return true, ""
+	}
+	if !exists(filepath.Join(probe.paths()[0], "memory.peak")) {
+		return true, "" // no peak to report (before Linux 5.19)
+	}
+	if err := probe.recycle(); err != nil {
+		return false, fmt.Sprintf("memory.peak cannot be reset on this kernel (Linux 6.12+): %v", err)
+	}
+	return true, ""
+}
+
+// recycle: no child cgroup, at most maxResidualBytes in memory.current;
+// then memory.peak is reset (a write to it, Linux 6.12+, kept open) and
+// the CPU time read last becomes the next attempt's baseline.
+// memory.events' oom_kill cannot be reset: a cgroup that counted one is
+// not recycled (cgpool_linux.go).
+func (a *v2Attempt) recycle() error {
+	if hasChildCgroups(a.path) {
+		return fmt.Errorf("cgroup %s has a child cgroup", a.path)
+	}
+	if used, err := readUintFile(filepath.Join(a.path, "memory.current")); err == nil && used > maxResidualBytes {
+		return fmt.Errorf("cgroup %s: %d bytes still charged", a.path, used)
+	}
+	if a.peak == nil && exists(filepath.Join(a.path, "memory.peak")) {
+		f, err := os.OpenFile(filepath.Join(a.path, "memory.peak"), os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		a.peak = f
+	}
+	if a.peak != nil {
+		if _, err := a.peak.WriteAt([]byte("reset\n"), 0); err != nil {
+			return fmt.Errorf("resetting %s: %w", a.peak.Name(), err)
+		}
+	}
+	a.cpuBase = a.cpuLast
+	return nil
+}
+
 func (a *v2Attempt) remove() error {
+	if a.peak != nil {
+		_ = a.peak.Close()
+		a.peak = nil
+	}
 	if a.fdv >= 0 {
 		unix.Close(a.fdv)
 		a.fdv = -1

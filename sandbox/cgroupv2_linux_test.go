@@ -180,6 +180,29 @@ func TestV2RealUnified(t *testing.T) {
 	res, out := runIn(t, context.Background(), s, &Cmd{ID: "v2", Path: "/bin/cat", Args: []string{"cat", "/proc/self/cgroup"}})
 	require.Equal(t, 0, res.ExitCode, out)
 	assert.Regexp(t, `(?m)^0::/guardrun-\d+-\d+-\d+-v2$`, out)
+	require.NoError(t, s.Close())
+
+	// Reuse (as root, where the kernel's files allow it): the second
+	// attempt runs in the first one's drained cgroup, and its CPU time is
+	// its own (cpu.stat is cumulative: a baseline is subtracted).
+	probe, err := d.create(attemptCgroupName("probe"), Limits{}, "", true)
+	require.NoError(t, err)
+	reuse, why := d.reusable(probe)
+	require.NoError(t, probe.remove())
+	require.True(t, reuse, why)
+	pooled, err := newLinux(Options{BestEffort: true}, hostProbe{ns: probeHost().ns, cg: d, cgReuse: true})
+	require.NoError(t, err)
+	defer pooled.Close()
+	require.NotNil(t, pooled.pool)
+	res, out, dirs1 := runAttempt(t, context.Background(), pooled, &Cmd{ID: "v2spin", Path: "/bin/sh", Args: []string{"sh", "-c", `i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done`}}, false)
+	require.Equal(t, 0, res.ExitCode, out)
+	require.Greater(t, res.CPUSeconds, 0.1, "%+v", res)
+	res, out, dirs2 := runAttempt(t, context.Background(), pooled, &Cmd{ID: "v2true", Path: "/bin/true", Args: []string{"true"}}, false)
+	require.Equal(t, 0, res.ExitCode, out)
+	assert.Equal(t, dirs1, dirs2, "reused")
+	assert.Less(t, res.CPUSeconds, 0.05, "CPU seconds of /bin/true alone: %+v", res)
+	require.NoError(t, pooled.Close())
+	assert.NoDirExists(t, dirs1[0])
 
 	// Without namespaces, and with the sleepers in sessions of their own,
 	// only the cgroup (cgroup.kill) can find and kill them.

@@ -146,6 +146,7 @@ func TestConfinementHidesPaths(t *testing.T) {
 	ws, staging := confinedWorkspace(t)
 	s, err := New(Options{Hide: []string{filepath.Join(ws, "key"), filepath.Join(ws, "state")}})
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, Close(s)) })
 	res, out := runIn(t, context.Background(), s, &Cmd{
 		Path: "/bin/sh", Args: []string{"sh", "-c", `wc -c < key; ls state 2>/dev/null | wc -l; cat key > "$1/copy" || true`, "sh", staging}, Dir: ws,
 		Writable: []string{staging},
@@ -198,6 +199,7 @@ func TestInheritedDescriptorsDoNotReachTheProcessor(t *testing.T) {
 	defer syscall.Close(p[1])
 	s, err := New(Options{BestEffort: true})
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, Close(s)) })
 	res, out := runIn(t, context.Background(), s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c",
 		fmt.Sprintf("if test -e /proc/self/fd/%d; then echo leaked; fi; echo done", p[1])}})
 	require.Equal(t, 0, res.ExitCode, out)

@@ -62,6 +62,7 @@ func newPlatform(opts Options) (Sandbox, error) {
 
 func (s *jobSandbox) Report() Report { return s.report }
 func (s *jobSandbox) Sweep() error   { return nil } // jobs die with their last handle
+func (s *jobSandbox) Close() error   { return nil } // nothing is kept between attempts
 
 func setJobInfo(job windows.Handle, class uint32, p unsafe.Pointer, size uintptr) error {
 	_, err := windows.SetInformationJobObject(job, class, uintptr(p), uint32(size))

@@ -64,7 +64,11 @@ type hostProbe struct {
 	cg      cgroupDriver
 	cgErr   error
 	cgNotes []string
-	conf    confineCaps
+	// cgReuse: a drained attempt cgroup can serve the next attempt with
+	// exact counters (cgPool); cgNoReuse says why not.
+	cgReuse   bool
+	cgNoReuse string
+	conf      confineCaps
 }
 
 var (
@@ -75,7 +79,7 @@ var (
 func probeHost() hostProbe {
 	probeOnce.Do(func() {
 		probed.ns, probed.nsErr = probeNamespaces()
-		probed.cg, probed.cgErr = probeCgroups()
+		probed.cg, probed.cgReuse, probed.cgNoReuse, probed.cgErr = probeCgroups()
 		probed.conf = probeConfinement()
 	})
 	return probed
@@ -101,38 +105,39 @@ func probeNamespaces() (*nsConfig, error) {
 }
 
 // probeCgroups picks the cgroup version of this host and proves it works
-// by creating and removing one cgroup.
-func probeCgroups() (cgroupDriver, error) {
-	var d cgroupDriver
+// by creating and removing one cgroup, in which it also tries whether a
+// drained cgroup can be recycled (reuse, or why not).
+func probeCgroups() (d cgroupDriver, reuse bool, why string, err error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
-		return nil, fmt.Errorf("no cgroup filesystem: %w", err)
+		return nil, false, "", fmt.Errorf("no cgroup filesystem: %w", err)
 	}
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
 		own, err := ownV2Group()
 		if err != nil {
-			return nil, err
+			return nil, false, "", err
 		}
 		d2, err := newV2Driver("/sys/fs/cgroup", own, os.Getpid())
 		if err != nil {
-			return nil, err
+			return nil, false, "", err
 		}
 		d = d2
 	} else {
 		d1, err := newV1Driver()
 		if err != nil {
-			return nil, err
+			return nil, false, "", err
 		}
 		d = d1
 	}
 	a, err := d.create(attemptCgroupName("probe"), Limits{}, "", false)
 	if err != nil {
-		return nil, err
+		return nil, false, "", err
 	}
+	reuse, why = d.reusable(a)
 	if err := a.remove(); err != nil {
-		return nil, err
+		return nil, false, "", err
 	}
-	return d, nil
+	return d, reuse, why, nil
 }
 
 // startGated starts cmd so that it is inside its cgroup before its own code
@@ -201,6 +206,14 @@ type linuxSandbox struct {
 	// creation and teardown cost the kernel about 2 ms each. nil: each
 	// attempt clones its own.
 	netns *os.File
+	// pool keeps drained attempt cgroups for later attempts with the same
+	// limits (cgpool_linux.go); nil when they are not reused: not root
+	// (the processor's uid would own its cgroup's files), or a kernel
+	// whose counters cannot be reset (v2 before 6.12: memory.peak).
+	pool *cgPool
+	// mu guards closed.
+	mu     sync.Mutex
+	closed bool
 }
 
 // newRunNetns creates an empty network namespace and returns a handle
@@ -404,6 +417,9 @@ func newLinux(opts Options, p hostProbe) (*linuxSandbox, error) {
 		}
 		r.Notes = append(r.Notes, err.Error())
 	}
+	if p.cg != nil && p.cgReuse && os.Getuid() == 0 {
+		s.pool = &cgPool{}
+	}
 	s.conf = p.conf
 	r.Filesystem = p.conf.filesystem()
 	if r.Filesystem == "none" {
@@ -441,6 +457,42 @@ func newLinux(opts Options, p hostProbe) (*linuxSandbox, error) {
 }
 
 func (s *linuxSandbox) Report() Report { return s.report }
+
+// Close removes the cgroups kept for reuse and releases the run's network
+// namespace; Start fails afterwards. Attempts still running end as
+// usual, their cgroups are removed.
+func (s *linuxSandbox) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	var errs []error
+	if s.pool != nil {
+		errs = append(errs, s.pool.close())
+	}
+	if s.netns != nil {
+		errs = append(errs, s.netns.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// cgKey is the pool key of c's cgroup; ok is false when its cgroup must
+// not be pooled (an IO limit on a filesystem without a block device: its
+// note names the attempt's directory).
+func (s *linuxSandbox) cgKey(c *Cmd) (k cgKey, ok bool) {
+	k = cgKey{l: c.Limits, pidns: s.ns != nil && s.ns.pidns}
+	if c.Limits.ReadBps > 0 || c.Limits.WriteBps > 0 {
+		ma, mi, haveDev := blockDevice(c.Dir)
+		if !haveDev {
+			return k, false
+		}
+		k.dev = fmt.Sprintf("%d:%d", ma, mi)
+	}
+	return k, true
+}
 
 // plan is how c's thread confines itself before the fork.
 func (s *linuxSandbox) plan(c *Cmd) confinePlan {
@@ -494,10 +546,30 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 			notes = append(notes, m+" not enforced")
 		}
 	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("starting %s: the sandbox is closed", c.Path)
+	}
 	var cg attemptCgroup
+	var key cgKey
+	pooled := false
 	if s.cg != nil {
 		var err error
-		cg, err = s.cg.create(attemptCgroupName(c.ID), c.Limits, c.Dir, s.ns != nil && s.ns.pidns)
+		if s.pool != nil {
+			if key, pooled = s.cgKey(c); pooled {
+				cg = s.pool.get(key)
+			}
+		}
+		if cg == nil {
+			name := attemptCgroupName(c.ID)
+			if pooled {
+				// It will serve other attempts: named for none.
+				name = attemptCgroupName("slot")
+			}
+			cg, err = s.cg.create(name, c.Limits, c.Dir, s.ns != nil && s.ns.pidns)
+		}
 		if err != nil {
 			if !s.opts.BestEffort {
 				return nil, fmt.Errorf("starting %s: %w: %w", c.Path, ErrUnenforceable, err)
@@ -583,6 +655,9 @@ func (s *linuxSandbox) Start(ctx context.Context, c *Cmd) (Process, error) {
 		return nil, fmt.Errorf("starting %s: %w", c.Path, err)
 	}
 	p := &linuxProc{cmd: cmd, cg: cg, start: start, notes: notes, released: released, tmpDir: plan.tmpDir}
+	if pooled {
+		p.pool, p.key = s.pool, key
+	}
 	p.supervisor = supervise(ctx, p.kill, p.reap)
 	return p, nil
 }
@@ -596,6 +671,10 @@ type linuxProc struct {
 	// released ends the thread that started the attempt, once reaped.
 	released chan struct{}
 	tmpDir   string // the attempt's own temp dir (Landlock without mount namespace)
+	// pool takes cg back for a later attempt with the same key when the
+	// attempt ended cleanly; nil: cg is removed.
+	pool *cgPool
+	key  cgKey
 }
 
 func (p *linuxProc) Pid() int { return p.cmd.Process.Pid }
@@ -628,9 +707,11 @@ func (p *linuxProc) reap() (Result, error) {
 	}
 	_ = unix.Kill(-pid, unix.SIGKILL)
 	var errs []error
+	drained := true
 	if p.cg != nil {
 		if err := p.cg.drain(5 * time.Second); err != nil {
 			errs = append(errs, err)
+			drained = false
 		}
 	}
 	// Only the unreaped first process is left, so a kill has nothing left
@@ -663,7 +744,16 @@ func (p *linuxProc) reap() (Result, error) {
 			// the tree died by SIGKILL that guardrun did not send.
 			res.OOMKilled = st.failcnt > 0 && res.Signal == syscall.SIGKILL.String() && !killed
 		}
-		if err := p.cg.remove(); err != nil {
+		// A cgroup serves the next attempt only after a clean end: not
+		// killed (by Kill, a deadline or the kernel's OOM killer, whose
+		// counter cannot be reset), drained, reaped without error.
+		var err error
+		if p.pool != nil && drained && !killed && st.oomKills == 0 && !res.OOMKilled && len(errs) == 0 {
+			err = p.pool.put(p.key, p.cg)
+		} else {
+			err = p.cg.remove()
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

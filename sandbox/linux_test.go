@@ -67,6 +67,7 @@ func enforcing(t *testing.T) *linuxSandbox {
 	if err != nil {
 		t.Skipf("host cannot enforce the sandbox: %v", err)
 	}
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
 	return s
 }
 
@@ -188,6 +189,7 @@ func TestNetworkIsolation(t *testing.T) {
 
 	open, err := newLinux(Options{AllowNetwork: true}, probeHost())
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, open.Close()) })
 	tests := []struct {
 		name string
 		sb   Sandbox
@@ -279,7 +281,7 @@ func TestForkStormCapped(t *testing.T) {
 	assert.Equal(t, 0, res.ExitCode, out)
 	// The sleeping children were killed with the tree, not waited for.
 	assert.Less(t, time.Since(start), 20*time.Second)
-	assert.Empty(t, ourCgroups(t))
+	idleCgroupsEmpty(t, s)
 
 	// A shell fork bomb is contained too and killed on timeout. The bomb
 	// goes off in a subshell, forked before the cap is reached; the shell
@@ -291,6 +293,8 @@ func TestForkStormCapped(t *testing.T) {
 	res, out = runIn(t, ctx, s, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", `(b() { b | b & }; b); while :; do :; done`}, Limits: Limits{Pids: pids}})
 	assert.True(t, res.TimedOut)
 	assert.True(t, res.Killed)
+	idleCgroupsEmpty(t, s)
+	require.NoError(t, s.Close())
 	assert.Empty(t, ourCgroups(t))
 }
 
@@ -338,34 +342,39 @@ func TestInCgroupFromFirstInstruction(t *testing.T) {
 			// A start-then-attach implementation would let cat run in
 			// guardrun's cgroups during this pause.
 			s.afterFork = func(int) { time.Sleep(200 * time.Millisecond) }
-			res, out := runIn(t, context.Background(), s, &Cmd{ID: "first", Path: "/bin/cat", Args: []string{"cat", "/proc/self/cgroup"}, Limits: Limits{MemoryBytes: 64 << 20, Pids: 8, CPUs: 1}})
-			require.Equal(t, 0, res.ExitCode, out)
-			seen := 0
-			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-				f := strings.SplitN(line, ":", 3)
+			// Twice: the second attempt runs in the first one's cgroup
+			// when this host reuses them.
+			for i := 0; i < 2; i++ {
+				res, out, dirs := runAttempt(t, context.Background(), s, &Cmd{ID: "first", Path: "/bin/cat", Args: []string{"cat", "/proc/self/cgroup"}, Limits: Limits{MemoryBytes: 64 << 20, Pids: 8, CPUs: 1}}, false)
+				require.Equal(t, 0, res.ExitCode, out)
+				name := filepath.Base(dirs[0])
+				seen := 0
+				for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+					f := strings.SplitN(line, ":", 3)
+					if cgroupV2() {
+						// One unified line, 0::<group>: clone3 into the cgroup.
+						if f[0] == "0" {
+							seen++
+							assert.Contains(t, f[2], cgroupPrefix, line)
+							assert.Equal(t, name, filepath.Base(f[2]), line)
+						}
+						continue
+					}
+					for _, c := range strings.Split(f[1], ",") {
+						switch c {
+						case "memory", "pids", "cpu", "cpuacct":
+							seen++
+							assert.Contains(t, f[2], cgroupPrefix, line)
+							assert.Equal(t, name, filepath.Base(f[2]), line)
+						}
+					}
+				}
+				want := 4 // memory, pids, cpu, cpuacct
 				if cgroupV2() {
-					// One unified line, 0::<group>: clone3 into the cgroup.
-					if f[0] == "0" {
-						seen++
-						assert.Contains(t, f[2], cgroupPrefix, line)
-						assert.True(t, strings.HasSuffix(f[2], "-first"), line)
-					}
-					continue
+					want = 1
 				}
-				for _, c := range strings.Split(f[1], ",") {
-					switch c {
-					case "memory", "pids", "cpu", "cpuacct":
-						seen++
-						assert.Contains(t, f[2], cgroupPrefix, line)
-						assert.True(t, strings.HasSuffix(f[2], "-first"), line)
-					}
-				}
+				assert.Equal(t, want, seen, out)
 			}
-			want := 4 // memory, pids, cpu, cpuacct
-			if cgroupV2() {
-				want = 1
-			}
-			assert.Equal(t, want, seen, out)
 		})
 	}
 }
@@ -408,13 +417,24 @@ func TestNoCgroupLeftBehind(t *testing.T) {
 				waitProcs(t, ourCgroups(t), 3) // the shell and both sleepers
 				require.NoError(t, p.Kill())
 			}
+			dirs := p.(*linuxProc).cg.paths()
 			res, err := p.Wait()
 			require.NoError(t, err)
 			tt.check(t, res)
 			assert.Less(t, time.Since(start), 10*time.Second)
-			assert.Empty(t, ourCgroups(t))
+			// What is left is drained and kept for the next attempt
+			// (orphans included: the pid namespace took them); never
+			// after a kill.
+			idleCgroupsEmpty(t, s)
+			if res.Killed {
+				for _, d := range dirs {
+					assert.NoDirExists(t, d)
+				}
+			}
 		})
 	}
+	require.NoError(t, s.Close())
+	assert.Empty(t, ourCgroups(t), "Close removes the cgroups kept for reuse")
 }
 
 type io_discard struct{}
@@ -451,6 +471,14 @@ func TestParentKilled(t *testing.T) {
 		return out
 	}
 	require.NotEmpty(t, leftovers())
+	if s.pool != nil {
+		// The parent's drained cgroup kept for reuse is left too.
+		names := map[string]bool{}
+		for _, d := range leftovers() {
+			names[filepath.Base(d)] = true
+		}
+		assert.Len(t, names, 2, "the sleeper's cgroup and the idle one: %v", leftovers())
+	}
 
 	require.NoError(t, parent.Process.Signal(syscall.SIGKILL))
 	_ = parent.Wait()
@@ -577,6 +605,7 @@ func TestRunNetnsShared(t *testing.T) {
 
 	per, err := newLinux(Options{NetnsPerAttempt: true}, probeHost())
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, per.Close()) })
 	require.Nil(t, per.netns)
 	c, d := nsOf(per), nsOf(per)
 	assert.NotEqual(t, c, d, "NetnsPerAttempt: one namespace per attempt")

@@ -4,15 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"time"
 )
 
-// New returns the best sandbox this host supports (see Report).
+// New returns the best sandbox this host supports (see Report). Pass it
+// to Close once its last attempt has been waited for.
 func New(opts Options) (Sandbox, error) {
 	closeInheritedOnExec()
 	return newPlatform(opts)
+}
+
+// Close releases what sb keeps between attempts: on Linux as root, the
+// drained attempt cgroups kept for later attempts (docs/SANDBOX.md,
+// "Reused cgroups") and the run's network namespace. Start fails on a
+// closed sandbox. Sandboxes without a Close() error method keep nothing.
+func Close(sb Sandbox) error {
+	if c, ok := sb.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // plain runs processes with process-group (Unix) tree kill and whatever
@@ -27,6 +40,7 @@ type plain struct {
 
 func (p *plain) Report() Report { return p.report }
 func (p *plain) Sweep() error   { return nil }
+func (p *plain) Close() error   { return nil }
 
 func (p *plain) Start(ctx context.Context, c *Cmd) (Process, error) {
 	path, args, miss := c.Path, c.Args, requested(c.Limits)

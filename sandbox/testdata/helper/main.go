@@ -4,7 +4,7 @@
 //	helper ifaces                      print the network interfaces and whether they are up
 //	helper hog <MiB>                   allocate and touch MiB of memory
 //	helper fork <n>                    start n children sleeping 60 s; print how many started
-//	helper parent <id>                 start a sandboxed "sleep 300", print its pid, sleep
+//	helper parent <id>                 run a sandboxed "true" (its drained cgroup is kept for reuse), start a sandboxed "sleep 300", print its pid, sleep
 //	helper doors <unix-socket-path>    try the non-network doors out; print "open <door>" or "closed <door>: <error>"
 package main
 
@@ -64,6 +64,15 @@ func main() {
 		fmt.Println(ok)
 	case "parent":
 		sb, err := sandbox.New(sandbox.Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		// Other limits than the sleeper's: its cgroup stays idle.
+		t, err := sb.Start(context.Background(), &sandbox.Cmd{ID: os.Args[2] + "-true", Path: "/bin/true", Args: []string{"true"}, Limits: sandbox.Limits{Pids: 8}})
+		if err == nil {
+			_, err = t.Wait()
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
