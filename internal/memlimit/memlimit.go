@@ -5,7 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"sync/atomic"
+	"sync"
 )
 
 // Floor is the smallest limit set: below it the collector runs as GOGC says.
@@ -19,9 +19,13 @@ const Headroom = 1.25
 
 // Tuner adjusts the limit after every collection until Stop.
 type Tuner struct {
-	floor   int64
-	stopped atomic.Bool
-	prev    int64
+	floor int64
+	prev  int64
+	// mu makes Stop and an adjustment exclusive: a collection's
+	// finalizer that had seen the tuner running must not set a limit
+	// after Stop restored the old one.
+	mu      sync.Mutex
+	stopped bool
 }
 
 // Start sets the soft memory limit to floor and keeps it at
@@ -39,9 +43,15 @@ func Start(floor int64) *Tuner {
 
 // Stop ends the tuning and restores the limit there was before Start.
 func (t *Tuner) Stop() {
-	if t == nil || t.stopped.Swap(true) {
+	if t == nil {
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	t.stopped = true
 	debug.SetMemoryLimit(t.prev)
 }
 
@@ -56,7 +66,9 @@ type sentinel struct {
 
 func (t *Tuner) arm() {
 	runtime.SetFinalizer(&sentinel{t: t}, func(s *sentinel) {
-		if s.t.stopped.Load() {
+		s.t.mu.Lock()
+		defer s.t.mu.Unlock()
+		if s.t.stopped {
 			return
 		}
 		s.t.adjust()
