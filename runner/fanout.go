@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/guardrun/guardrun/internal/flock"
@@ -321,26 +322,23 @@ func (r *Runner) runPerItem(ctx context.Context, fs []*fanStage, k0, k1 int, out
 // forEachItem calls fn(i) for i from 0 to n-1 on up to goroutines
 // goroutines, handing out no more once ctx is done, and waits for them.
 func forEachItem(ctx context.Context, n, goroutines int, fn func(i int)) {
-	next := make(chan int)
+	// Items are handed out by an atomic counter, in order: a channel send
+	// per item cost a goroutine handoff (futex wake-ups) per item.
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < min(goroutines, n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
 				fn(i)
 			}
 		}()
 	}
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
 	wg.Wait()
 }
 
