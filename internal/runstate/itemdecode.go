@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
 )
@@ -22,6 +23,11 @@ type itemDecoder struct {
 	b      []byte
 	i      int
 	intern map[string]string
+	// s, when set, is b as one string: decoded strings are substrings of
+	// it (one allocation per line, not one per field), so a record
+	// decoded for one use (Get) costs little; what keeps one of its
+	// strings keeps the whole line.
+	s string
 	// scanning: check the line's shape and keep nothing (scan).
 	scanning bool
 	id       hashcache.FileID // where a scan reads identities into
@@ -41,6 +47,18 @@ func (d *itemDecoder) scan(line []byte) (id string, removed bool, ok bool) {
 // decode fills rec from line, reporting whether line is a valid record.
 func (d *itemDecoder) decode(line []byte, rec *ItemRecord) bool {
 	if d.fast(line, rec) {
+		return true
+	}
+	*rec = ItemRecord{}
+	return json.Unmarshal(line, rec) == nil
+}
+
+// decodeOnce is decode for a record used once and dropped: its strings
+// share one copy of line.
+func (d *itemDecoder) decodeOnce(line []byte, rec *ItemRecord) bool {
+	d.s = string(line)
+	defer func() { d.s = "" }()
+	if d.fast(unsafe.Slice(unsafe.StringData(d.s), len(d.s)), rec) {
 		return true
 	}
 	*rec = ItemRecord{}
@@ -145,6 +163,9 @@ func (d *itemDecoder) str(intern bool) (string, bool) {
 			d.i = j + 1
 			if d.scanning {
 				return "", true
+			}
+			if d.s != "" {
+				return d.s[start:j], true
 			}
 			if intern {
 				if s, ok := d.intern[string(raw)]; ok {

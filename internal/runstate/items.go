@@ -364,7 +364,7 @@ func (j *Journal) Get(id string) *ItemRecord {
 	*bp = line
 	var d itemDecoder
 	rec := new(ItemRecord)
-	if !d.decode(line, rec) || rec.Item != id || rec.Removed {
+	if !d.decodeOnce(line, rec) || rec.Item != id || rec.Removed {
 		return nil
 	}
 	return rec
