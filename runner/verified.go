@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
@@ -17,7 +18,7 @@ import (
 // edits made while it runs.
 type verifiedFiles struct {
 	mu sync.RWMutex
-	m  map[string]verified // absolute path -> identity and hash
+	m  map[string]*verified // absolute path -> identity and hash (never changed once added)
 }
 
 type verified struct {
@@ -26,19 +27,22 @@ type verified struct {
 }
 
 // add records that abs was verified to have identity id and hash sum.
+// sum is copied: a journal record's strings share its whole line.
 func (v *verifiedFiles) add(abs string, id hashcache.FileID, sum string) {
+	sum = strings.Clone(sum)
 	v.mu.Lock()
 	if v.m == nil {
-		v.m = map[string]verified{}
+		v.m = map[string]*verified{}
 	}
-	v.m[abs] = verified{id: id, sum: sum}
+	v.m[abs] = &verified{id: id, sum: sum}
 	v.mu.Unlock()
 }
 
-// get returns what abs was verified to be; a nil v knows nothing.
-func (v *verifiedFiles) get(abs string) (verified, bool) {
+// get returns what abs was verified to be (not to be modified); a nil v
+// knows nothing.
+func (v *verifiedFiles) get(abs string) (*verified, bool) {
 	if v == nil {
-		return verified{}, false
+		return nil, false
 	}
 	v.mu.RLock()
 	e, ok := v.m[abs]
