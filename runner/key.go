@@ -202,37 +202,28 @@ func expandPaths(p *pipeline.Pipeline, ins []string, known *verifiedFiles, stat 
 // skipped, symlinks are not followed (and not inputs), FIFOs, devices and
 // sockets are refused.
 func walkInputDir(dir, rel string, known *verifiedFiles, out []inputFile) ([]inputFile, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return out, err
-	}
-	ents, err := f.ReadDir(-1)
-	f.Close()
-	if err != nil {
-		return out, err
-	}
-	for _, d := range ents {
-		name := d.Name()
+	err := eachDirent(dir, func(name string, t fs.FileMode) error {
 		if runstate.IsArtifact(name) {
-			continue
+			return nil
 		}
-		path, r := dir+string(filepath.Separator)+name, rel+"/"+name
-		switch t := d.Type(); {
+		switch {
 		case t.IsDir():
-			if out, err = walkInputDir(path, r, known, out); err != nil {
-				return out, err
-			}
+			var err error
+			out, err = walkInputDir(dir+string(filepath.Separator)+name, rel+"/"+name, known, out)
+			return err
 		case t.IsRegular():
-			f := inputFile{Rel: r, Abs: path}
+			path := dir + string(filepath.Separator) + name
+			f := inputFile{Rel: rel + "/" + name, Abs: path}
 			if v, ok := known.get(path); ok {
 				f.id, f.sum = &v.id, v.sum
 			}
 			out = append(out, f)
 		case t&(fs.ModeNamedPipe|fs.ModeDevice|fs.ModeCharDevice|fs.ModeSocket|fs.ModeIrregular) != 0:
-			return out, irregularInput(r, t)
+			return irregularInput(rel+"/"+name, t)
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // irregularInput refuses an input that is not a regular file: reading a
