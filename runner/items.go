@@ -10,7 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,51 +52,71 @@ func listItems(p *pipeline.Pipeline, st *pipeline.Stage) ([]item, error) {
 		}
 	}
 	absRoot := p.Abs(root)
-	var items []item
-	err := filepath.WalkDir(absRoot, func(ap string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if ap == absRoot && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll // nothing there yet: no items
-			}
-			return err
+	if fi, err := os.Lstat(absRoot); err != nil || !fi.IsDir() {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil // nothing there yet: no items
 		}
-		if ap == absRoot {
-			if !d.IsDir() {
-				return fmt.Errorf("%s is not a directory", root)
-			}
-			return nil
+		if err == nil {
+			err = fmt.Errorf("%s is not a directory", root)
 		}
-		rel, _ := relInside(p.Workspace, ap)
-		if runstate.IsArtifact(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if skip[rel] || (pattern != nil && !couldMatch(pattern, strings.Split(rel, "/"))) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil // symlinks are not followed; FIFOs and devices are not items
-		}
-		if pattern != nil && !match(pattern, strings.Split(rel, "/")) {
-			return nil
-		}
-		id := rel
-		if root != "." {
-			id = strings.TrimPrefix(rel, root+"/")
-		}
-		items = append(items, item{id: id})
-		return nil
-	})
+		return nil, fmt.Errorf("listing items of foreach %s: %w", foreachText(fe), unwrapPathErr(err))
+	}
+	w := itemWalk{pattern: pattern, skip: skip}
+	if root != "." {
+		w.segs = strings.Split(root, "/")
+	}
+	err := w.dir(absRoot, root, "")
 	if err != nil {
 		return nil, fmt.Errorf("listing items of foreach %s: %w", foreachText(fe), unwrapPathErr(err))
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].id < items[j].id })
+	items := w.items
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.id, b.id) })
 	return items, nil
+}
+
+// itemWalk lists the regular files under a foreach root that match its
+// pattern (all of them without one), as filepath.WalkDir did but without
+// an allocation per entry beyond the item ids: segs is the path of the
+// directory being listed, as pattern segments, reused as a stack.
+type itemWalk struct {
+	pattern []string
+	skip    map[string]bool
+	segs    []string
+	items   []item
+}
+
+// dir lists abs, whose workspace path is rel and whose item id prefix
+// (its path under the root, with a trailing slash) is idDir.
+func (w *itemWalk) dir(abs, rel, idDir string) error {
+	depth := len(w.segs)
+	return eachDirent(abs, func(name string, t fs.FileMode) error {
+		if runstate.IsArtifact(name) {
+			return nil
+		}
+		segs := append(w.segs[:depth], name)
+		switch {
+		case t.IsDir():
+			name = strings.Clone(name) // kept below this call
+			r := joinRel(rel, name)
+			if rel == "." {
+				r = name
+			}
+			segs[depth] = name
+			if w.skip[r] || (w.pattern != nil && !couldMatch(w.pattern, segs)) {
+				return nil
+			}
+			w.segs = segs
+			err := w.dir(abs+string(filepath.Separator)+name, r, idDir+name+"/")
+			w.segs = w.segs[:depth]
+			return err
+		case !t.IsRegular():
+			return nil // symlinks are not followed; FIFOs and devices are not items
+		case w.pattern != nil && !match(w.pattern, segs):
+			return nil
+		}
+		w.items = append(w.items, item{id: idDir + name})
+		return nil
+	})
 }
 
 func foreachText(fe *pipeline.Foreach) string {
