@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 
@@ -224,4 +225,43 @@ func (p *plainProcess) Kill() error { return p.cmd.Process.Kill() }
 func (p *plainProcess) Wait() (sandbox.Result, error) {
 	_ = p.cmd.Wait()
 	return sandbox.Result{ExitCode: p.cmd.ProcessState.ExitCode()}, nil
+}
+
+// BenchmarkNoopFanOut10k is the no-op of bench/scale.sh in-process:
+// 10,000 one-line files through a batched fan-out stage and a fan-in over
+// its outputs (DESIGN §9: 10,000 items, no-op under 150 ms end to end;
+// start-up and preflight are outside this benchmark).
+func BenchmarkNoopFanOut10k(b *testing.B) {
+	const n = 10000
+	files := map[string]string{}
+	for i := 0; i < n; i++ {
+		files[fmt.Sprintf("input/f%06d.txt", i)] = fmt.Sprintf("line %d of the quick brown fox\n", i)
+	}
+	spec := `{"version": 1, "name": "scale", "resources": {"cpus": 2}, "stages": [
+	  {"name": "upper", "foreach": {"glob": "input/*.txt"}, "processor": {"exec": ["bin/upper"]},
+	   "outputDir": "work/upper", "outputs": ["{item}"], "batch": {"maxItems": 5000}},
+	  {"name": "merge", "processor": {"exec": ["bin/copy"]}, "inputs": ["work/upper"], "outputDir": "output"}]}`
+	dir, p := benchWorkspace(b, spec, files)
+	ageFiles(b, dir)
+	sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+	benchRun(b, p, sb, "cold")
+	benchRun(b, p, sb, "warm") // records what the cold run's racy window left out
+	if out := os.Getenv("GUARDRUN_BENCH_CPUPROFILE"); out != "" {
+		f, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res := benchRun(b, p, sb, fmt.Sprintf("noop%d", i))
+		if res.State.Counts.Skipped != 2 {
+			b.Fatalf("not a no-op: %+v", res.State.Counts)
+		}
+	}
 }
