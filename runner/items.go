@@ -114,7 +114,11 @@ func (w *itemWalk) dir(abs, rel, idDir string) error {
 		case w.pattern != nil && !match(w.pattern, segs):
 			return nil
 		}
-		w.items = append(w.items, item{id: idDir + name})
+		id := idDir + name
+		if idDir == "" {
+			id = strings.Clone(name) // "" + name is name itself, in the getdents buffer
+		}
+		w.items = append(w.items, item{id: id})
 		return nil
 	})
 }
