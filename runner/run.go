@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -136,6 +137,22 @@ func (r *Runner) getSandbox() (sandbox.Sandbox, error) {
 	return r.sandbox, r.sbErr
 }
 
+// closeSandbox releases what the sandbox this run created keeps between
+// attempts (the drained cgroups it reuses, the run's network namespace):
+// nothing of a finished run is left for the next run's sweep. A sandbox
+// given in Options is its owner's to close.
+func (r *Runner) closeSandbox() {
+	sb, err := r.sandboxIfStarted()
+	if sb == nil || err != nil || r.opts.Sandbox != nil {
+		return
+	}
+	if c, ok := sb.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			r.log.Warn("closing the sandbox", logKeyErr, err)
+		}
+	}
+}
+
 // sandboxIfStarted returns the sandbox when some stage needed it.
 func (r *Runner) sandboxIfStarted() (sandbox.Sandbox, error) {
 	r.sbOnce.Do(func() {}) // no further creation after the run
@@ -243,6 +260,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*Result, erro
 	}}
 	results := sched.run(runCtx)
 	r.rec.close()
+	r.closeSandbox()
 
 	// Final state: what every stage did, metrics, caches.
 	runErr := r.summarize(ctx, rs, results)
