@@ -22,9 +22,10 @@ echo "$out" >&2
 table="$(echo "$out" | awk '
   /^BenchmarkStart\// {
     name=$1; sub(/^BenchmarkStart\//, "", name); sub(/-[0-9]+$/, "", name)
-    med=""; p90=""
-    for (i=1;i<=NF;i++) { if ($i=="median-ms") med=$(i-1); if ($i=="p90-ms") p90=$(i-1) }
-    printf "| %s | %s | %s |\n", name, med, p90
+    gsub(/_/, " ", name)
+    med=""; p90=""; cpu=""
+    for (i=1;i<=NF;i++) { if ($i=="median-ms") med=$(i-1); if ($i=="p90-ms") p90=$(i-1); if ($i=="cpu-ms/op") cpu=$(i-1) }
+    printf "| %s | %s | %s | %s |\n", name, med, p90, cpu
   }')"
 
 host="$(uname -r), $(nproc) CPUs, load $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -38,14 +39,19 @@ Rows: \`plain\` = fork+exec in a process group; \`netns\` = net+pid namespaces;
 unprivileged uid; \`+mountns\` adds the private mount namespace (host read-only, private
 /tmp, /dev, /proc); \`netns+cgroup\` = namespaces and a cgroup v1 per attempt (memory, cpu,
 cpuacct, pids: created, entered, drained, read and removed) without confinement; \`full\` =
-what every attempt gets (docs/SANDBOX.md). \`bwrap-ro\` is bubblewrap with a comparable
+what every attempt gets (docs/SANDBOX.md): the run's one network namespace entered, and a
+drained cgroup of the same limits reused from the previous attempt (\`full, netns per
+attempt\` and \`full, cgroup per attempt\` are the same without that reuse: a namespace or a
+cgroup created and removed per attempt, as before). \`bwrap-ro\` is bubblewrap with a comparable
 view (net+pid namespaces, host read-only, private /tmp, /proc, /dev). Goal: under 5 ms
 median per stage. All rows are sensitive to host load (the child of a cgroup row runs in a
 fresh CPU cgroup that competes with every other runnable task); compare rows of the same
-run.
+run. CPU ms is this process's and its reaped children's user+system time per start, which
+load changes less than wall time (it leaves out kernel work in other threads, such as the
+asynchronous teardown of a removed cgroup).
 
-| stage | median ms | p90 ms |
-|---|---|---|
+| stage | median ms | p90 ms | CPU ms |
+|---|---|---|---|
 ${table}
 MD
 )"
