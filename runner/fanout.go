@@ -162,19 +162,6 @@ func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs [
 	if f.base, err = newBaseKey(parts); err != nil {
 		return err
 	}
-	f.jobs = make([]*job, len(items))
-	for n, it := range items {
-		var up *job
-		if f.parent >= 0 {
-			up = fs[f.parent].jobs[n]
-		}
-		if f.jobs[n], err = expandJob(st, it.id, up); err != nil {
-			return err
-		}
-	}
-	if err := checkCollisions(st, f.jobs); err != nil {
-		return err
-	}
 	if err := r.checkStateDir(); err != nil {
 		return err
 	}
@@ -182,22 +169,77 @@ func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs [
 	if f.lock, err = r.lockStage(ctx, se); err != nil {
 		return err
 	}
+	// The journal is read (under the stage's lock) while the jobs are
+	// expanded: at 10,000 items each is a few tens of milliseconds of a
+	// no-op that nothing else overlaps.
+	type opened struct {
+		jn  *runstate.Journal
+		err error
+	}
+	jc := make(chan opened, 1)
+	go func() {
+		jn, err := runstate.OpenJournal(r.layout.ItemJournal(st.Name))
+		jc <- opened{jn, err}
+	}()
+	var up []*job
+	if f.parent >= 0 {
+		up = fs[f.parent].jobs
+	}
+	f.jobs, err = expandJobs(st, items, up)
+	if err == nil {
+		err = checkCollisions(st, f.jobs)
+	}
+	o := <-jc
+	if err == nil {
+		err = o.err
+	}
+	if err != nil {
+		if o.jn != nil {
+			_ = o.jn.Close()
+		}
+		return err
+	}
+	jn := o.jn
 	od, err := se.openOutDir(true)
 	if err != nil {
+		_ = jn.Close()
 		return err
 	}
 	_ = od.Close()
-	jn, err := runstate.OpenJournal(r.layout.ItemJournal(st.Name))
-	if err != nil {
-		return err
-	}
 	if !jn.HasBase(f.base.hash) {
 		if err := jn.Append(&runstate.ItemRecord{Base: f.base.hash, Parts: f.base.enc}); err != nil {
+			_ = jn.Close()
 			return err
 		}
 	}
 	f.jn = jn
 	return nil
+}
+
+// expandJobs expands st's templates for every item, on every CPU; up are
+// the upstream stage's jobs of a chained stage (nil at the root of a
+// chain). An error is the first failing item's in list order.
+func expandJobs(st *pipeline.Stage, items []item, up []*job) ([]*job, error) {
+	jobs := make([]*job, len(items))
+	var mu sync.Mutex
+	first, firstErr := len(items), error(nil)
+	forEachItem(context.Background(), len(items), runtime.NumCPU(), func(n int) {
+		var u *job
+		if up != nil {
+			u = up[n]
+		}
+		j, err := expandJob(st, items[n].id, u)
+		if err != nil {
+			mu.Lock()
+			if n < first {
+				first, firstErr = n, err
+			}
+			mu.Unlock()
+			return
+		}
+		jobs[n] = j
+	})
+	return jobs, firstErr
 }
 
 // removeGone deletes the outputs of the items the journal has and the

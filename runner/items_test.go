@@ -66,6 +66,24 @@ func TestExpandJob(t *testing.T) {
 	st.Outputs = []string{".{stem}.done"}
 	_, err = expandJob(&st, "x/a.txt", nil)
 	require.ErrorContains(t, err, "reserved")
+
+	// Expanded on every CPU, the jobs keep the items' order and the error
+	// is the first failing item's, whichever goroutine met it first.
+	var items []item
+	for i := 0; i < 2000; i++ {
+		items = append(items, item{id: fmt.Sprintf("x/f%04d.txt", i)})
+	}
+	jobs, err := expandJobs(&p.Stages[0], items, nil)
+	require.NoError(t, err)
+	for i, j := range jobs {
+		require.Equal(t, items[i].id, j.item)
+	}
+	st.Outputs = []string{"{dir}"} // "." for an item at the root: not a file
+	items[1500].id, items[700].id = "b.txt", "a.txt"
+	for range 5 {
+		_, err = expandJobs(&st, items, nil)
+		require.ErrorContains(t, err, "item a.txt: outputs[0]")
+	}
 }
 
 // A fan-out whose output templates change reruns every item and removes

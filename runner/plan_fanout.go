@@ -73,18 +73,18 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 	if err != nil {
 		return nil, err
 	}
-	fp := &fanPlan{jobs: make([]*job, len(items)), willRun: make([]bool, len(items))}
+	fp := &fanPlan{willRun: make([]bool, len(items))}
 	ip := &ItemsPlan{Total: len(items), Items: []ItemPlan{}, BatchMaxItems: st.BatchMaxItems}
 	keep := make(map[string]bool, len(items))
-	for n, it := range items {
+	for _, it := range items {
 		keep[it.id] = true
-		var upJob *job
-		if up != nil {
-			upJob = up.jobs[n]
-		}
-		if fp.jobs[n], err = expandJob(st, it.id, upJob); err != nil {
-			return nil, err
-		}
+	}
+	var upJobs []*job
+	if up != nil {
+		upJobs = up.jobs
+	}
+	if fp.jobs, err = expandJobs(st, items, upJobs); err != nil {
+		return nil, err
 	}
 	if err := checkCollisions(st, fp.jobs); err != nil {
 		return nil, err
