@@ -38,9 +38,12 @@ type fanStage struct {
 	pr     *proc
 	base   *baseKey
 	jn     *runstate.Journal
-	jobs   []*job // by item position
-	lock   *flock.Lock
-	forced bool
+	// opening is the journal being read under the stage's lock, from
+	// beginFan until prepareFan takes it (execChain's cleanup, if not).
+	opening chan openedJournal
+	jobs    []*job // by item position
+	lock    *flock.Lock
+	forced  bool
 
 	// err is why the stage could not start: each of its items then counts
 	// as failed with it, and the same items downstream as blocked.
@@ -93,14 +96,23 @@ func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, w
 	}
 	defer func() {
 		for _, f := range fs {
+			if f.opening != nil { // begun, never prepared
+				if o := f.takeJournal(); o.jn != nil {
+					_ = o.jn.Close()
+				}
+			}
 			if f.lock != nil {
 				f.lock.Release()
 			}
 		}
 	}()
 
+	// The root's journal is read while its items are listed.
+	if f := fs[0]; !f.blocked {
+		f.err = r.beginFan(ctx, f)
+	}
 	items, err := listItems(r.p, fs[0].st)
-	if err != nil {
+	if err != nil && fs[0].err == nil {
 		fs[0].err = err
 	}
 	for _, f := range fs {
@@ -140,7 +152,18 @@ func (f *fanStage) ready() bool { return f.err == nil && !f.blocked && f.jn != n
 
 // prepareFan resolves the stage's processor and key base, takes its lock,
 // opens its journal and expands its jobs.
-func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs []*fanStage) error {
+// openedJournal is the result of reading a stage's item journal.
+type openedJournal struct {
+	jn  *runstate.Journal
+	err error
+}
+
+// beginFan resolves the stage's processor and key base, takes its lock
+// and starts reading its journal, which prepareFan takes: at 10,000 items
+// reading it is a few tens of milliseconds of a no-op, done while the
+// items are listed (execChain, for the root of a chain) and the jobs
+// expanded (prepareFan).
+func (r *Runner) beginFan(ctx context.Context, f *fanStage) error {
 	st := f.st
 	pr, err := r.procs.resolve(ctx, st)
 	if err != nil {
@@ -165,22 +188,35 @@ func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs [
 	if err := r.checkStateDir(); err != nil {
 		return err
 	}
-	se := &stageExec{r: r, st: st, log: r.log.With(logKeyStage, st.Name), outDir: f.outDir}
+	se := &stageExec{r: r, st: st, log: f.log, outDir: f.outDir}
 	if f.lock, err = r.lockStage(ctx, se); err != nil {
 		return err
 	}
-	// The journal is read (under the stage's lock) while the jobs are
-	// expanded: at 10,000 items each is a few tens of milliseconds of a
-	// no-op that nothing else overlaps.
-	type opened struct {
-		jn  *runstate.Journal
-		err error
-	}
-	jc := make(chan opened, 1)
-	go func() {
+	f.opening = make(chan openedJournal, 1)
+	go func(c chan<- openedJournal) {
 		jn, err := runstate.OpenJournal(r.layout.ItemJournal(st.Name))
-		jc <- opened{jn, err}
-	}()
+		c <- openedJournal{jn, err}
+	}(f.opening)
+	return nil
+}
+
+// takeJournal waits for the journal beginFan started reading.
+func (f *fanStage) takeJournal() openedJournal {
+	o := <-f.opening
+	f.opening = nil
+	return o
+}
+
+// prepareFan expands the stage's jobs and checks them, then takes its
+// journal (beginFan, called here unless execChain did) and its output dir.
+func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs []*fanStage) error {
+	st := f.st
+	if f.opening == nil {
+		if err := r.beginFan(ctx, f); err != nil {
+			return err
+		}
+	}
+	var err error
 	var up []*job
 	if f.parent >= 0 {
 		up = fs[f.parent].jobs
@@ -189,7 +225,7 @@ func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs [
 	if err == nil {
 		err = checkCollisions(st, f.jobs)
 	}
-	o := <-jc
+	o := f.takeJournal()
 	if err == nil {
 		err = o.err
 	}
@@ -200,6 +236,7 @@ func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs [
 		return err
 	}
 	jn := o.jn
+	se := &stageExec{r: r, st: st, outDir: f.outDir}
 	od, err := se.openOutDir(true)
 	if err != nil {
 		_ = jn.Close()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +112,34 @@ func TestFanoutRemovesOutputsNoLongerDeclared(t *testing.T) {
 	for _, gone := range []string{"o/x.a", "o/y.a"} {
 		_, err := os.Stat(filepath.Join(dir, gone))
 		assert.ErrorIs(t, err, os.ErrNotExist, "%s is no output of the stage any more", gone)
+	}
+}
+
+// A chain's root stage takes its lock and starts reading its journal
+// before its items are listed; when the listing fails, the stage fails
+// naming the root, and the journal and the lock are let go: the next run
+// (in the same process) is not locked out and fails the same way.
+func TestFanoutListingFailsAfterJournalBegun(t *testing.T) {
+	spec := `{"version":1,"name":"t","stages":[
+	  {"name":"cp","foreach":{"dir":"in"},"processor":{"exec":["bin/copy"]},"outputDir":"o","outputs":["{item}"]}]}`
+	dir := testutil.Workspace(t, map[string]string{"pipeline.json": spec, "in/x.txt": "x\n"})
+	_, err := runOnce(t, dir, Options{})
+	require.NoError(t, err) // a journal now exists
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "in")))
+	testutil.WriteFile(t, filepath.Join(dir, "in"), "a file where the root dir was")
+	for range 2 {
+		res, err := runOnce(t, dir, Options{})
+		require.Error(t, err)
+		assert.Contains(t, runLine(t, res.State, "cp").Error, "in is not a directory")
+	}
+	if runtime.GOOS == "linux" { // no descriptor of the journal is left open
+		journal := Layout(load(t, dir)).ItemJournal("cp")
+		ents, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		for _, e := range ents {
+			target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+			assert.NotEqual(t, journal, target, "fd %s", e.Name())
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -45,6 +46,9 @@ func plainSandbox(t *testing.T) sandbox.Sandbox {
 	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
 	require.NoError(t, err)
+	if c, ok := sb.(io.Closer); ok { // the cgroups it keeps for reuse
+		t.Cleanup(func() { _ = c.Close() })
+	}
 	return sb
 }
 
