@@ -28,6 +28,10 @@ type itemDecoder struct {
 	// decoded for one use (Get) costs little; what keeps one of its
 	// strings keeps the whole line.
 	s string
+	// blk, when set, holds the first input, its identity and the first
+	// output of the record being decoded: one allocation for a record of
+	// one input and one output (the common item) instead of four.
+	blk *recordBlock
 	// scanning: check the line's shape and keep nothing (scan).
 	scanning bool
 	id       hashcache.FileID // where a scan reads identities into
@@ -51,6 +55,28 @@ func (d *itemDecoder) decode(line []byte, rec *ItemRecord) bool {
 	}
 	*rec = ItemRecord{}
 	return json.Unmarshal(line, rec) == nil
+}
+
+// recordBlock is an ItemRecord allocated with room for one input, its
+// identity and one output (decodeOnce).
+type recordBlock struct {
+	rec   ItemRecord
+	in    [1]InputRecord
+	id    hashcache.FileID
+	idSet bool
+	out   [1]MarkerOutput
+}
+
+// decodeOnceNew decodes line into a new record (decodeOnce), allocated
+// with its first input and output; nil when line is not a valid record.
+func (d *itemDecoder) decodeOnceNew(line []byte) *ItemRecord {
+	blk := new(recordBlock)
+	d.blk = blk
+	defer func() { d.blk = nil }()
+	if !d.decodeOnce(line, &blk.rec) {
+		return nil
+	}
+	return &blk.rec
 }
 
 // decodeOnce is decode for a record used once and dropped: its strings
@@ -257,6 +283,9 @@ func (d *itemDecoder) inputRecords() ([]InputRecord, bool) {
 		return []InputRecord{}, true
 	}
 	var out []InputRecord
+	if d.blk != nil && !d.scanning {
+		out = d.blk.in[:0]
+	}
 	for {
 		var r OutputRecord
 		if !d.lit("{") || !d.outputRecord(&r) {
@@ -265,7 +294,12 @@ func (d *itemDecoder) inputRecords() ([]InputRecord, bool) {
 		in := InputRecord{Path: r.Path, Size: r.Size, SHA256: r.SHA256}
 		if d.field("id") {
 			in.ID = &d.id
-			if !d.scanning {
+			switch {
+			case d.scanning:
+			case d.blk != nil && !d.blk.idSet:
+				d.blk.idSet = true
+				in.ID = &d.blk.id
+			default:
 				in.ID = new(hashcache.FileID)
 			}
 			if !d.fileID(in.ID) {
@@ -335,6 +369,9 @@ func (d *itemDecoder) markerOutputs() ([]MarkerOutput, bool) {
 		return []MarkerOutput{}, true
 	}
 	var out []MarkerOutput
+	if d.blk != nil && !d.scanning {
+		out = d.blk.out[:0]
+	}
 	for {
 		var o MarkerOutput
 		if !d.lit("{") || !d.outputRecord(&o.OutputRecord) || !d.field("id") || !d.fileID(&o.ID) || !d.lit("}") {

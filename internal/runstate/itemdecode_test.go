@@ -85,6 +85,11 @@ func TestItemDecoderAgreesWithJSON(t *testing.T) {
 		if ok := d.decode(line, &got); ok != wantOK || (ok && !reflect.DeepEqual(got, want)) {
 			t.Fatalf("decode disagrees on %s: ok %v, want %v", line, ok, wantOK)
 		}
+		// What Get uses: strings share one copy of the line, the first
+		// input, identity and output share the record's allocation.
+		if rec := d.decodeOnceNew(line); (rec != nil) != wantOK || (rec != nil && !reflect.DeepEqual(*rec, want)) {
+			t.Fatalf("decodeOnceNew disagrees on %s:\n got %+v\nwant %+v (json ok %v)", line, rec, want, wantOK)
+		}
 	}
 	if fast < 1000 {
 		t.Fatalf("fast path taken for %d of %d lines: it no longer reads what json.Marshal writes", fast, len(lines))

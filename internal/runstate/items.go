@@ -363,8 +363,8 @@ func (j *Journal) Get(id string) *ItemRecord {
 	}
 	*bp = line
 	var d itemDecoder
-	rec := new(ItemRecord)
-	if !d.decodeOnce(line, rec) || rec.Item != id || rec.Removed {
+	rec := d.decodeOnceNew(line)
+	if rec == nil || rec.Item != id || rec.Removed {
 		return nil
 	}
 	return rec
