@@ -13,7 +13,7 @@ run_tool() {
     make) (cd "$2" && make -s -j2) ;;
     task) (cd "$2" && task --silent --concurrency 2) ;;
     snakemake) (cd "$2" && snakemake -q -c2) ;;
-    guardrun) (cd "$2" && "$GR" run --quiet --policy policy --jobs 2) ;;
+    guardrun|guardrun-fresh) (cd "$2" && "$GR" run --quiet --policy policy --jobs 2) ;;
     single) (cd "$2" && "$PY" tools/norm.py --dir input output) ;;
   esac
 }
