@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,7 @@ func BenchmarkNoopRun1GiB2Stages(b *testing.B) {
 	// Stat-cache entries are trusted once a file is older than the racy
 	// window: age the inputs and processors instead of sleeping.
 	ageFiles(b, dir)
-	sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+	sb := benchSandbox(b)
 	benchRun(b, p, sb, "cold") // hashes 1 GiB once and produces the outputs
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -84,7 +85,7 @@ func BenchmarkNoopRun400Stages(b *testing.B) {
 	spec := `{"version": 1, "name": "many", "resources": {"cpus": 2}, "stages": [` + strings.Join(stages, ",\n") + `]}`
 	dir, p := benchWorkspace(b, spec, files)
 	ageFiles(b, dir)
-	sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+	sb := benchSandbox(b)
 	benchRun(b, p, sb, "cold")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -107,7 +108,7 @@ func BenchmarkColdRunMemory(b *testing.B) {
 			dir, p := benchWorkspace(b, spec, map[string]string{"in.txt": content})
 			content = ""
 			runtime.GC()
-			sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+			sb := benchSandbox(b)
 			var peak uint64
 			for i := 0; i < b.N; i++ {
 				_ = os.RemoveAll(filepath.Join(dir, "out"))
@@ -243,7 +244,7 @@ func BenchmarkNoopFanOut10k(b *testing.B) {
 	  {"name": "merge", "processor": {"exec": ["bin/copy"]}, "inputs": ["work/upper"], "outputDir": "output"}]}`
 	dir, p := benchWorkspace(b, spec, files)
 	ageFiles(b, dir)
-	sb, _ := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+	sb := benchSandbox(b)
 	benchRun(b, p, sb, "cold")
 	benchRun(b, p, sb, "warm") // records what the cold run's racy window left out
 	if out := os.Getenv("GUARDRUN_BENCH_CPUPROFILE"); out != "" {
@@ -264,4 +265,19 @@ func BenchmarkNoopFanOut10k(b *testing.B) {
 			b.Fatalf("not a no-op: %+v", res.State.Counts)
 		}
 	}
+}
+
+// benchSandbox is the sandbox of the orchestration benchmarks (no
+// namespaces or cgroups: what they time is guardrun's own work), closed
+// when the benchmark ends.
+func benchSandbox(b *testing.B) sandbox.Sandbox {
+	b.Helper()
+	sb, err := sandbox.New(sandbox.Options{BestEffort: true, AllowNetwork: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if c, ok := sb.(io.Closer); ok {
+		b.Cleanup(func() { _ = c.Close() })
+	}
+	return sb
 }

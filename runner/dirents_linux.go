@@ -43,6 +43,9 @@ func eachDirent(dir string, fn func(name string, typ fs.FileMode) error) error {
 		for off := 0; off < n; {
 			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
 			rec := buf[off:n]
+			if len(rec) < 20 { // shorter than a record with a one-byte name
+				return &fs.PathError{Op: "readdirent", Path: dir, Err: unix.EIO}
+			}
 			reclen := int(*(*uint16)(unsafe.Pointer(&rec[16])))
 			if reclen < 20 || reclen > len(rec) {
 				return &fs.PathError{Op: "readdirent", Path: dir, Err: unix.EIO}
