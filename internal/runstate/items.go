@@ -91,6 +91,7 @@ type Journal struct {
 	lines  int   // lines in the file
 	dirty  bool
 	chunks chunkCache
+	closed int // live items when closed
 }
 
 // lineRef is where a line is: its offset and length (without '\n').
@@ -260,6 +261,7 @@ func (j *Journal) Close() error {
 	// A closed journal is not read again; what it held is released for
 	// the stages that follow (a fan-in).
 	j.f, j.w, j.rd = nil, nil, nil
+	j.closed = len(j.at)
 	j.at, j.Bases = nil, nil
 	j.chunks.reset()
 	return err
@@ -370,10 +372,13 @@ func (j *Journal) Get(id string) *ItemRecord {
 	return rec
 }
 
-// Len is the number of live items.
+// Len is the number of live items (once closed, when it was closed).
 func (j *Journal) Len() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.at == nil {
+		return j.closed
+	}
 	return len(j.at)
 }
 
