@@ -282,12 +282,17 @@ func (r *Runner) runBatch(ctx context.Context, f *fanStage, items []*pendingItem
 	for id, outs := range b.committed {
 		if err := b.verify(outs); err != nil {
 			se.log.Warn("an output changed after its item was committed; running the item alone", logKeyItem, id, logKeyErr, err)
+			if f.entries != nil {
+				f.entries[b.items[id].n] = ""
+			}
 			if err := b.undo(id, outs); err != nil {
 				outcome[b.items[id].n] = f.fail(id, err, 1)
 				continue
 			}
 			b.uncommit[id] = err
+			continue
 		}
+		b.r.verifyOutputs(outs)
 	}
 	if o == runstate.OutcomeSucceeded {
 		// Exit 0 says every item is done: the unreported ones are
@@ -300,6 +305,11 @@ func (r *Runner) runBatch(ctx context.Context, f *fanStage, items []*pendingItem
 			}
 		}
 		b.commit(ids)
+		for _, id := range ids {
+			if outs, ok := b.committed[id]; ok {
+				b.r.verifyOutputs(outs)
+			}
+		}
 	}
 	if o == runstate.OutcomeStartFailed && ctx.Err() != nil {
 		o = runstate.OutcomeInterrupted

@@ -150,9 +150,13 @@ func diffFiles(was, now []InputID, added, changed, removed string) []Reason {
 // checkOutputs verifies that every output the marker recorded is still what
 // was written: same identity (cheap), or failing that same size and hash.
 // exact (may be nil) is cleared unless every output had its identity.
-func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *hashcache.Cache, stat *hashcache.Statter, exact *bool) []Reason {
+// now (nil, or one per output) gets each output's identity when its
+// content is known to be the recorded one: its recorded identity, or a
+// new one (a restored or copied workspace) whose hash matched and can be
+// trusted for it.
+func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *hashcache.Cache, stat *hashcache.Statter, exact *bool, now []hashcache.FileID) []Reason {
 	var rs []Reason
-	for _, o := range outputs {
+	for i, o := range outputs {
 		abs := p.Abs(o.Path)
 		id, _, err := stat.Stat(abs)
 		if err != nil && exact != nil {
@@ -167,6 +171,9 @@ func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *
 			continue
 		}
 		if id == o.ID {
+			if now != nil {
+				now[i] = id
+			}
 			continue
 		}
 		if exact != nil {
@@ -176,9 +183,13 @@ func checkOutputs(p *pipeline.Pipeline, outputs []runstate.MarkerOutput, cache *
 			rs = append(rs, Reason{Kind: ReasonOutputModified, Path: o.Path, Old: o.SHA256})
 			continue
 		}
-		sum, _, err := cache.Sum(abs)
+		sum, hid, err := cache.Sum(abs)
 		if err != nil || sum != o.SHA256 {
 			rs = append(rs, Reason{Kind: ReasonOutputModified, Path: o.Path, Old: o.SHA256, New: sum})
+			continue
+		}
+		if _, trusted := cache.Lookup(abs, hid); trusted && now != nil {
+			now[i] = hid
 		}
 	}
 	return rs

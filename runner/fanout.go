@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/guardrun/guardrun/internal/flock"
+	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
 	"github.com/guardrun/guardrun/sandbox"
@@ -38,12 +39,26 @@ type fanStage struct {
 	pr     *proc
 	base   *baseKey
 	jn     *runstate.Journal
-	// opening is the journal being read under the stage's lock, from
-	// beginFan until prepareFan takes it (execChain's cleanup, if not).
+	// summary is the item summary (itemsum.go) being read under the
+	// stage's lock, from beginFan until prepareFan takes it: nil when it
+	// cannot decide for this run, and the journal is then being read
+	// (opening) too.
+	summary chan *runstate.Summary
+	// opening is the journal being read, until prepareFan takes it
+	// (execChain's cleanup, if not).
 	opening chan openedJournal
-	jobs    []*job // by item position
-	lock    *flock.Lock
-	forced  bool
+	fast    *fastPass // what the summary settled; nil: nothing
+	// noop is set when the summary settled every item: the stage has no
+	// journal open and no jobs expanded (jobsOf expands them).
+	noop   bool
+	jobs   []*job // by item position
+	lock   *flock.Lock
+	forced bool
+	// entries are the summary entries of items up to date (by position;
+	// "" for none) and outcome their outcome in this run, for the summary
+	// written when the stage ends (nil: none is written).
+	entries []string
+	outcome []int8
 
 	// err is why the stage could not start: each of its items then counts
 	// as failed with it, and the same items downstream as blocked.
@@ -96,7 +111,10 @@ func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, w
 	}
 	defer func() {
 		for _, f := range fs {
-			if f.opening != nil { // begun, never prepared
+			if f.summary != nil { // begun, never prepared
+				f.takeSummary()
+			}
+			if f.opening != nil {
 				if o := f.takeJournal(); o.jn != nil {
 					_ = o.jn.Close()
 				}
@@ -107,7 +125,7 @@ func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, w
 		}
 	}()
 
-	// The root's journal is read while its items are listed.
+	// The root's summary (or journal) is read while its items are listed.
 	if f := fs[0]; !f.blocked {
 		f.err = r.beginFan(ctx, f)
 	}
@@ -124,20 +142,26 @@ func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, w
 		}
 	}
 	// Outputs of items no longer listed go first: a fan-in must not read
-	// them, even if an item fails below.
-	keep := make(map[string]bool, len(items))
-	for _, it := range items {
-		keep[it.id] = true
-	}
+	// them, even if an item fails below. (A stage its summary settled has
+	// none: its journal holds exactly the items listed.)
+	var keep map[string]bool
+	noop := true
 	for _, f := range fs {
-		if f.ready() {
+		if f.ready() && !f.noop {
+			if keep == nil {
+				keep = make(map[string]bool, len(items))
+				for _, it := range items {
+					keep[it.id] = true
+				}
+			}
 			if err := r.removeGone(f, keep); err != nil {
 				f.err = err
 			}
 		}
+		noop = noop && f.ready() && f.noop
 	}
 
-	if ctx.Err() == nil && len(items) > 0 {
+	if ctx.Err() == nil && len(items) > 0 && !noop {
 		r.runItems(ctx, fs, items, workers)
 	}
 	results := make([]stageResult, len(fs))
@@ -148,10 +172,8 @@ func (r *Runner) execChain(ctx context.Context, members []int, blocked []bool, w
 }
 
 // ready reports whether the stage's items can run.
-func (f *fanStage) ready() bool { return f.err == nil && !f.blocked && f.jn != nil }
+func (f *fanStage) ready() bool { return f.err == nil && !f.blocked && (f.jn != nil || f.noop) }
 
-// prepareFan resolves the stage's processor and key base, takes its lock,
-// opens its journal and expands its jobs.
 // openedJournal is the result of reading a stage's item journal.
 type openedJournal struct {
 	jn  *runstate.Journal
@@ -159,10 +181,11 @@ type openedJournal struct {
 }
 
 // beginFan resolves the stage's processor and key base, takes its lock
-// and starts reading its journal, which prepareFan takes: at 10,000 items
-// reading it is a few tens of milliseconds of a no-op, done while the
-// items are listed (execChain, for the root of a chain) and the jobs
-// expanded (prepareFan).
+// and starts reading its item summary and, when that cannot decide, its
+// journal, which prepareFan takes: at 10,000 items reading the journal
+// is a few tens of milliseconds, done while the items are listed
+// (execChain, for the root of a chain) and the jobs expanded
+// (prepareFan).
 func (r *Runner) beginFan(ctx context.Context, f *fanStage) error {
 	st := f.st
 	pr, err := r.procs.resolve(ctx, st)
@@ -192,12 +215,36 @@ func (r *Runner) beginFan(ctx context.Context, f *fanStage) error {
 	if f.lock, err = r.lockStage(ctx, se); err != nil {
 		return err
 	}
-	f.opening = make(chan openedJournal, 1)
-	go func(c chan<- openedJournal) {
-		jn, err := runstate.OpenJournal(r.layout.ItemJournal(st.Name))
-		c <- openedJournal{jn, err}
-	}(f.opening)
+	f.summary, f.opening = make(chan *runstate.Summary, 1), make(chan openedJournal, 1)
+	go func(sc chan<- *runstate.Summary, jc chan<- openedJournal) {
+		s := loadSummary(r.layout, r.p, st, f.base.hash, f.forced)
+		sc <- s
+		if s == nil {
+			jn, err := r.openJournal(st.Name)
+			jc <- openedJournal{jn, err}
+		}
+	}(f.summary, f.opening)
 	return nil
+}
+
+// takeSummary waits for the summary beginFan started reading; when there
+// is none, the journal is being read.
+func (f *fanStage) takeSummary() *runstate.Summary {
+	s := <-f.summary
+	f.summary = nil
+	if s != nil {
+		f.opening = nil // not being read
+	}
+	return s
+}
+
+// journalOpens counts the item journals runs have opened (tests read it:
+// a no-op settled by summaries opens none).
+var journalOpens atomic.Int64
+
+func (r *Runner) openJournal(stage string) (*runstate.Journal, error) {
+	journalOpens.Add(1)
+	return runstate.OpenJournal(r.layout.ItemJournal(stage))
 }
 
 // takeJournal waits for the journal beginFan started reading.
@@ -207,21 +254,42 @@ func (f *fanStage) takeJournal() openedJournal {
 	return o
 }
 
-// prepareFan expands the stage's jobs and checks them, then takes its
-// journal (beginFan, called here unless execChain did) and its output dir.
+// prepareFan settles what it can of the stage's items from its summary
+// (beginFan, called here unless execChain did); unless that was all of
+// them, it expands the stage's jobs and checks them, then takes its
+// journal and its output dir.
 func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs []*fanStage) error {
 	st := f.st
-	if f.opening == nil {
+	if f.summary == nil {
 		if err := r.beginFan(ctx, f); err != nil {
 			return err
 		}
 	}
+	if s := f.takeSummary(); s != nil {
+		var parentOK []bool
+		if f.parent >= 0 && fs[f.parent].fast != nil {
+			parentOK = fs[f.parent].fast.ok
+		}
+		f.fast = fastItems(r.p, s, items, f.parent >= 0, parentOK, &r.verified, &r.stat)
+		if f.fast.noop {
+			f.noop = true
+			f.skipFast()
+			return nil
+		}
+		f.opening = make(chan openedJournal, 1)
+		go func(c chan<- openedJournal) {
+			jn, err := r.openJournal(st.Name)
+			c <- openedJournal{jn, err}
+		}(f.opening)
+	}
 	var err error
 	var up []*job
 	if f.parent >= 0 {
-		up = fs[f.parent].jobs
+		up, err = jobsOf(fs, f.parent, items)
 	}
-	f.jobs, err = expandJobs(st, items, up)
+	if err == nil {
+		f.jobs, err = expandJobs(st, items, up)
+	}
 	if err == nil {
 		err = checkCollisions(st, f.jobs)
 	}
@@ -250,7 +318,50 @@ func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs [
 		}
 	}
 	f.jn = jn
+	if st.Idempotent {
+		f.entries = make([]string, len(items))
+	}
+	if f.fast != nil {
+		for n, ok := range f.fast.ok {
+			if ok && f.entries != nil {
+				f.entries[n] = f.fast.sum.Raw(int(f.fast.pos[n]))
+			}
+		}
+		f.skipFast()
+	}
 	return nil
+}
+
+// skipFast counts the items the summary settled as skipped, with the
+// metrics their last run recorded.
+func (f *fanStage) skipFast() {
+	f.mu.Lock()
+	f.counts.Skipped += f.fast.n
+	mergeMetrics(&f.metrics, &f.fast.metrics)
+	f.metrics.BytesIn += f.fast.metrics.BytesIn
+	f.mu.Unlock()
+}
+
+// jobsOf returns the jobs of stage fs[k], expanding them (and its
+// upstream's) now if the stage was settled without them.
+func jobsOf(fs []*fanStage, k int, items []item) ([]*job, error) {
+	f := fs[k]
+	if f.jobs != nil || len(items) == 0 {
+		return f.jobs, nil
+	}
+	var up []*job
+	if f.parent >= 0 {
+		var err error
+		if up, err = jobsOf(fs, f.parent, items); err != nil {
+			return nil, err
+		}
+	}
+	jobs, err := expandJobs(f.st, items, up)
+	if err != nil {
+		return nil, err
+	}
+	f.jobs = jobs
+	return jobs, nil
 }
 
 // expandJobs expands st's templates for every item, on every CPU; up are
@@ -350,6 +461,7 @@ func (r *Runner) runItems(ctx context.Context, fs []*fanStage, items []item, wor
 	outcome := make([][]int8, len(fs))
 	for k := range outcome {
 		outcome[k] = make([]int8, len(items))
+		fs[k].outcome = outcome[k]
 	}
 	stop := r.syncJournals(fs)
 	stopItems := r.reportItems(fs)
@@ -515,6 +627,8 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 		return f.settle(itemFailed), nil
 	case ctx.Err() != nil:
 		return f.settle(itemInterrupted), nil
+	case f.fast != nil && f.fast.ok[n]:
+		return itemOK, nil // counted by skipFast
 	}
 	j := f.jobs[n]
 	files, err := expandPaths(r.p, j.inputs, &r.verified, &r.stat)
@@ -535,20 +649,42 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 	}
 	key := itemKey(f.base.hash, j, ids)
 	exact := true
-	reasons := decideItem(r.p, f.st, f.jn, rec, f.base, key, ids, r.cache, &r.stat, f.forced, &exact)
+	var now []hashcache.FileID
+	if rec != nil {
+		now = make([]hashcache.FileID, len(rec.Outputs))
+	}
+	reasons := decideItem(r.p, f.st, f.jn, rec, f.base, key, ids, r.cache, &r.stat, f.forced, &exact, now)
 	if len(reasons) == 0 {
-		if exact {
-			for _, o := range rec.Outputs {
-				r.verified.add(r.p.Abs(o.Path), o.ID, o.SHA256)
+		outs, moved := rec.Outputs, false
+		if !exact && known(now) {
+			// The outputs are the recorded ones under new identities (a
+			// copied or restored workspace): record those, so the next
+			// run needs only stats again.
+			outs, moved, exact = make([]runstate.MarkerOutput, len(now)), true, true
+			for i, o := range rec.Outputs {
+				outs[i] = o
+				outs[i].ID = now[i]
 			}
 		}
-		if !ok && trusted(ids) {
+		if exact {
+			for _, o := range outs {
+				r.verified.add(r.p.Abs(o.Path), o.ID, o.SHA256)
+			}
+			if f.entries != nil {
+				f.entries[n] = itemEntry(j, files, ids, outs, rec.LinesIn, rec.LinesOut)
+			}
+		}
+		if (!ok && trusted(ids)) || moved {
 			// Recorded before inputs had identities (or within the racy
-			// window): record them, so the next run needs only stats.
+			// window), or under other identities: record them, so the
+			// next run needs only stats.
 			nrec := *rec
-			nrec.Inputs = inputRecords(ids)
+			if !ok && trusted(ids) {
+				nrec.Inputs = inputRecords(ids)
+			}
+			nrec.Outputs = outs
 			if err := f.jn.Append(&nrec); err != nil {
-				f.log.Warn("recording the identities of an item's inputs", logKeyItem, j.item, logKeyErr, err)
+				f.log.Warn("recording the identities of an item's files", logKeyItem, j.item, logKeyErr, err)
 			}
 		}
 		f.mu.Lock()
@@ -565,6 +701,23 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 	r.startFan(f)
 	f.addReason(itemReason(j.item, reasons[0]))
 	return itemPending, &pendingItem{n: n, j: j, files: files, ids: ids, total: total, key: key, rec: rec}
+}
+
+// verifyOutputs records committed outputs verified.
+func (r *Runner) verifyOutputs(outs []runstate.MarkerOutput) {
+	for _, o := range outs {
+		r.verified.add(r.p.Abs(o.Path), o.ID, o.SHA256)
+	}
+}
+
+// known reports whether every identity in ids is set.
+func known(ids []hashcache.FileID) bool {
+	for _, id := range ids {
+		if id == (hashcache.FileID{}) {
+			return false
+		}
+	}
+	return true
 }
 
 // execItem runs an item's job on its own: its attempts, retries, backoff
@@ -621,6 +774,10 @@ func (r *Runner) execItem(ctx context.Context, f *fanStage, pi *pendingItem, alo
 	if err := r.commitItem(f, pi, se.committed, se.linesIn, m.LinesOut); err != nil {
 		return f.fail(j.item, err, len(se.state.Attempts))
 	}
+	// Its process is gone: the outputs are what was committed, and a
+	// chained stage takes them as verified (batch.go does the same once a
+	// batch's process has ended).
+	r.verifyOutputs(se.committed)
 	return itemOK
 }
 
@@ -648,6 +805,9 @@ func (r *Runner) commitItem(f *fanStage, pi *pendingItem, committed []runstate.M
 	nrec := &runstate.ItemRecord{Item: j.item, Key: pi.key, Base: f.base.hash, Inputs: inputRecords(pi.ids), Outputs: committed, RunID: r.runID, LinesIn: linesIn, LinesOut: linesOut}
 	if err := f.jn.Append(nrec); err != nil {
 		return err
+	}
+	if f.entries != nil {
+		f.entries[pi.n] = itemEntry(j, pi.files, pi.ids, committed, linesIn, linesOut)
 	}
 	f.mu.Lock()
 	f.counts.Ran++
@@ -682,6 +842,9 @@ func (r *Runner) endFan(ctx context.Context, f *fanStage, items []item, fs []*fa
 	if f.jn != nil {
 		if err := f.jn.Close(); err != nil && f.err == nil {
 			f.err = err
+		}
+		if f.err == nil && f.entries != nil {
+			r.writeSummary(f, items)
 		}
 	}
 	c := &f.counts

@@ -288,14 +288,14 @@ func itemKey(base string, j *job, inputs []InputID) string {
 // decideItem lists why an item's job must run; none means up to date.
 // rec is the item's journal record (nil: never completed).
 // exact (may be nil) is cleared unless the outputs were checked and each
-// had exactly its recorded identity.
-func decideItem(p *pipeline.Pipeline, st *pipeline.Stage, jn *runstate.Journal, rec *runstate.ItemRecord, base *baseKey, key string, inputs []InputID, cache *hashcache.Cache, stat *hashcache.Statter, forced bool, exact *bool) []Reason {
+// had exactly its recorded identity; now is checkOutputs'.
+func decideItem(p *pipeline.Pipeline, st *pipeline.Stage, jn *runstate.Journal, rec *runstate.ItemRecord, base *baseKey, key string, inputs []InputID, cache *hashcache.Cache, stat *hashcache.Statter, forced bool, exact *bool, now []hashcache.FileID) []Reason {
 	var rs []Reason
 	switch {
 	case rec == nil:
 		rs = append(rs, Reason{Kind: ReasonItemNew})
 	case rec.Key == key:
-		rs = append(rs, checkOutputs(p, rec.Outputs, cache, stat, exact)...)
+		rs = append(rs, checkOutputs(p, rec.Outputs, cache, stat, exact, now)...)
 	default:
 		if rec.Base != base.hash {
 			var old KeyParts

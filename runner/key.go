@@ -273,7 +273,7 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 			}
 			return nil, 0, fmt.Errorf("%s %s: %w", what, files[0].Rel, unwrapPathErr(err))
 		}
-		return []InputID{{Path: files[0].Rel, Size: id.Size, SHA256: sum, id: trustedID(&files[0], id, t0)}}, id.Size, nil
+		return []InputID{{Path: files[0].Rel, Size: id.Size, SHA256: sum, id: trustedID(cache, &files[0], id, t0)}}, id.Size, nil
 	}
 	workers := runtime.NumCPU()
 	if workers > len(files) {
@@ -292,7 +292,7 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 				}
 				t0 := time.Now()
 				sum, id, err := sumFile(ctx, cache, &files[i])
-				ids[i] = InputID{Path: files[i].Rel, Size: id.Size, SHA256: sum, id: trustedID(&files[i], id, t0)}
+				ids[i] = InputID{Path: files[i].Rel, Size: id.Size, SHA256: sum, id: trustedID(cache, &files[i], id, t0)}
 				errs[i] = err
 			}
 		}()
@@ -316,9 +316,14 @@ func hashFilesContext(ctx context.Context, cache *hashcache.Cache, files []input
 
 // trustedID is id when a hash of f begun at t0 holds for that identity: f
 // was last modified more than the racy window before, or is an output this
-// run verified (written by guardrun, checked against its journal).
-func trustedID(f *inputFile, id hashcache.FileID, t0 time.Time) *hashcache.FileID {
+// run verified (written by guardrun, checked against its journal), or one
+// the stat cache trusts for it (an output guardrun hashed as it promoted
+// it: an upstream item's, committed in this run).
+func trustedID(cache *hashcache.Cache, f *inputFile, id hashcache.FileID, t0 time.Time) *hashcache.FileID {
 	if f.id != nil && f.sum != "" || t0.UnixNano()-id.MtimeNs >= int64(hashcache.RacyWindow) {
+		return &id
+	}
+	if _, ok := cache.Lookup(f.Abs, id); ok {
 		return &id
 	}
 	return nil

@@ -20,7 +20,7 @@ func decide(p *pipeline.Pipeline, st *pipeline.Stage, head *runstate.MarkerHead,
 	case head == nil || parts == nil:
 		rs = append(rs, Reason{Kind: ReasonNeverRun})
 	case head.Key == key:
-		rs = append(rs, checkOutputs(p, head.Outputs, cache, nil, nil)...)
+		rs = append(rs, checkOutputs(p, head.Outputs, cache, nil, nil, nil)...)
 	default:
 		old, err := markerParts(head)
 		if err != nil {

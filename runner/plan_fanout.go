@@ -125,7 +125,7 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 					errs[n] = fmt.Errorf("item %s: %w", j.item, err)
 				case err == nil:
 					exact := true
-					rs = append(rs, decideItem(p, st, jn, rec, base, itemKey(base.hash, j, ids), ids, cache, stat, forced, &exact)...)
+					rs = append(rs, decideItem(p, st, jn, rec, base, itemKey(base.hash, j, ids), ids, cache, stat, forced, &exact, nil)...)
 					if len(rs) == 0 && exact {
 						for _, o := range rec.Outputs {
 							known.add(p.Abs(o.Path), o.ID, o.SHA256)

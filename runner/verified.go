@@ -49,3 +49,25 @@ func (v *verifiedFiles) get(abs string) (*verified, bool) {
 	v.mu.RUnlock()
 	return e, ok
 }
+
+// verifiedOutput is a file to record verified, for addAll.
+type verifiedOutput struct {
+	abs string
+	v   verified
+}
+
+// addAll is add for many files under one lock; the hashes are not copied
+// (they must not share memory that is reused).
+func (v *verifiedFiles) addAll(fs []verifiedOutput) {
+	if len(fs) == 0 {
+		return
+	}
+	v.mu.Lock()
+	if v.m == nil {
+		v.m = make(map[string]*verified, len(fs))
+	}
+	for i := range fs {
+		v.m[fs[i].abs] = &fs[i].v
+	}
+	v.mu.Unlock()
+}
