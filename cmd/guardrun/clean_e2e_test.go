@@ -99,6 +99,27 @@ func TestCleanRemovesGoneItems(t *testing.T) {
 	assert.Equal(t, 0, guardrun(t, dir, "verify").code)
 }
 
+// TestCleanRemovesAGoneFanoutStage: a fan-out stage dropped from the spec
+// leaves nothing: its items' outputs, its journal and its item summary go.
+func TestCleanRemovesAGoneFanoutStage(t *testing.T) {
+	spec := `{"version": 1, "name": "fan", "stages": [
+  {"name": "each", "foreach": {"glob": "in/*.txt"}, "processor": {"exec": ["bin/copy"]}, "outputDir": "each", "outputs": ["{stem}.txt"]},
+  {"name": "other", "processor": {"exec": ["bin/copy"]}, "inputs": ["in"], "outputDir": "other", "outputs": ["all.txt"]}]}`
+	dir := workspace(t, map[string]string{"pipeline.json": spec, "in/a.txt": "a\n"})
+	require.Equal(t, 0, guardrun(t, dir, "run").code)
+	state := filepath.Join(dir, "state")
+	require.FileExists(t, filepath.Join(state, "items_each.jsonl"))
+	require.FileExists(t, filepath.Join(state, "items_each.sum"))
+	spec = `{"version": 1, "name": "fan", "stages": [
+  {"name": "other", "processor": {"exec": ["bin/copy"]}, "inputs": ["in"], "outputDir": "other", "outputs": ["all.txt"]}]}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pipeline.json"), []byte(spec), 0o644))
+	r := guardrun(t, dir, "clean")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NoFileExists(t, filepath.Join(dir, "each", "a.txt"))
+	assert.NoFileExists(t, filepath.Join(state, "items_each.jsonl"))
+	assert.NoFileExists(t, filepath.Join(state, "items_each.sum"))
+}
+
 // TestCleanAppendsToAKeyedChain: with the chain's key, clean's run.compacted
 // records are HMAC'd like a run's, and verify with the key passes.
 func TestCleanAppendsToAKeyedChain(t *testing.T) {

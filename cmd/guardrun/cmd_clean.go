@@ -285,6 +285,7 @@ func (cl *cleaner) goneStages() error {
 	}
 	collect(cl.layout.StateDir, "stage_", ".json")
 	collect(cl.layout.StateDir, "items_", ".jsonl")
+	collect(cl.layout.StateDir, "items_", ".sum")
 	collect(cl.layout.StateDir, "progress_", ".json")
 	collect(cl.layout.LogDir(), "", ".log")
 	collect(cl.layout.LocksDir, "stage_", ".lock")
@@ -313,7 +314,7 @@ func (cl *cleaner) goneStages() error {
 		if err := cl.removeOutputs(name, outputs, why); err != nil {
 			return err
 		}
-		for _, f := range []string{cl.layout.StageFile(name), jpath, cl.layout.ProgressFile(name), cl.layout.StageLog(name), cl.layout.StageLock(name)} {
+		for _, f := range []string{cl.layout.StageFile(name), jpath, cl.layout.ItemSummary(name), cl.layout.ProgressFile(name), cl.layout.StageLog(name), cl.layout.StageLock(name)} {
 			cl.removeStateFile(f, why)
 		}
 		// Its items' checkpoints and logs: <stage>.<item hash>.
