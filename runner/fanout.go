@@ -220,7 +220,7 @@ func (r *Runner) beginFan(ctx context.Context, f *fanStage) error {
 		s := loadSummary(r.layout, r.p, st, f.base.hash, f.forced)
 		sc <- s
 		if s == nil {
-			jn, err := r.openJournal(st.Name)
+			jn, err := openJournal(r.layout, st.Name)
 			jc <- openedJournal{jn, err}
 		}
 	}(f.summary, f.opening)
@@ -238,13 +238,13 @@ func (f *fanStage) takeSummary() *runstate.Summary {
 	return s
 }
 
-// journalOpens counts the item journals runs have opened (tests read it:
-// a no-op settled by summaries opens none).
+// journalOpens counts the item journals runs and plans have opened
+// (tests read it: a no-op settled by summaries opens none).
 var journalOpens atomic.Int64
 
-func (r *Runner) openJournal(stage string) (*runstate.Journal, error) {
+func openJournal(l runstate.Layout, stage string) (*runstate.Journal, error) {
 	journalOpens.Add(1)
-	return runstate.OpenJournal(r.layout.ItemJournal(stage))
+	return runstate.OpenJournal(l.ItemJournal(stage))
 }
 
 // takeJournal waits for the journal beginFan started reading.
@@ -278,7 +278,7 @@ func (r *Runner) prepareFan(ctx context.Context, f *fanStage, items []item, fs [
 		}
 		f.opening = make(chan openedJournal, 1)
 		go func(c chan<- openedJournal) {
-			jn, err := r.openJournal(st.Name)
+			jn, err := openJournal(r.layout, st.Name)
 			c <- openedJournal{jn, err}
 		}(f.opening)
 	}

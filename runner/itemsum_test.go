@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -90,6 +91,14 @@ func TestItemSummarySettlesNoop(t *testing.T) {
 		assert.Equal(t, r.skipped[0], r.skipped[1], what)
 		assert.False(t, r.openedJournals, "%s: a no-op is settled by the summaries", what)
 		assert.Equal(t, runstate.StageSkipped, r.allStatus, what)
+		// plan decides as the run does.
+		before := journalOpens.Load()
+		plans, err := Plan(context.Background(), load(t, dir), PlanOptions{})
+		require.NoError(t, err)
+		for _, sp := range plans {
+			assert.Equal(t, "skip", sp.Action, "%s: plan of %s", what, sp.Name)
+		}
+		assert.Equal(t, before, journalOpens.Load(), "%s: plan of a no-op opens no journal", what)
 	}
 	noop("after the first run")
 	r = runSum(t, dir)
@@ -98,6 +107,14 @@ func TestItemSummarySettlesNoop(t *testing.T) {
 	// An input edited: its chain and the fan-in rerun.
 	testutil.WriteFile(t, filepath.Join(dir, "in/x.txt"), "x22\n")
 	age(t, dir, "in/x.txt")
+	plans, err := Plan(context.Background(), load(t, dir), PlanOptions{})
+	require.NoError(t, err)
+	require.Len(t, plans, 3)
+	for k, want := range []int{1, 1} {
+		require.NotNil(t, plans[k].Items, plans[k].Name)
+		assert.Equal(t, want, plans[k].Items.Run, "plan of %s after an edit", plans[k].Name)
+		assert.Equal(t, 2, plans[k].Items.Skip, "plan of %s after an edit", plans[k].Name)
+	}
 	r = runSum(t, dir)
 	assert.Equal(t, [2]int{1, 1}, r.ran)
 	assert.True(t, r.openedJournals)

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
-	"github.com/guardrun/guardrun/internal/runstate"
 	"github.com/guardrun/guardrun/pipeline"
 )
 
@@ -36,8 +35,33 @@ type ItemPlan struct {
 // fanPlan is a fan-out stage's jobs and per-item decisions while planning,
 // for the stages chained to it.
 type fanPlan struct {
-	jobs    []*job
+	st      *pipeline.Stage
+	up      *fanPlan
+	items   []item
+	jobs    []*job // nil until jobsOf when the summary settled every item
 	willRun []bool
+	fast    *fastPass
+}
+
+// jobsOf returns the stage's jobs, expanding them (and its upstream's)
+// if not yet done.
+func (fp *fanPlan) jobsOf() ([]*job, error) {
+	if fp.jobs != nil || len(fp.items) == 0 {
+		return fp.jobs, nil
+	}
+	var up []*job
+	if fp.up != nil {
+		var err error
+		if up, err = fp.up.jobsOf(); err != nil {
+			return nil, err
+		}
+	}
+	jobs, err := expandJobs(fp.st, fp.items, up)
+	if err != nil {
+		return nil, err
+	}
+	fp.jobs = jobs
+	return jobs, nil
 }
 
 // planFan predicts what a run does with a fan-out stage's items.
@@ -69,19 +93,36 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 	if err != nil {
 		return nil, err
 	}
-	jn, err := runstate.OpenJournal(Layout(p).ItemJournal(st.Name))
+	fp := &fanPlan{st: st, up: up, items: items, willRun: make([]bool, len(items))}
+	ip := &ItemsPlan{Total: len(items), Items: []ItemPlan{}, BatchMaxItems: st.BatchMaxItems}
+	// As the run does (prepareFan): the item summary settles what it can,
+	// and all of it without the journal.
+	if s := loadSummary(Layout(p), p, st, base.hash, forced); s != nil {
+		var parentOK []bool
+		if up != nil && up.fast != nil {
+			parentOK = up.fast.ok
+		}
+		fp.fast = fastItems(p, s, items, up != nil, parentOK, known, stat)
+		if fp.fast.noop {
+			ip.Skip = len(items)
+			fans[st.Name] = fp
+			return ip, nil
+		}
+	}
+	jn, err := openJournal(Layout(p), st.Name)
 	if err != nil {
 		return nil, err
 	}
-	fp := &fanPlan{willRun: make([]bool, len(items))}
-	ip := &ItemsPlan{Total: len(items), Items: []ItemPlan{}, BatchMaxItems: st.BatchMaxItems}
+	defer jn.Discard()
 	keep := make(map[string]bool, len(items))
 	for _, it := range items {
 		keep[it.id] = true
 	}
 	var upJobs []*job
 	if up != nil {
-		upJobs = up.jobs
+		if upJobs, err = up.jobsOf(); err != nil {
+			return nil, err
+		}
 	}
 	if fp.jobs, err = expandJobs(st, items, upJobs); err != nil {
 		return nil, err
@@ -104,6 +145,9 @@ func planFan(ctx context.Context, p *pipeline.Pipeline, st *pipeline.Stage, ps *
 		go func() {
 			defer wg.Done()
 			for n := range next {
+				if fp.fast != nil && fp.fast.ok[n] {
+					continue // up to date by the summary
+				}
 				j := fp.jobs[n]
 				var rs []Reason
 				if up != nil && up.willRun[n] {

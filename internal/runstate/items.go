@@ -267,6 +267,20 @@ func (j *Journal) Close() error {
 	return err
 }
 
+// Discard closes a journal that was only read (plan's): nothing buffered
+// is written and it is never compacted.
+func (j *Journal) Discard() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, f := range []*os.File{j.f, j.rd} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	j.f, j.w, j.rd = nil, nil, nil
+	j.chunks.reset()
+}
+
 // compactLocked rewrites the journal with the live items (their lines as
 // they are) and the parts they use, in item order.
 func (j *Journal) compactLocked() error {
