@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
@@ -181,12 +180,8 @@ func planStage(p *pipeline.Pipeline, st *pipeline.Stage, ps *procs, cache *hashc
 
 // markerParts decodes the key parts a marker was written with.
 func markerParts(head *runstate.MarkerHead) (*KeyParts, error) {
-	m, err := head.DecodeMarker()
-	if err != nil {
-		return nil, err
-	}
 	var parts KeyParts
-	if err := json.Unmarshal(m.Parts, &parts); err != nil {
+	if err := head.DecodeParts(&parts); err != nil {
 		return nil, err
 	}
 	return &parts, nil

@@ -198,6 +198,12 @@ func TestMarkerHeadEitherOrder(t *testing.T) {
 	full, err := older.DecodeMarker()
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"inputs":[1,2,3]}`, string(full.Parts))
+	var parts struct{ Inputs []int }
+	require.NoError(t, older.DecodeParts(&parts))
+	assert.Equal(t, []int{1, 2, 3}, parts.Inputs, "DecodeParts decodes the parts in place")
+	var again struct{ Inputs []int }
+	require.NoError(t, newer.DecodeParts(&again))
+	assert.Equal(t, []int{1, 2, 3}, again.Inputs)
 
 	for _, bad := range []string{`[]`, `{"key":"k"}`, `{"key":`} {
 		require.NoError(t, os.WriteFile(MarkerFile(dir, "s"), []byte(bad), 0o644))

@@ -175,6 +175,21 @@ func (h *MarkerHead) DecodeMarker() (*Marker, error) {
 	return &m, nil
 }
 
+// DecodeParts decodes the marker's parts into parts (a pointer) in one
+// pass over the file: DecodeMarker keeps them raw, and decoding them from
+// there again cost a fan-in of 10,000 inputs 20 ms more to explain a rerun.
+func (h *MarkerHead) DecodeParts(parts any) error {
+	b, err := os.ReadFile(h.path)
+	if err != nil {
+		return err
+	}
+	// A non-nil pointer in an interface field is decoded into.
+	m := struct {
+		Parts any `json:"parts"`
+	}{Parts: parts}
+	return json.Unmarshal(b, &m)
+}
+
 // WriteMarker writes <outDir>/.<stage>.done atomically.
 func WriteMarker(outDir string, m *Marker) error {
 	return atomicfile.WriteJSON(MarkerFile(outDir, m.Stage), m)
