@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,9 +21,20 @@ const transientAttempts = 5
 
 // WriteFile atomically replaces path with data.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteFunc(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc atomically replaces path with what write writes, streamed to
+// the temp file (a large file need not be held in memory whole). write
+// may be called again after a transient failure and must then write the
+// same bytes.
+func WriteFunc(path string, perm os.FileMode, write func(w io.Writer) error) error {
 	var err error
 	for i := 0; i < transientAttempts; i++ {
-		if err = writeOnce(path, data, perm); err == nil || !IsTransient(err) {
+		if err = writeOnce(path, write, perm); err == nil || !IsTransient(err) {
 			return err
 		}
 		time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
@@ -40,7 +52,7 @@ func WriteJSON(path string, v any) error {
 	return WriteFile(path, append(b, '\n'), 0o644)
 }
 
-func writeOnce(path string, data []byte, perm os.FileMode) (err error) {
+func writeOnce(path string, write func(w io.Writer) error, perm os.FileMode) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -56,7 +68,7 @@ func writeOnce(path string, data []byte, perm os.FileMode) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if err = write(f); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = f.Chmod(perm); err != nil {

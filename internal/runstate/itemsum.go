@@ -1,6 +1,7 @@
 package runstate
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -109,26 +110,32 @@ func appendStr(b []byte, s string) []byte {
 }
 
 // WriteSummary atomically replaces the summary at path with h and entries
-// (encoded by AppendEntry), which must be sorted strictly by item id.
+// (encoded by AppendEntry), which must be sorted strictly by item id. It
+// is streamed: at 100,000 items the file is about 25 MB.
 func WriteSummary(path string, h *SumHeader, entries []string) error {
 	hj, err := json.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("encoding item summary header: %w", err)
 	}
-	n := len(sumMagic) + len(hj) + 1 + binary.MaxVarintLen64 + 4
-	for _, e := range entries {
-		n += binary.MaxVarintLen64 + len(e)
-	}
-	b := make([]byte, 0, n)
-	b = append(b, sumMagic...)
-	b = append(b, hj...)
-	b = append(b, '\n')
-	b = binary.AppendUvarint(b, uint64(len(entries)))
-	for _, e := range entries {
-		b = appendStr(b, e)
-	}
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
+	err = atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		crc := crc32.New(castagnoli)
+		bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 64<<10)
+		var num [binary.MaxVarintLen64]byte
+		_, _ = bw.WriteString(sumMagic)
+		_, _ = bw.Write(hj)
+		_ = bw.WriteByte('\n')
+		_, _ = bw.Write(binary.AppendUvarint(num[:0], uint64(len(entries))))
+		for _, e := range entries {
+			_, _ = bw.Write(binary.AppendUvarint(num[:0], uint64(len(e))))
+			_, _ = bw.WriteString(e)
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		_, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32()))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("writing item summary: %w", err)
 	}
 	return nil
