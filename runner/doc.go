@@ -1,6 +1,8 @@
 // Package runner owns orchestration of one pipeline run: the scheduler
 // (dependency order within the run budget, schedule.go), idempotency keys
-// and skip decisions (key.go, plan.go, decide.go), a stage's life (stage.go:
+// and skip decisions (key.go, plan.go, decide.go; a fan-out stage's items:
+// items.go, fanout.go, batch.go, and the item summary's fast path,
+// itemsum.go), a stage's life (stage.go:
 // decide, lock, attempts with retries and deterministic backoff, its
 // record), one attempt of a processor (attempt.go), checkpoints and resume
 // (checkpoint.go), exactly-once promotion of outputs with the marker last

@@ -96,12 +96,12 @@ func fastItems(p *pipeline.Pipeline, s *runstate.Summary, items []item, chained 
 			var ent runstate.SumEntry
 			var m StageMetrics
 			var ok int
-			var outs []verifiedOutput
 			for {
 				c := int(next.Add(1)) - 1
 				if c >= chunks {
 					break
 				}
+				outs := make([]verifiedOutput, 0, chunk)
 				for n := c * chunk; n < min(len(items), (c+1)*chunk); n++ {
 					if fp.pos[n] < 0 || (parentOK != nil && !parentOK[n]) || !s.Entry(int(fp.pos[n]), &ent) {
 						continue
@@ -118,11 +118,13 @@ func fastItems(p *pipeline.Pipeline, s *runstate.Summary, items []item, chained 
 					}
 					for _, o := range ent.Outputs {
 						m.BytesOut += o.Size
-						outs = append(outs, verifiedOutput{wsPath(p, o.Path), verified{id: o.ID, sum: o.SHA256}})
+						// The hash is copied: the summary's bytes are
+						// garbage once the stage is decided.
+						outs = append(outs, verifiedOutput{wsPath(p, o.Path), verified{id: o.ID, sum: strings.Clone(o.SHA256)}})
 					}
 				}
+				known.addAll(outs)
 			}
-			known.addAll(outs)
 			mu.Lock()
 			fp.n += ok
 			fp.metrics.BytesIn += m.BytesIn
@@ -149,14 +151,14 @@ func fastItem(p *pipeline.Pipeline, e *runstate.SumEntry, known *verifiedFiles, 
 			}
 			continue
 		}
-		id, fi, err := stat.Stat(abs)
-		if err != nil || !fi.Mode().IsRegular() || id != in.ID {
+		id, regular, err := stat.StatID(abs)
+		if err != nil || !regular || id != in.ID {
 			return false
 		}
 	}
 	for i := range e.Outputs {
 		o := &e.Outputs[i]
-		id, _, err := stat.Stat(wsPath(p, o.Path))
+		id, _, err := stat.StatID(wsPath(p, o.Path))
 		if err != nil || id != o.ID {
 			return false
 		}

@@ -56,8 +56,8 @@ type verifiedOutput struct {
 	v   verified
 }
 
-// addAll is add for many files under one lock; the hashes are not copied
-// (they must not share memory that is reused).
+// addAll is add for many files under one lock; the hashes are kept as
+// they are (the caller copies what shares memory it will not keep).
 func (v *verifiedFiles) addAll(fs []verifiedOutput) {
 	if len(fs) == 0 {
 		return

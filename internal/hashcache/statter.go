@@ -43,6 +43,24 @@ func (s *Statter) Stat(path string) (FileID, os.FileInfo, error) {
 	return idOf(fi), fi, nil
 }
 
+// StatID is Stat without the FileInfo (an allocation per call): the
+// identity, and whether the file is a regular one. A fan-out no-op makes
+// one per item file.
+func (s *Statter) StatID(path string) (FileID, bool, error) {
+	if s != nil {
+		if dir, base := filepath.Split(path); base != "" && dir != "" {
+			if d := s.dir(dir); d != nil {
+				return statIDAt(d, base, path)
+			}
+		}
+	}
+	id, fi, err := Stat(path)
+	if err != nil {
+		return FileID{}, false, err
+	}
+	return id, fi.Mode().IsRegular(), nil
+}
+
 func (s *Statter) dir(dir string) *os.File {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -38,6 +38,26 @@ func statAt(d *os.File, name, path string) (os.FileInfo, error) {
 	}
 }
 
+// statIDAt is statAt giving the identity and whether the file is
+// regular, from a Stat_t on the stack.
+func statIDAt(d *os.File, name, path string) (FileID, bool, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(int(d.Fd()), name, &st, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return FileID{}, false, &fs.PathError{Op: "stat", Path: path, Err: err}
+		}
+		break
+	}
+	id := FileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino), //nolint:unconvert // narrower on some GOARCHes
+		Size: st.Size, MtimeNs: time.Unix(st.Mtim.Unix()).UnixNano(),
+		CtimeNs: ctimeNs((*syscall.Stat_t)(unsafe.Pointer(&st)))}
+	return id, st.Mode&unix.S_IFMT == unix.S_IFREG, nil
+}
+
 // statInfo is os.FileInfo for a Stat_t, as package os makes it.
 type statInfo struct {
 	name string

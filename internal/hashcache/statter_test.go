@@ -37,8 +37,15 @@ func TestStatterAgreesWithStat(t *testing.T) {
 			if (wantErr == nil) != (gotErr == nil) || (wantErr != nil && (wantErr.Error() != gotErr.Error() || errors.Is(gotErr, fs.ErrNotExist) != errors.Is(wantErr, fs.ErrNotExist))) {
 				t.Fatalf("pass %d %s: error %v, want %v", pass, n, gotErr, wantErr)
 			}
+			id, regular, err := s.StatID(path)
+			if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+				t.Fatalf("pass %d %s: StatID error %v, want %v", pass, n, err, wantErr)
+			}
 			if wantErr != nil {
 				continue
+			}
+			if id != wantID || regular != wantFI.Mode().IsRegular() {
+				t.Fatalf("pass %d %s: StatID %v %v, want %v %v", pass, n, id, regular, wantID, wantFI.Mode().IsRegular())
 			}
 			if gotID != wantID || gotFI.Mode() != wantFI.Mode() || gotFI.Size() != wantFI.Size() || !gotFI.ModTime().Equal(wantFI.ModTime()) ||
 				gotFI.IsDir() != wantFI.IsDir() || gotFI.Name() != wantFI.Name() {
@@ -78,6 +85,17 @@ func BenchmarkStatter(b *testing.B) {
 		for b.Loop() {
 			for _, p := range paths {
 				if _, _, err := Stat(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("statter-id", func(b *testing.B) {
+		var s Statter
+		defer s.Close()
+		for b.Loop() {
+			for _, p := range paths {
+				if _, _, err := s.StatID(p); err != nil {
 					b.Fatal(err)
 				}
 			}
