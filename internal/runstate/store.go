@@ -2,6 +2,7 @@ package runstate
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -190,9 +191,31 @@ func (h *MarkerHead) DecodeParts(parts any) error {
 	return json.Unmarshal(b, &m)
 }
 
-// WriteMarker writes <outDir>/.<stage>.done atomically.
+// WriteMarker writes <outDir>/.<stage>.done atomically. Its head is
+// encoded as JSON and its parts, already JSON (the runner's canonical
+// encoding), are appended as they are, on one line: re-encoding them
+// (validating, compacting and indenting a fan-in's 10,000 inputs) cost
+// 30 ms of a rerun.
 func WriteMarker(outDir string, m *Marker) error {
-	return atomicfile.WriteJSON(MarkerFile(outDir, m.Stage), m)
+	head := *m
+	head.Parts = nil
+	b, err := json.Marshal(&head)
+	if err != nil {
+		return fmt.Errorf("encoding marker: %w", err)
+	}
+	parts := m.Parts
+	if len(parts) == 0 {
+		parts = json.RawMessage("null")
+	} else if !json.Valid(parts) {
+		return errors.New("encoding marker: parts are not JSON")
+	}
+	// b ends with `"parts":null}` (Parts is last): the parts replace null.
+	b, ok := bytes.CutSuffix(b, []byte(`null}`))
+	if !ok {
+		return errors.New("encoding marker: parts are not last")
+	}
+	b = append(append(append(b, parts...), '}'), '\n')
+	return atomicfile.WriteFile(MarkerFile(outDir, m.Stage), b, 0o644)
 }
 
 // RemoveMarker deletes a stage's marker (absent is fine).
