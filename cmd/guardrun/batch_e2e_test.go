@@ -231,6 +231,9 @@ func TestBatchKill9MidBatch(t *testing.T) {
 	assert.Equal(t, []string{"a.txt", "b.txt", "c.txt"}, journalItems(t, dir, "up"))
 
 	testutil.WriteFile(t, filepath.Join(dir, "release"), "")
+	// A slot this rerun does not use (a killed run with more workers):
+	// only the sweep removes its staging dir.
+	testutil.WriteFile(t, filepath.Join(dir, "work", "up", ".up.batch7.staging", "x.txt"), "partial")
 	doc := runFan(t, dir, 0, "--run-id", "k2", "--jobs", "1")
 	assert.Equal(t, map[string]string{"up": "succeeded total=6 ran=3 skipped=3", "cp": "succeeded total=6 ran=6 skipped=0", "all": "succeeded"}, outcome(doc.Run))
 	leftovers, _ := filepath.Glob(filepath.Join(dir, "work", "up", ".*.staging"))
