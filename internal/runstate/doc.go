@@ -1,8 +1,9 @@
 // Package runstate owns guardrun's state directory: where every file lives
-// (Layout: run_<id>.json, stage_<name>.json, progress_<stage>.json,
-// metrics_<id>.{json,prom}, audit.jsonl, audit.d/, logs/, guardrun.log,
-// preflight.json, hashcache.txt, bin/, report_<id>.html, the locks, and the
-// markers and staging dirs guardrun keeps inside output dirs), the record
+// (Layout: run_<id>.json, stage_<name>.json, items_<stage>.{jsonl,sum},
+// progress_<stage>.json, metrics_<id>.{json,prom}, audit.jsonl, audit.d/,
+// logs/, guardrun.log, preflight.json, hashcache.txt, bin/,
+// report_<id>.html, the locks, and the markers and staging dirs guardrun
+// keeps inside output dirs), the record
 // types of those files, the audit event names with their typed payloads,
 // and the listing of runs. The runner writes state through it; status,
 // verify, report and the CLI read through it. No other package builds a
