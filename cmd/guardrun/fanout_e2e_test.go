@@ -423,3 +423,80 @@ func TestFanoutKill9MidRun(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 }
+
+// TestFanoutKill9MidRerun kills a rerun of a pipeline whose previous run
+// ended cleanly (so its item summaries are current) after it committed one
+// changed item and while it blocks in another: the run after that decides
+// from the journal the killed run appended to (the summary no longer
+// applies), runs only what was not committed, is settled by the summaries
+// it writes in turn, and its products are byte-identical to a clean run's.
+func TestFanoutKill9MidRerun(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("kill -9 semantics tested on Linux")
+	}
+	sh, policy := shPolicy(t)
+	files := map[string]string{"pipeline.json": fanSpecWith(sh, "bin/proc.sh"), "bin/proc.sh": fanScript, "policy/allow.rego": policy, "release": ""}
+	names := []string{"a", "b", "m-slow", "x", "y"}
+	for _, n := range names {
+		files["in/"+n+".txt"] = testutil.Lines(20) + n + "\n"
+	}
+	dir := workspace(t, files)
+	// An hour old: hashed now, their identities are recorded (the racy
+	// window), and the summaries list every item.
+	age := func(names ...string) {
+		old := time.Now().Add(-time.Hour)
+		for _, n := range names {
+			require.NoError(t, os.Chtimes(filepath.Join(dir, "in", n+".txt"), old, old))
+		}
+	}
+	age(names...)
+	runFan(t, dir, 0, "--policy", "policy", "--run-id", "r1")
+	doc := runFan(t, dir, 0, "--policy", "policy", "--run-id", "r2")
+	require.Equal(t, map[string]string{"up": "skipped", "cp": "skipped", "all": "skipped"}, outcome(doc.Run))
+	require.FileExists(t, filepath.Join(dir, "state", "items_up.sum"))
+
+	// a and m-slow change; of the two workers, one blocks in m-slow while
+	// the other carries a through the chain.
+	require.NoError(t, os.Remove(filepath.Join(dir, "release")))
+	for _, n := range []string{"a", "m-slow"} {
+		testutil.WriteFile(t, filepath.Join(dir, "in", n+".txt"), testutil.Lines(25)+n+" changed\n")
+	}
+	age("a", "m-slow")
+	before, err := os.ReadFile(stateOf(dir).ItemJournal("cp"))
+	require.NoError(t, err)
+	cmd, se := start(t, dir, "run", "--policy", "policy", "--run-id", "k1", "--jobs", "2")
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	waitFor(t, "a's chain committed and m-slow.txt running", 120*time.Second, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("guardrun ended before it was killed: %s", se.String())
+		default:
+		}
+		b, _ := os.ReadFile(stateOf(dir).ItemJournal("cp"))
+		return len(b) > len(before) && bytes.Contains(b[len(before):], []byte(`"item":"a.txt"`)) && itemRunning(dir, "m-slow.txt")
+	})
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	<-exited
+	waitFor(t, "processors to die with guardrun", 10*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
+	allStateParses(t, filepath.Join(dir, "state"))
+
+	testutil.WriteFile(t, filepath.Join(dir, "release"), "")
+	doc = runFan(t, dir, 0, "--policy", "policy", "--run-id", "k2", "--jobs", "1")
+	assert.Equal(t, map[string]string{
+		"up":  "succeeded total=5 ran=1 skipped=4",
+		"cp":  "succeeded total=5 ran=1 skipped=4",
+		"all": "succeeded",
+	}, outcome(doc.Run), "only m-slow was left: a was committed by the killed run")
+	doc = runFan(t, dir, 0, "--policy", "policy", "--run-id", "k3")
+	assert.Equal(t, map[string]string{"up": "skipped", "cp": "skipped", "all": "skipped"}, outcome(doc.Run))
+
+	clean := workspace(t, files)
+	for _, n := range []string{"a", "m-slow"} {
+		testutil.WriteFile(t, filepath.Join(clean, "in", n+".txt"), testutil.Lines(25)+n+" changed\n")
+	}
+	runFan(t, clean, 0, "--policy", "policy", "--run-id", "clean")
+	want := products(t, clean)
+	require.Len(t, want, 11)
+	assert.Equal(t, want, products(t, dir))
+}
