@@ -616,6 +616,10 @@ func (f *fanStage) failTail(id string, err error, attempts int, tail []string) i
 func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome [][]int8) (int8, *pendingItem) {
 	f := fs[k]
 	switch {
+	case f.fast != nil && f.fast.ok[n]:
+		// Counted skipped by skipFast, before the run could be
+		// interrupted; its upstream item was settled the same way.
+		return itemOK, nil
 	case f.parent >= 0 && outcome[f.parent][n] != itemOK:
 		if outcome[f.parent][n] == itemInterrupted || ctx.Err() != nil {
 			return f.settle(itemInterrupted), nil
@@ -627,8 +631,6 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 		return f.settle(itemFailed), nil
 	case ctx.Err() != nil:
 		return f.settle(itemInterrupted), nil
-	case f.fast != nil && f.fast.ok[n]:
-		return itemOK, nil // counted by skipFast
 	}
 	j := f.jobs[n]
 	files, err := expandPaths(r.p, j.inputs, &r.verified, &r.stat)
