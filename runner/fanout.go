@@ -845,7 +845,9 @@ func (r *Runner) endFan(ctx context.Context, f *fanStage, items []item, fs []*fa
 		if err := f.jn.Close(); err != nil && f.err == nil {
 			f.err = err
 		}
-		if f.err == nil && f.entries != nil {
+		// Not when no item was decided (an interrupt before any): the
+		// summary there may still be the journal's.
+		if f.err == nil && f.entries != nil && f.outcome != nil {
 			r.writeSummary(f, items)
 		}
 	}

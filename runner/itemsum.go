@@ -209,7 +209,7 @@ func (r *Runner) writeSummary(f *fanStage, items []item) {
 	path := r.layout.ItemSummary(f.st.Name)
 	entries := make([]string, 0, len(items))
 	for n := range items {
-		if f.entries[n] != "" && f.outcome != nil && f.outcome[n] == itemOK {
+		if f.entries[n] != "" && f.outcome[n] == itemOK {
 			entries = append(entries, f.entries[n])
 		}
 	}
