@@ -706,10 +706,13 @@ func (r *Runner) prepItem(ctx context.Context, fs []*fanStage, k, n int, outcome
 }
 
 // verifyOutputs records committed outputs verified.
+// Their hashes are the promotion's own strings, kept as they are.
 func (r *Runner) verifyOutputs(outs []runstate.MarkerOutput) {
-	for _, o := range outs {
-		r.verified.add(r.p.Abs(o.Path), o.ID, o.SHA256)
+	vs := make([]verifiedOutput, len(outs))
+	for i, o := range outs {
+		vs[i] = verifiedOutput{wsPath(r.p, o.Path), verified{id: o.ID, sum: o.SHA256}}
 	}
+	r.verified.addAll(vs)
 }
 
 // known reports whether every identity in ids is set.
