@@ -1,13 +1,13 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/guardrun/guardrun/internal/hashcache"
 	"github.com/guardrun/guardrun/internal/runstate"
@@ -84,57 +84,42 @@ func fastItems(p *pipeline.Pipeline, s *runstate.Summary, items []item, chained 
 	if chained && parentOK == nil {
 		return fp
 	}
+	// Chunks of items go to the CPUs (forEachItem), each with its own
+	// entry buffer, sums and verified outputs, merged once per chunk.
 	const chunk = 256
-	var next atomic.Int64
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	chunks := (len(items) + chunk - 1) / chunk
-	for w := 0; w < min(runtime.NumCPU(), chunks); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var ent runstate.SumEntry
-			var m StageMetrics
-			var ok int
-			for {
-				c := int(next.Add(1)) - 1
-				if c >= chunks {
-					break
-				}
-				outs := make([]verifiedOutput, 0, chunk)
-				for n := c * chunk; n < min(len(items), (c+1)*chunk); n++ {
-					if fp.pos[n] < 0 || (parentOK != nil && !parentOK[n]) || !s.Entry(int(fp.pos[n]), &ent) {
-						continue
-					}
-					if !fastItem(p, &ent, known, stat) {
-						continue
-					}
-					fp.ok[n] = true
-					ok++
-					m.LinesIn += ent.LinesIn
-					m.LinesOut += ent.LinesOut
-					for _, in := range ent.Inputs {
-						m.BytesIn += in.Size
-					}
-					for _, o := range ent.Outputs {
-						m.BytesOut += o.Size
-						// The hash is copied: the summary's bytes are
-						// garbage once the stage is decided.
-						outs = append(outs, verifiedOutput{wsPath(p, o.Path), verified{id: o.ID, sum: strings.Clone(o.SHA256)}})
-					}
-				}
-				known.addAll(outs)
+	forEachItem(context.Background(), (len(items)+chunk-1)/chunk, runtime.NumCPU(), func(c int) {
+		var ent runstate.SumEntry
+		var m StageMetrics
+		ok := 0
+		outs := make([]verifiedOutput, 0, chunk)
+		for n := c * chunk; n < min(len(items), (c+1)*chunk); n++ {
+			if fp.pos[n] < 0 || (parentOK != nil && !parentOK[n]) || !s.Entry(int(fp.pos[n]), &ent) || !fastItem(p, &ent, known, stat) {
+				continue
 			}
-			mu.Lock()
-			fp.n += ok
-			fp.metrics.BytesIn += m.BytesIn
-			fp.metrics.BytesOut += m.BytesOut
-			fp.metrics.LinesIn += m.LinesIn
-			fp.metrics.LinesOut += m.LinesOut
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+			fp.ok[n] = true
+			ok++
+			m.LinesIn += ent.LinesIn
+			m.LinesOut += ent.LinesOut
+			for _, in := range ent.Inputs {
+				m.BytesIn += in.Size
+			}
+			for _, o := range ent.Outputs {
+				m.BytesOut += o.Size
+				// The hash is copied: the summary's bytes are garbage
+				// once the stage is decided.
+				outs = append(outs, verifiedOutput{wsPath(p, o.Path), verified{id: o.ID, sum: strings.Clone(o.SHA256)}})
+			}
+		}
+		known.addAll(outs)
+		mu.Lock()
+		fp.n += ok
+		fp.metrics.BytesIn += m.BytesIn
+		fp.metrics.BytesOut += m.BytesOut
+		fp.metrics.LinesIn += m.LinesIn
+		fp.metrics.LinesOut += m.LinesOut
+		mu.Unlock()
+	})
 	fp.noop = s.Header.Complete && fp.n == len(items) && s.Len() == len(items)
 	return fp
 }

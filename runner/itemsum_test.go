@@ -187,33 +187,9 @@ func TestItemSummarySettlesNoop(t *testing.T) {
 	clean := testutil.Workspace(t, map[string]string{"pipeline.json": spec(`,"env":{"V":"2"}`), "in/x.txt": "x22\n", "in/y.txt": "y1\n", "in/z.txt": "z1\n"})
 	_, err = runOnce(t, clean, Options{})
 	require.NoError(t, err)
-	for _, d := range []string{"o", "o2", "out"} {
-		assert.Equal(t, treeOf(t, filepath.Join(clean, d)), treeOf(t, filepath.Join(dir, d)), d)
-	}
-}
-
-// treeOf maps the regular files beneath dir (guardrun's artifacts
-// skipped) to their content.
-func treeOf(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if runstate.IsArtifact(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(dir, p)
-			m[rel] = readFile(t, p)
-		}
-		return nil
-	}))
-	return m
+	want := testutil.Products(t, clean, "o", "o2", "out")
+	require.Len(t, want, 7)
+	assert.Equal(t, want, testutil.Products(t, dir, "o", "o2", "out"))
 }
 
 // A workspace copied elsewhere (new inodes, so no recorded identity

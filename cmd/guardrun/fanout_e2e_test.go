@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -133,37 +131,10 @@ func itemPlans(t *testing.T, sp runner.StagePlan) map[string]string {
 	return m
 }
 
-// products maps every file guardrun promoted under the stages' output
-// dirs (markers, staging dirs and temp files left out) to its content.
+// products are the files a fan-out test pipeline made (work/ and out/).
 func products(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	m := map[string]string{}
-	for _, d := range []string{"work", "out"} {
-		root := filepath.Join(dir, d)
-		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-			if p == root && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll // not made yet
-			}
-			if err != nil {
-				return err
-			}
-			if runstate.IsArtifact(e.Name()) {
-				if e.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if e.Type().IsRegular() {
-				b, err := os.ReadFile(p)
-				require.NoError(t, err)
-				rel, _ := filepath.Rel(dir, p)
-				m[filepath.ToSlash(rel)] = string(b)
-			}
-			return nil
-		})
-		require.NoError(t, err)
-	}
-	return m
+	return testutil.Products(t, dir, "work", "out")
 }
 
 // fileID is what says a file was not rewritten: its identity and mtime.

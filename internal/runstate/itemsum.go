@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"unsafe"
 
 	"github.com/guardrun/guardrun/internal/atomicfile"
@@ -334,20 +333,4 @@ func (d *sumDecoder) files(fs []SumFile) []SumFile {
 		fs = append(fs, f)
 	}
 	return fs
-}
-
-// Search returns the position of item id, or -1.
-func (s *Summary) Search(id string) int {
-	lo, hi := 0, len(s.ids)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if c := strings.Compare(s.ids[m], id); c < 0 {
-			lo = m + 1
-		} else if c == 0 {
-			return m
-		} else {
-			hi = m
-		}
-	}
-	return -1
 }

@@ -1,11 +1,14 @@
 // Package testutil owns helpers shared by guardrun's tests: building the
 // test processors and the guardrun binary once per test process, and
-// creating throw-away workspaces. It is imported only from _test.go files.
+// creating throw-away workspaces, reading back what a run produced. It is
+// imported only from _test.go files.
 package testutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/guardrun/guardrun/internal/runstate"
 )
 
 // RepoRoot is the repository root (where go.mod is).
@@ -159,4 +164,43 @@ func Lines(n int) string {
 		fmt.Fprintf(&b, "line %06d the quick brown fox jumps over the lazy dog %d\n", i, i*7919%1000)
 	}
 	return b.String()
+}
+
+// Products maps the regular files beneath dir's subdirs (missing ones
+// are empty), guardrun's artifacts skipped, to their content, by their
+// slash path relative to dir: what a run produced, to compare with a clean
+// run's.
+func Products(t testing.TB, dir string, subdirs ...string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, d := range subdirs {
+		root := filepath.Join(dir, filepath.FromSlash(d))
+		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll // not made yet
+			}
+			if err != nil {
+				return err
+			}
+			if runstate.IsArtifact(e.Name()) {
+				if e.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if e.Type().IsRegular() {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				rel, _ := filepath.Rel(dir, p)
+				m[filepath.ToSlash(rel)] = string(b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("reading the products beneath %s: %v", root, err)
+		}
+	}
+	return m
 }
