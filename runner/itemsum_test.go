@@ -210,3 +210,21 @@ func TestItemSummaryAfterCopy(t *testing.T) {
 	assert.Equal(t, [2]int{0, 0}, r.ran)
 	assert.False(t, r.openedJournals, "the copy's new identities were recorded")
 }
+
+// A fan-out over a plain stage's fresh outputs: their hashes, made by
+// guardrun as it promoted them, are trusted for their identities at once
+// (not after the racy window), so the next run is settled by the summary.
+func TestItemSummaryOverFreshOutputs(t *testing.T) {
+	dir := testutil.Workspace(t, map[string]string{"pipeline.json": `{"version":1,"name":"t","stages":[
+	  {"name":"gen","processor":{"exec":["bin/copy"]},"inputs":["src.txt"],"outputDir":"g","outputs":["copy.txt"]},
+	  {"name":"each","foreach":{"glob":"g/*.txt"},"processor":{"exec":["bin/copy"]},"outputDir":"o","outputs":["{item}"]}]}`,
+		"src.txt": "s\n"})
+	res, err := runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	require.Equal(t, 1, runLine(t, res.State, "each").Items.Ran)
+	before := journalOpens.Load()
+	res, err = runOnce(t, dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, runstate.StageSkipped, runLine(t, res.State, "each").Status)
+	assert.Equal(t, before, journalOpens.Load(), "the item's input, gen's output, was recorded with its identity")
+}

@@ -270,3 +270,33 @@ func BenchmarkWriteMarker(b *testing.B) {
 		}
 	})
 }
+
+// A journal only read (plan's) is let go by Discard without being
+// compacted, however many superseded lines it holds: plan writes nothing.
+func TestJournalDiscardWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items_up.jsonl")
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	for i := range 200 { // one live item, 199 superseded lines
+		require.NoError(t, j.Append(&ItemRecord{Item: "a", Key: fmt.Sprint(i)}))
+	}
+	require.NoError(t, j.Sync())
+	j.Discard()
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	assert.Equal(t, "199", j.Get("a").Key)
+	j.Discard()
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "Discard does not compact")
+
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	after, err = os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Less(t, len(after), len(before), "Close does")
+}
