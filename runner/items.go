@@ -37,20 +37,7 @@ type item struct {
 // stage's own outputDir.
 func listItems(p *pipeline.Pipeline, st *pipeline.Stage) ([]item, error) {
 	fe := st.Foreach
-	var pattern []string
-	if fe.Glob != "" {
-		pattern = strings.Split(fe.Glob, "/")
-	}
-	root := fe.Root
-	if root == "" {
-		root = "."
-	}
-	skip := map[string]bool{st.OutputDir: true}
-	for _, d := range []string{p.StateDir, p.LocksDir} {
-		if rel, ok := relInside(p.Workspace, d); ok {
-			skip[rel] = true
-		}
-	}
+	pattern, root, skip := foreachScope(p, st)
 	absRoot := p.Abs(root)
 	if fi, err := os.Lstat(absRoot); err != nil || !fi.IsDir() {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -72,6 +59,28 @@ func listItems(p *pipeline.Pipeline, st *pipeline.Stage) ([]item, error) {
 	items := w.items
 	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.id, b.id) })
 	return items, nil
+}
+
+// foreachScope is what a glob or dir foreach lists: the glob's pattern
+// segments (nil: every file), the root (workspace-relative, "." for the
+// workspace) and the directories never entered (the stage's own
+// outputDir, stateDir and locksDir), by workspace-relative path.
+func foreachScope(p *pipeline.Pipeline, st *pipeline.Stage) (pattern []string, root string, skip map[string]bool) {
+	fe := st.Foreach
+	if fe.Glob != "" {
+		pattern = strings.Split(fe.Glob, "/")
+	}
+	root = fe.Root
+	if root == "" {
+		root = "."
+	}
+	skip = map[string]bool{st.OutputDir: true}
+	for _, d := range []string{p.StateDir, p.LocksDir} {
+		if rel, ok := relInside(p.Workspace, d); ok {
+			skip[rel] = true
+		}
+	}
+	return pattern, root, skip
 }
 
 // itemWalk lists the regular files under a foreach root that match its

@@ -24,21 +24,9 @@ import (
 // listItemsReference is how listItems walked before it read directories
 // itself: filepath.WalkDir from the root, then a sort by id.
 func listItemsReference(p *pipeline.Pipeline, st *pipeline.Stage) ([]string, error) {
-	fe := st.Foreach
-	var pattern []string
-	if fe.Glob != "" {
-		pattern = strings.Split(fe.Glob, "/")
-	}
-	root := fe.Root
-	if root == "" {
-		root = "."
-	}
-	skip := map[string]bool{st.OutputDir: true}
-	for _, d := range []string{p.StateDir, p.LocksDir} {
-		if rel, ok := relInside(p.Workspace, d); ok {
-			skip[rel] = true
-		}
-	}
+	// The scope (pattern, root, skipped dirs) is listItems' own: what is
+	// compared is the walk.
+	pattern, root, skip := foreachScope(p, st)
 	absRoot := p.Abs(root)
 	var ids []string
 	err := filepath.WalkDir(absRoot, func(ap string, d fs.DirEntry, err error) error {
