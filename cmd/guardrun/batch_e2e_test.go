@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -212,22 +211,10 @@ func TestBatchKill9MidBatch(t *testing.T) {
 	}
 	files["in/m.txt"] += " and waits"
 	dir := workspace(t, files)
-	cmd, se := start(t, dir, "run", "--run-id", "k1", "--jobs", "1")
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	waitFor(t, "a, b and c committed", 120*time.Second, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("guardrun ended before it was killed: %s", se.String())
-		default:
-		}
+	kill9When(t, dir, "a, b and c committed", func() bool {
 		b, _ := os.ReadFile(stateOf(dir).ItemJournal("up"))
 		return bytes.Count(b, []byte(`"item":`)) == 3
-	})
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	<-exited
-	waitFor(t, "processors to die with guardrun", 10*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
-	allStateParses(t, filepath.Join(dir, "state"))
+	}, "run", "--run-id", "k1", "--jobs", "1")
 	assert.Equal(t, []string{"a.txt", "b.txt", "c.txt"}, journalItems(t, dir, "up"))
 
 	testutil.WriteFile(t, filepath.Join(dir, "release"), "")

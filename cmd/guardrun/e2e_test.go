@@ -34,6 +34,28 @@ func start(t *testing.T, dir string, args ...string) (*exec.Cmd, *bytes.Buffer) 
 	return cmd, &se
 }
 
+// kill9When runs guardrun with args in dir until cond holds (failing if
+// it ends before), kills it with SIGKILL, and returns once it and every
+// processor it started are gone and its state files all parse.
+func kill9When(t *testing.T, dir, what string, cond func() bool, args ...string) {
+	t.Helper()
+	cmd, se := start(t, dir, args...)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	waitFor(t, what, 120*time.Second, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("guardrun ended before it was killed: %s", se.String())
+		default:
+		}
+		return cond()
+	})
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	<-exited
+	waitFor(t, "processors to die with guardrun", 10*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
+	allStateParses(t, filepath.Join(dir, "state"))
+}
+
 func exitOf(err error) int {
 	if err == nil {
 		return 0

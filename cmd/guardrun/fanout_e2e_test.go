@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -344,22 +343,10 @@ func TestFanoutKill9MidRun(t *testing.T) {
 
 	// One worker: a and b go through the chain, then m-slow blocks, and x
 	// and y wait for it.
-	cmd, se := start(t, dir, "run", "--policy", "policy", "--run-id", "k1", "--jobs", "1")
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	waitFor(t, "an item committed and m-slow.txt running", 120*time.Second, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("guardrun ended before it was killed: %s", se.String())
-		default:
-		}
+	kill9When(t, dir, "an item committed and m-slow.txt running", func() bool {
 		b, _ := os.ReadFile(stateOf(dir).ItemJournal("up"))
 		return bytes.Contains(b, []byte(`"item":`)) && itemRunning(dir, "m-slow.txt")
-	})
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	<-exited
-	waitFor(t, "processors to die with guardrun", 10*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
-	allStateParses(t, filepath.Join(dir, "state"))
+	}, "run", "--policy", "policy", "--run-id", "k1", "--jobs", "1")
 
 	// What the killed run committed is what the next run skips.
 	committedUp, committedCp := journalItems(t, dir, "up"), journalItems(t, dir, "cp")
@@ -435,22 +422,10 @@ func TestFanoutKill9MidRerun(t *testing.T) {
 	age("a", "m-slow")
 	before, err := os.ReadFile(stateOf(dir).ItemJournal("cp"))
 	require.NoError(t, err)
-	cmd, se := start(t, dir, "run", "--policy", "policy", "--run-id", "k1", "--jobs", "2")
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	waitFor(t, "a's chain committed and m-slow.txt running", 120*time.Second, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("guardrun ended before it was killed: %s", se.String())
-		default:
-		}
+	kill9When(t, dir, "a's chain committed and m-slow.txt running", func() bool {
 		b, _ := os.ReadFile(stateOf(dir).ItemJournal("cp"))
 		return len(b) > len(before) && bytes.Contains(b[len(before):], []byte(`"item":"a.txt"`)) && itemRunning(dir, "m-slow.txt")
-	})
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	<-exited
-	waitFor(t, "processors to die with guardrun", 10*time.Second, func() bool { return len(processorsOf(dir)) == 0 })
-	allStateParses(t, filepath.Join(dir, "state"))
+	}, "run", "--policy", "policy", "--run-id", "k1", "--jobs", "2")
 
 	testutil.WriteFile(t, filepath.Join(dir, "release"), "")
 	doc = runFan(t, dir, 0, "--policy", "policy", "--run-id", "k2", "--jobs", "1")
