@@ -129,6 +129,9 @@ func (g ProcessGuard) Judge(ctx context.Context, req *Request) (*Response, error
 		return nil, fmt.Errorf("creating a home for %s: %w", GuardName, err)
 	}
 	defer os.RemoveAll(home)
+	if err := toolenv.TelemetryOff(home); err != nil {
+		return nil, err
+	}
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Env = toolenv.Go(home, "NETLINT_CONFIG", "GOCOVERDIR")
 	cmd.Stdin = bytes.NewReader(in)

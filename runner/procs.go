@@ -421,6 +421,9 @@ func (ps *procs) buildGoOnce(ctx context.Context, dir string, st *pipeline.Stage
 	if err := os.MkdirAll(GoHome(ps.p), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the go command's home: %w", err)
 	}
+	if err := toolenv.TelemetryOff(GoHome(ps.p)); err != nil {
+		return nil, err
+	}
 	tmp := bin + ".build" + fmt.Sprint(os.Getpid())
 	rel, _ := filepath.Rel(root, dir)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, "./"+filepath.ToSlash(rel))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/guardrun/guardrun/internal/flock"
+	"github.com/guardrun/guardrun/internal/testutil"
 )
 
 const cleanSpec = `{"version": 1, "name": "cl", "stages": [
@@ -136,4 +137,27 @@ func TestCleanAppendsToAKeyedChain(t *testing.T) {
 	r = guardrun(t, dir, "verify", "--audit-key", key)
 	assert.Equal(t, 0, r.code, r.stderr+r.stdout)
 	assert.Contains(t, r.stdout, "(1 checked)")
+}
+
+// TestCleanGoBuildCache: clean empties the go command's build cache when
+// guardrun's GOCACHE lies under stateDir, and leaves one elsewhere alone
+// (--keep-go-cache keeps even the first).
+func TestCleanGoBuildCache(t *testing.T) {
+	dir := workspace(t, map[string]string{"pipeline.json": cleanSpecOne, "in.txt": "x\n"})
+	require.Equal(t, 0, guardrun(t, dir, "run").code)
+	inState := filepath.Join(dir, "state", "gocache")
+	elsewhere := t.TempDir()
+	for _, c := range []string{inState, elsewhere} {
+		testutil.WriteFile(t, filepath.Join(c, "00", "entry-a"), "cached")
+	}
+	r := guardrunEnv(t, dir, []string{"GOCACHE=" + elsewhere}, "clean")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.FileExists(t, filepath.Join(elsewhere, "00", "entry-a"), "a cache outside stateDir is the user's")
+	r = guardrunEnv(t, dir, []string{"GOCACHE=" + inState}, "clean", "--keep-go-cache")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.FileExists(t, filepath.Join(inState, "00", "entry-a"))
+	r = guardrunEnv(t, dir, []string{"GOCACHE=" + inState}, "clean")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "the Go build cache under stateDir")
+	assert.NoDirExists(t, inState)
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -128,7 +127,7 @@ func cmdClean(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	if !*keepGoCache {
-		cl.goBuildCache(ctx)
+		cl.goBuildCache()
 	}
 
 	// 5. guardrun.log: its last --log-keep-mib MiB.
@@ -466,18 +465,10 @@ func (cl *cleaner) staleBuilds() error {
 // goBuildCache empties the go command's build cache when it lies under
 // stateDir (guardrun builds Go processors with HOME under stateDir); a
 // cache elsewhere (GOCACHE set by the user) is the user's, left alone.
-func (cl *cleaner) goBuildCache(ctx context.Context) {
-	if _, err := exec.LookPath("go"); err != nil {
-		return
-	}
-	env := toolenv.Go(runner.GoHome(cl.p))
-	cmd := exec.CommandContext(ctx, "go", "env", "GOCACHE")
-	cmd.Env = env
-	b, err := cmd.Output()
-	if err != nil {
-		return
-	}
-	cache := strings.TrimSpace(string(b))
+func (cl *cleaner) goBuildCache() {
+	// The cache the go command builds with is the one toolenv passes it,
+	// resolved when guardrun started: no need to run `go env`.
+	cache := toolenv.GoCache()
 	rel, err := filepath.Rel(cl.layout.StateDir, cache)
 	if cache == "" || err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 		return

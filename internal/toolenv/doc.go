@@ -9,5 +9,8 @@
 // of guardrun's own, and no other variable of guardrun's environment is
 // inherited but PATH. GOCACHE, GOMODCACHE and GOPATH are guardrun's own,
 // resolved once when guardrun starts (from its environment, or the go
-// command's defaults), so the build cache stays warm.
+// command's defaults), so the build cache stays warm. Its telemetry is
+// off (TelemetryOff, a mode file in that home: the environment cannot
+// turn it off), so that no detached telemetry child goes on writing into
+// the home after guardrun has ended.
 package toolenv

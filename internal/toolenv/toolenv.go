@@ -1,11 +1,14 @@
 package toolenv
 
 import (
+	"fmt"
 	"go/build"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/guardrun/guardrun/internal/atomicfile"
 )
 
 // start is guardrun's environment when it started.
@@ -80,7 +83,7 @@ func (r resolved) goEnv(home string, extra []string) []string {
 		"HOME=" + home,
 	}
 	if runtime.GOOS == "windows" {
-		env = append(env, "USERPROFILE="+home)
+		env = append(env, "USERPROFILE="+home, "APPDATA="+ConfigDir(home))
 	} else {
 		env = append(env, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
 	}
@@ -89,7 +92,7 @@ func (r resolved) goEnv(home string, extra []string) []string {
 		names = append(append([]string{}, keep...), keepWindows...)
 	}
 	for _, k := range names {
-		if runtime.GOOS == "windows" && k == "USERPROFILE" {
+		if runtime.GOOS == "windows" && (k == "USERPROFILE" || k == "APPDATA") {
 			continue
 		}
 		if v, ok := r.vars[k]; ok {
@@ -103,3 +106,40 @@ func (r resolved) goEnv(home string, extra []string) []string {
 	}
 	return env
 }
+
+// ConfigDir is os.UserConfigDir for the go command run with Go(home).
+func ConfigDir(home string) string {
+	switch runtime.GOOS {
+	case "windows":
+		return filepath.Join(home, "AppData")
+	case "darwin", "ios":
+		return filepath.Join(home, "Library", "Application Support")
+	case "plan9":
+		return filepath.Join(home, "lib")
+	}
+	return filepath.Join(home, ".config")
+}
+
+// TelemetryOff sets the go command's telemetry mode to off under home
+// (its only switch is a file in its config dir: the environment cannot
+// set it). With telemetry on or local, the go command writes counters
+// there and starts a detached child that goes on writing after guardrun
+// has ended, into stateDir or into a temporary home being removed.
+func TelemetryOff(home string) error {
+	dir := filepath.Join(ConfigDir(home), "go", "telemetry")
+	mode := filepath.Join(dir, "mode")
+	if b, err := os.ReadFile(mode); err == nil && strings.TrimSpace(string(b)) == "off" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("turning go telemetry off: %w", err)
+	}
+	if err := atomicfile.WriteFile(mode, []byte("off\n"), 0o644); err != nil {
+		return fmt.Errorf("turning go telemetry off: %w", err)
+	}
+	return nil
+}
+
+// GoCache is the build cache Go gives the go command (GOCACHE as
+// guardrun's environment or the go command's default had it at start).
+func GoCache() string { return start.vars["GOCACHE"] }

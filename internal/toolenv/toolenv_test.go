@@ -1,10 +1,14 @@
 package toolenv
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestGoEnvIsFixed(t *testing.T) {
@@ -41,4 +45,30 @@ func TestGoEnvIsFixed(t *testing.T) {
 	if !strings.Contains(env["GOPATH"], ";") {
 		assert.Equal(t, "/a/pkg/mod", env["GOMODCACHE"])
 	}
+}
+
+// The go command run with Go(home) after TelemetryOff(home) reports its
+// telemetry off (as the go command itself reads it): no counters are
+// written and no detached child is started, which went on writing into
+// home after guardrun had ended.
+func TestTelemetryOff(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command: " + err.Error())
+	}
+	mode := func(home string) string {
+		cmd := exec.Command("go", "env", "GOTELEMETRY")
+		cmd.Env = Go(home)
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		return strings.TrimSpace(string(out))
+	}
+	// (Not run in a fresh home to show the default: the go command's
+	// telemetry child would write into the temp dir as it is removed.)
+	home := t.TempDir()
+	require.NoError(t, TelemetryOff(home))
+	assert.Equal(t, "off", mode(home))
+	require.NoError(t, TelemetryOff(home), "again: already off")
+	assert.Equal(t, "off", mode(home))
+	_, err := os.Stat(filepath.Join(ConfigDir(home), "go", "telemetry", "local"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "no counter was written")
 }
